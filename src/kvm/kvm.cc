@@ -1,0 +1,124 @@
+#include "kvm/kvm.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace vmhive::kvm {
+namespace {
+
+constexpr int kExpectedApiVersion = 12;  // KVM_API_VERSION, stable since Linux 2.6.22
+
+bool path_exists(const char* path) {
+  struct stat info {};
+  return ::stat(path, &info) == 0;
+}
+
+}  // namespace
+
+const char* backend_name(Backend backend) {
+  switch (backend) {
+    case Backend::kVmx: return "vmx";
+    case Backend::kSvm: return "svm";
+    case Backend::kPvm: return "pvm";
+    case Backend::kUnknown: break;
+  }
+  return "unknown";
+}
+
+Backend detect_backend() {
+  if (path_exists("/sys/module/kvm_pvm")) return Backend::kPvm;
+  if (path_exists("/sys/module/kvm_intel")) return Backend::kVmx;
+  if (path_exists("/sys/module/kvm_amd")) return Backend::kSvm;
+  return Backend::kUnknown;
+}
+
+const std::vector<Capability>& Kvm::required_capabilities() {
+  static const std::vector<Capability> capabilities = {
+      {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+      {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
+      {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
+      {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+      {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+      {KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR"},
+      {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+      {KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"},
+      {KVM_CAP_GET_MSR_FEATURES, "KVM_CAP_GET_MSR_FEATURES"},
+  };
+  return capabilities;
+}
+
+Result<Kvm> Kvm::open(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd.valid()) {
+    int error = errno;
+    std::string hint = error == ENOENT   ? " (is the kvm module loaded? is this host virtualization-capable?)"
+                       : error == EACCES ? " (run as root or join the group that owns it)"
+                                         : "";
+    return make_error("cannot open " + path + ": " + std::strerror(error) + hint);
+  }
+  int version = ::ioctl(fd.get(), KVM_GET_API_VERSION, 0);
+  if (version != kExpectedApiVersion)
+    return make_error(path + " speaks KVM API version " + std::to_string(version) + ", vmhive needs " +
+                      std::to_string(kExpectedApiVersion));
+  std::string missing;
+  for (const auto& capability : required_capabilities()) {
+    if (::ioctl(fd.get(), KVM_CHECK_EXTENSION, capability.id) <= 0)
+      missing += (missing.empty() ? "" : ", ") + std::string(capability.name);
+  }
+  if (!missing.empty()) return make_error("this host's KVM lacks capabilities vmhive needs: " + missing);
+  int mmap_size = ::ioctl(fd.get(), KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (mmap_size < static_cast<int>(sizeof(kvm_run)))
+    return make_error("KVM_GET_VCPU_MMAP_SIZE failed: " + std::string(std::strerror(errno)));
+  return Kvm(std::move(fd), detect_backend(), static_cast<size_t>(mmap_size));
+}
+
+int Kvm::check_extension(int capability) const {
+  int result = ::ioctl(fd_.get(), KVM_CHECK_EXTENSION, capability);
+  return result < 0 ? 0 : result;
+}
+
+int Kvm::max_vcpus() const {
+  int max = check_extension(KVM_CAP_MAX_VCPUS);
+  return max > 0 ? max : recommended_vcpus();
+}
+
+int Kvm::recommended_vcpus() const {
+  int recommended = check_extension(KVM_CAP_NR_VCPUS);
+  return recommended > 0 ? recommended : 4;  // the API's documented fallback
+}
+
+Result<std::vector<kvm_cpuid_entry2>> Kvm::supported_cpuid() const {
+  // The ioctl reports E2BIG until the buffer is large enough.
+  for (uint32_t capacity = 128; capacity <= 4096; capacity *= 2) {
+    size_t bytes = sizeof(kvm_cpuid2) + capacity * sizeof(kvm_cpuid_entry2);
+    auto buffer = std::make_unique<uint8_t[]>(bytes);
+    std::memset(buffer.get(), 0, bytes);
+    auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buffer.get());
+    cpuid->nent = capacity;
+    if (::ioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
+      return std::vector<kvm_cpuid_entry2>(cpuid->entries, cpuid->entries + cpuid->nent);
+    if (errno != E2BIG) return make_error("KVM_GET_SUPPORTED_CPUID failed: " + std::string(std::strerror(errno)));
+  }
+  return make_error("KVM_GET_SUPPORTED_CPUID: more than 4096 entries");
+}
+
+Result<std::vector<uint32_t>> Kvm::msr_index_list() const {
+  kvm_msr_list probe{};
+  probe.nmsrs = 0;
+  if (::ioctl(fd_.get(), KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+    return make_error("KVM_GET_MSR_INDEX_LIST failed: " + std::string(std::strerror(errno)));
+  size_t bytes = sizeof(kvm_msr_list) + probe.nmsrs * sizeof(uint32_t);
+  auto buffer = std::make_unique<uint8_t[]>(bytes);
+  auto* list = reinterpret_cast<kvm_msr_list*>(buffer.get());
+  list->nmsrs = probe.nmsrs;
+  if (::ioctl(fd_.get(), KVM_GET_MSR_INDEX_LIST, list) < 0)
+    return make_error("KVM_GET_MSR_INDEX_LIST failed: " + std::string(std::strerror(errno)));
+  return std::vector<uint32_t>(list->indices, list->indices + list->nmsrs);
+}
+
+}  // namespace vmhive::kvm

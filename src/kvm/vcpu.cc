@@ -1,0 +1,104 @@
+#include "kvm/vcpu.h"
+
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+
+namespace vmhive::kvm {
+namespace {
+
+Error ioctl_error(const char* what, uint32_t index) {
+  return make_error(std::string(what) + " on vCPU " + std::to_string(index) + " failed: " + std::strerror(errno));
+}
+
+}  // namespace
+
+Result<Vcpu> Vcpu::adopt(UniqueFd fd, uint32_t index, size_t mmap_size) {
+  void* addr = ::mmap(nullptr, mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (addr == MAP_FAILED) return ioctl_error("mmap of kvm_run", index);
+  return Vcpu(std::move(fd), index, Mapping(addr, mmap_size));
+}
+
+Result<bool> Vcpu::run() const {
+  if (::ioctl(fd_.get(), KVM_RUN, 0) == 0) return true;
+  if (errno == EINTR || errno == EAGAIN) {
+    run_state().immediate_exit = 0;
+    return false;
+  }
+  return ioctl_error("KVM_RUN", index_);
+}
+
+Result<kvm_regs> Vcpu::get_regs() const {
+  kvm_regs regs{};
+  if (::ioctl(fd_.get(), KVM_GET_REGS, &regs) < 0) return ioctl_error("KVM_GET_REGS", index_);
+  return regs;
+}
+
+Result<void> Vcpu::set_regs(const kvm_regs& regs) const {
+  if (::ioctl(fd_.get(), KVM_SET_REGS, &regs) < 0) return ioctl_error("KVM_SET_REGS", index_);
+  return {};
+}
+
+Result<kvm_sregs> Vcpu::get_sregs() const {
+  kvm_sregs sregs{};
+  if (::ioctl(fd_.get(), KVM_GET_SREGS, &sregs) < 0) return ioctl_error("KVM_GET_SREGS", index_);
+  return sregs;
+}
+
+Result<void> Vcpu::set_sregs(const kvm_sregs& sregs) const {
+  if (::ioctl(fd_.get(), KVM_SET_SREGS, &sregs) < 0) return ioctl_error("KVM_SET_SREGS", index_);
+  return {};
+}
+
+Result<void> Vcpu::set_fpu(const kvm_fpu& fpu) const {
+  if (::ioctl(fd_.get(), KVM_SET_FPU, &fpu) < 0) return ioctl_error("KVM_SET_FPU", index_);
+  return {};
+}
+
+Result<void> Vcpu::set_msrs(const std::vector<MsrValue>& msrs) const {
+  size_t bytes = sizeof(kvm_msrs) + msrs.size() * sizeof(kvm_msr_entry);
+  auto buffer = std::make_unique<uint8_t[]>(bytes);
+  std::memset(buffer.get(), 0, bytes);
+  auto* list = reinterpret_cast<kvm_msrs*>(buffer.get());
+  list->nmsrs = static_cast<uint32_t>(msrs.size());
+  for (size_t i = 0; i < msrs.size(); ++i) {
+    list->entries[i].index = msrs[i].index;
+    list->entries[i].data = msrs[i].value;
+  }
+  int written = ::ioctl(fd_.get(), KVM_SET_MSRS, list);
+  if (written < 0) return ioctl_error("KVM_SET_MSRS", index_);
+  if (static_cast<size_t>(written) != msrs.size()) {
+    char index[16];
+    std::snprintf(index, sizeof index, "0x%x", msrs[written].index);
+    return make_error("KVM_SET_MSRS on vCPU " + std::to_string(index_) + " refused MSR " + index);
+  }
+  return {};
+}
+
+Result<void> Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) const {
+  size_t bytes = sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2);
+  auto buffer = std::make_unique<uint8_t[]>(bytes);
+  std::memset(buffer.get(), 0, bytes);
+  auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buffer.get());
+  cpuid->nent = static_cast<uint32_t>(entries.size());
+  std::memcpy(cpuid->entries, entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
+  if (::ioctl(fd_.get(), KVM_SET_CPUID2, cpuid) < 0) return ioctl_error("KVM_SET_CPUID2", index_);
+  return {};
+}
+
+Result<kvm_lapic_state> Vcpu::get_lapic() const {
+  kvm_lapic_state lapic{};
+  if (::ioctl(fd_.get(), KVM_GET_LAPIC, &lapic) < 0) return ioctl_error("KVM_GET_LAPIC", index_);
+  return lapic;
+}
+
+Result<void> Vcpu::set_lapic(const kvm_lapic_state& lapic) const {
+  if (::ioctl(fd_.get(), KVM_SET_LAPIC, &lapic) < 0) return ioctl_error("KVM_SET_LAPIC", index_);
+  return {};
+}
+
+}  // namespace vmhive::kvm

@@ -1,0 +1,52 @@
+// One KVM vCPU: its run structure and register state.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "common/mapping.h"
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace vmhive::kvm {
+
+struct MsrValue {
+  uint32_t index;
+  uint64_t value;
+};
+
+class Vcpu {
+ public:
+  static Result<Vcpu> adopt(UniqueFd fd, uint32_t index, size_t mmap_size);
+
+  uint32_t index() const { return index_; }
+  kvm_run& run_state() const { return *reinterpret_cast<kvm_run*>(run_.data()); }
+
+  // KVM_RUN once. Returns false (not an error) when interrupted by a signal
+  // or by immediate_exit, so the caller can look at why it was kicked.
+  Result<bool> run() const;
+  // Makes the next (or current, once kicked by a signal) KVM_RUN return.
+  void request_immediate_exit() const { run_state().immediate_exit = 1; }
+
+  Result<kvm_regs> get_regs() const;
+  Result<void> set_regs(const kvm_regs& regs) const;
+  Result<kvm_sregs> get_sregs() const;
+  Result<void> set_sregs(const kvm_sregs& sregs) const;
+  Result<void> set_fpu(const kvm_fpu& fpu) const;
+  Result<void> set_msrs(const std::vector<MsrValue>& msrs) const;
+  Result<void> set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) const;
+  Result<kvm_lapic_state> get_lapic() const;
+  Result<void> set_lapic(const kvm_lapic_state& lapic) const;
+
+ private:
+  Vcpu(UniqueFd fd, uint32_t index, Mapping run) : fd_(std::move(fd)), index_(index), run_(std::move(run)) {}
+
+  UniqueFd fd_;
+  uint32_t index_;
+  Mapping run_;
+};
+
+}  // namespace vmhive::kvm

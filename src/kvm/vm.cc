@@ -1,0 +1,68 @@
+#include "kvm/vm.h"
+
+#include <sys/ioctl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace vmhive::kvm {
+namespace {
+
+Error ioctl_error(const char* what) { return make_error(std::string(what) + " failed: " + std::strerror(errno)); }
+
+}  // namespace
+
+Result<Vm> Vm::create(const Kvm& kvm) {
+  int fd;
+  do {
+    fd = ::ioctl(kvm.fd(), KVM_CREATE_VM, 0);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return ioctl_error("KVM_CREATE_VM");
+  return Vm(kvm, UniqueFd(fd));
+}
+
+Result<void> Vm::map_memory(const GuestMemory& memory) {
+  for (const auto& region : memory.regions()) {
+    kvm_userspace_memory_region slot{};
+    slot.slot = next_slot_;
+    slot.guest_phys_addr = region.guest_address;
+    slot.memory_size = region.size;
+    slot.userspace_addr = reinterpret_cast<uint64_t>(region.host);
+    if (::ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+      return ioctl_error("KVM_SET_USER_MEMORY_REGION");
+    ++next_slot_;
+  }
+  return {};
+}
+
+Result<void> Vm::create_irqchip_and_pit() {
+  if (::ioctl(fd_.get(), KVM_CREATE_IRQCHIP, 0) < 0) return ioctl_error("KVM_CREATE_IRQCHIP");
+  kvm_pit_config pit{};
+  pit.flags = KVM_PIT_SPEAKER_DUMMY;
+  if (::ioctl(fd_.get(), KVM_CREATE_PIT2, &pit) < 0) return ioctl_error("KVM_CREATE_PIT2");
+  return {};
+}
+
+Result<void> Vm::set_real_mode_helper_addresses(uint64_t tss_address, uint64_t identity_map_address) {
+  if (::ioctl(fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &identity_map_address) < 0)
+    return ioctl_error("KVM_SET_IDENTITY_MAP_ADDR");
+  if (::ioctl(fd_.get(), KVM_SET_TSS_ADDR, tss_address) < 0) return ioctl_error("KVM_SET_TSS_ADDR");
+  return {};
+}
+
+Result<void> Vm::set_irq_line(uint32_t irq, bool level) const {
+  kvm_irq_level line{};
+  line.irq = irq;
+  line.level = level ? 1 : 0;
+  if (::ioctl(fd_.get(), KVM_IRQ_LINE, &line) < 0) return ioctl_error("KVM_IRQ_LINE");
+  return {};
+}
+
+Result<Vcpu> Vm::create_vcpu(uint32_t index) const {
+  int fd = ::ioctl(fd_.get(), KVM_CREATE_VCPU, static_cast<unsigned long>(index));
+  if (fd < 0) return ioctl_error("KVM_CREATE_VCPU");
+  return Vcpu::adopt(UniqueFd(fd), index, kvm_->vcpu_mmap_size());
+}
+
+}  // namespace vmhive::kvm

@@ -1,0 +1,41 @@
+// One KVM virtual machine: memory slots, the in-kernel interrupt controllers
+// and timer, interrupt lines, and vCPU creation.
+#pragma once
+
+#include <cstdint>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "kvm/kvm.h"
+#include "kvm/vcpu.h"
+#include "memory/guest_memory.h"
+
+namespace vmhive::kvm {
+
+class Vm {
+ public:
+  static Result<Vm> create(const Kvm& kvm);
+
+  // Registers every RAM region of `memory` as a KVM memory slot.
+  Result<void> map_memory(const GuestMemory& memory);
+  // In-kernel PIC + IOAPIC + local APICs, and the PIT (with the port 0x61
+  // speaker bits answered in the kernel, as Linux's calibration polls them).
+  Result<void> create_irqchip_and_pit();
+  // Addresses KVM uses on VMX for real-mode emulation; placed in the PCI hole.
+  Result<void> set_real_mode_helper_addresses(uint64_t tss_address, uint64_t identity_map_address);
+  // Drives an IRQ line of the in-kernel PIC/IOAPIC.
+  Result<void> set_irq_line(uint32_t irq, bool level) const;
+
+  Result<Vcpu> create_vcpu(uint32_t index) const;
+
+  int fd() const { return fd_.get(); }
+
+ private:
+  Vm(const Kvm& kvm, UniqueFd fd) : kvm_(&kvm), fd_(std::move(fd)) {}
+
+  const Kvm* kvm_;
+  UniqueFd fd_;
+  uint32_t next_slot_ = 0;
+};
+
+}  // namespace vmhive::kvm
