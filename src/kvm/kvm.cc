@@ -1,11 +1,14 @@
 #include "kvm/kvm.h"
 
+#include "kvm/ioctl_numbers.h"
+
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <memory>
 
 namespace vmhive::kvm {
@@ -95,30 +98,22 @@ int Kvm::recommended_vcpus() const {
 Result<std::vector<kvm_cpuid_entry2>> Kvm::supported_cpuid() const {
   // The ioctl reports E2BIG until the buffer is large enough.
   for (uint32_t capacity = 128; capacity <= 4096; capacity *= 2) {
-    size_t bytes = sizeof(kvm_cpuid2) + capacity * sizeof(kvm_cpuid_entry2);
-    auto buffer = std::make_unique<uint8_t[]>(bytes);
-    std::memset(buffer.get(), 0, bytes);
-    auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buffer.get());
-    cpuid->nent = capacity;
-    if (::ioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
-      return std::vector<kvm_cpuid_entry2>(cpuid->entries, cpuid->entries + cpuid->nent);
+    ioctls::CpuidList list(capacity);
+    if (::ioctl(fd_.get(), ioctls::kGetSupportedCpuid, list.data()) == 0)
+      return std::vector<kvm_cpuid_entry2>(list.entries(), list.entries() + std::min(list.count(), capacity));
     if (errno != E2BIG) return make_error("KVM_GET_SUPPORTED_CPUID failed: " + std::string(std::strerror(errno)));
   }
   return make_error("KVM_GET_SUPPORTED_CPUID: more than 4096 entries");
 }
 
 Result<std::vector<uint32_t>> Kvm::msr_index_list() const {
-  kvm_msr_list probe{};
-  probe.nmsrs = 0;
-  if (::ioctl(fd_.get(), KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+  ioctls::MsrIndexList probe(0);
+  if (::ioctl(fd_.get(), ioctls::kGetMsrIndexList, probe.data()) < 0 && errno != E2BIG)
     return make_error("KVM_GET_MSR_INDEX_LIST failed: " + std::string(std::strerror(errno)));
-  size_t bytes = sizeof(kvm_msr_list) + probe.nmsrs * sizeof(uint32_t);
-  auto buffer = std::make_unique<uint8_t[]>(bytes);
-  auto* list = reinterpret_cast<kvm_msr_list*>(buffer.get());
-  list->nmsrs = probe.nmsrs;
-  if (::ioctl(fd_.get(), KVM_GET_MSR_INDEX_LIST, list) < 0)
+  ioctls::MsrIndexList list(probe.count());
+  if (::ioctl(fd_.get(), ioctls::kGetMsrIndexList, list.data()) < 0)
     return make_error("KVM_GET_MSR_INDEX_LIST failed: " + std::string(std::strerror(errno)));
-  return std::vector<uint32_t>(list->indices, list->indices + list->nmsrs);
+  return std::vector<uint32_t>(list.entries(), list.entries() + std::min(list.count(), list.capacity()));
 }
 
 }  // namespace vmhive::kvm

@@ -1,5 +1,7 @@
 #include "kvm/vcpu.h"
 
+#include "kvm/ioctl_numbers.h"
+
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
@@ -60,33 +62,26 @@ Result<void> Vcpu::set_fpu(const kvm_fpu& fpu) const {
 }
 
 Result<void> Vcpu::set_msrs(const std::vector<MsrValue>& msrs) const {
-  size_t bytes = sizeof(kvm_msrs) + msrs.size() * sizeof(kvm_msr_entry);
-  auto buffer = std::make_unique<uint8_t[]>(bytes);
-  std::memset(buffer.get(), 0, bytes);
-  auto* list = reinterpret_cast<kvm_msrs*>(buffer.get());
-  list->nmsrs = static_cast<uint32_t>(msrs.size());
+  ioctls::MsrList list(static_cast<uint32_t>(msrs.size()));
   for (size_t i = 0; i < msrs.size(); ++i) {
-    list->entries[i].index = msrs[i].index;
-    list->entries[i].data = msrs[i].value;
+    list.entries()[i] = kvm_msr_entry{};
+    list.entries()[i].index = msrs[i].index;
+    list.entries()[i].data = msrs[i].value;
   }
-  int written = ::ioctl(fd_.get(), KVM_SET_MSRS, list);
+  int written = ::ioctl(fd_.get(), ioctls::kSetMsrs, list.data());
   if (written < 0) return ioctl_error("KVM_SET_MSRS", index_);
   if (static_cast<size_t>(written) != msrs.size()) {
     char index[16];
-    std::snprintf(index, sizeof index, "0x%x", msrs[written].index);
+    std::snprintf(index, sizeof index, "0x%x", msrs[static_cast<size_t>(written)].index);
     return make_error("KVM_SET_MSRS on vCPU " + std::to_string(index_) + " refused MSR " + index);
   }
   return {};
 }
 
 Result<void> Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) const {
-  size_t bytes = sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2);
-  auto buffer = std::make_unique<uint8_t[]>(bytes);
-  std::memset(buffer.get(), 0, bytes);
-  auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buffer.get());
-  cpuid->nent = static_cast<uint32_t>(entries.size());
-  std::memcpy(cpuid->entries, entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
-  if (::ioctl(fd_.get(), KVM_SET_CPUID2, cpuid) < 0) return ioctl_error("KVM_SET_CPUID2", index_);
+  ioctls::CpuidList list(static_cast<uint32_t>(entries.size()));
+  std::memcpy(list.entries(), entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
+  if (::ioctl(fd_.get(), ioctls::kSetCpuid2, list.data()) < 0) return ioctl_error("KVM_SET_CPUID2", index_);
   return {};
 }
 
