@@ -1,0 +1,51 @@
+/* Tiny x86 helpers for ring-3 code with IOPL=3 (and for the few ring-0 lines). */
+#pragma once
+
+#include <stdint.h>
+
+static inline void outb(uint16_t port, uint8_t value)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port) : "memory");
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t value;
+	__asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port) : "memory");
+	return value;
+}
+
+static inline void cpu_relax(void)
+{
+	__asm__ volatile("pause" : : : "memory");
+}
+
+static inline void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t regs[4])
+{
+	__asm__ volatile("cpuid"
+			 : "=a"(regs[0]), "=b"(regs[1]), "=c"(regs[2]), "=d"(regs[3])
+			 : "a"(leaf), "c"(subleaf));
+}
+
+/* Identity-mapped physical memory (all of the first 4 GiB is user-accessible). */
+static inline void *phys_to_ptr(uint64_t address)
+{
+	return (void *)(uintptr_t)address;
+}
+
+static inline uint32_t mmio_read32(uint64_t address)
+{
+	return *(volatile uint32_t *)phys_to_ptr(address);
+}
+
+static inline void mmio_write32(uint64_t address, uint32_t value)
+{
+	*(volatile uint32_t *)phys_to_ptr(address) = value;
+}
+
+/* Spin forever without leaving ring 3 (ring 3 cannot HLT). */
+static inline __attribute__((noreturn)) void spin_forever(void)
+{
+	for (;;)
+		cpu_relax();
+}
