@@ -1,0 +1,44 @@
+// The i8042 keyboard controller at 0x60 (data, offset 0) and 0x64 (status
+// and command, offset 4), modelled only as far as a guest uses it without a
+// keyboard: its commands for the controller itself, and above all the reset
+// line (command 0xfe, Linux's reboot=k), which stops the VM with a reset.
+// No keyboard or mouse is attached, so no scancode is ever produced and
+// IRQs 1 and 12 never fire; the DSDT does not list the controller, so
+// Linux's PNP probe leaves it alone instead of timing out on it.
+#pragma once
+
+#include <mutex>
+#include <optional>
+
+#include "devices/io_bus.h"
+#include "devices/machine_events.h"
+
+namespace vmhive::devices {
+
+class I8042 final : public PioDevice {
+ public:
+  static constexpr uint16_t kBase = 0x60;
+  static constexpr uint16_t kPortCount = 5;  // 0x60..0x64; 0x61-0x63 belong to others and are never routed here
+  static constexpr uint16_t kDataOffset = 0;
+  static constexpr uint16_t kCommandOffset = 4;
+
+  explicit I8042(StopCallback stop) : stop_(std::move(stop)) {}
+  void read(uint16_t offset, std::span<uint8_t> data) override;
+  void write(uint16_t offset, std::span<const uint8_t> data) override;
+
+ private:
+  uint8_t read_register(uint16_t offset);
+  // Returns true when the write asks for a reset.
+  bool write_command(uint8_t command);
+  bool write_data(uint8_t value);
+  uint8_t status() const;
+
+  StopCallback stop_;
+  std::mutex mutex_;
+  std::optional<uint8_t> output_buffer_;
+  std::optional<uint8_t> pending_command_;  // a command whose parameter is the next data write
+  uint8_t command_byte_ = 0x45;  // translate, system flag, keyboard interrupt: as firmware leaves it
+  bool last_write_was_command_ = false;
+};
+
+}  // namespace vmhive::devices
