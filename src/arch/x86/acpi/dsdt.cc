@@ -1,0 +1,48 @@
+#include "arch/x86/acpi/dsdt.h"
+
+#include "arch/x86/acpi/aml_resources.h"
+#include "devices/legacy/acpi_sleep_control.h"
+
+namespace vmhive::x86::acpi {
+namespace {
+
+constexpr uint8_t kDsdtRevision = 2;  // 64-bit AML integers
+
+// \_S5_: Package { SLP_TYPa, SLP_TYPb } (§7.4.2); with hardware-reduced sleep
+// registers only the first value is used.
+aml::Bytes soft_off_package() {
+  return aml::name("\\_S5_", aml::package({aml::integer(devices::AcpiSleepControl::kSoftOffSleepType),
+                                           aml::integer(0)}));
+}
+
+aml::Bytes com1() {
+  return aml::device("COM1", {
+                                 aml::name("_HID", aml::eisa_id("PNP0501")),  // 16550A-compatible UART
+                                 aml::name("_UID", aml::integer(0)),
+                                 aml::name("_CRS", aml::resource_template({aml::io_port(0x3f8, 8), aml::irq(4)})),
+                             });
+}
+
+aml::Bytes rtc() {
+  return aml::device("RTC", {
+                                aml::name("_HID", aml::eisa_id("PNP0B00")),  // AT real-time clock
+                                aml::name("_CRS", aml::resource_template({aml::io_port(0x70, 2), aml::irq(8)})),
+                            });
+}
+
+}  // namespace
+
+AcpiTable build_dsdt(const DsdtConfig& config) {
+  std::vector<aml::Bytes> devices = {com1(), rtc()};
+  devices.insert(devices.end(), config.system_bus_devices.begin(), config.system_bus_devices.end());
+
+  std::vector<uint8_t> bytes;
+  append_bytes(bytes, make_sdt_header("DSDT", kDsdtRevision));
+  aml::Bytes body = aml::term_list({soft_off_package(), aml::scope("\\_SB_", devices)});
+  bytes.insert(bytes.end(), body.begin(), body.end());
+  AcpiTable table = seal_table(std::move(bytes));
+  table.listed_in_xsdt = false;  // reached through the FADT's X_DSDT only
+  return table;
+}
+
+}  // namespace vmhive::x86::acpi
