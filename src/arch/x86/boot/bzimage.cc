@@ -1,0 +1,98 @@
+#include "arch/x86/boot/bzimage.h"
+
+#include <cstring>
+#include <string>
+
+namespace vmhive::x86::boot {
+namespace {
+
+constexpr size_t kSectorSize = 512;
+constexpr uint8_t kDefaultSetupSects = 4;  // a setup_sects of 0 means 4 (boot.rst)
+constexpr size_t kParagraph = 16;
+constexpr uint16_t kHeapEnd = 0xfe00;  // the real-mode heap end boot.rst suggests
+
+std::string hex(uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+}  // namespace
+
+bool looks_like_bzimage(std::span<const uint8_t> image) {
+  if (image.size() < kSetupHeaderEnd) return false;
+  uint32_t magic;
+  std::memcpy(&magic, image.data() + 0x202, sizeof magic);
+  return magic == kHeaderMagic;
+}
+
+Result<BzImage> parse_bzimage(std::span<const uint8_t> image) {
+  if (image.size() < kSetupHeaderEnd) {
+    return make_error("truncated bzImage (" + std::to_string(image.size()) + " bytes, shorter than its setup header)");
+  }
+  BzImage result{};
+  std::memcpy(&result.header, image.data() + kSetupHeaderOffset, sizeof(SetupHeader));
+  const SetupHeader& header = result.header;
+  if (header.header != kHeaderMagic) return make_error("not a bzImage (no \"HdrS\" setup header)");
+  if (header.boot_flag != kBootFlag) return make_error("bzImage boot flag is " + hex(header.boot_flag) + ", not 0xaa55");
+  if (header.version < kMinimumProtocol) {
+    return make_error("bzImage boot protocol " + std::to_string(header.version >> 8) + "." +
+                      std::to_string(header.version & 0xff) + " is too old (2.12 or later is needed)");
+  }
+  if ((header.xloadflags & kXlfKernel64) == 0) return make_error("bzImage has no 64-bit entry point");
+  if ((header.loadflags & kLoadedHigh) == 0) return make_error("bzImage is not a high-loaded (bzImage) kernel");
+
+  const size_t setup_sects = header.setup_sects == 0 ? kDefaultSetupSects : header.setup_sects;
+  result.kernel_offset = (setup_sects + 1) * kSectorSize;
+  result.kernel_size = static_cast<size_t>(header.syssize) * kParagraph;
+  const uint64_t expected_size = static_cast<uint64_t>(result.kernel_offset) + result.kernel_size;
+  if (result.kernel_size == 0) return make_error("bzImage has an empty protected-mode kernel (syssize 0)");
+  if (expected_size > image.size()) {
+    return make_error("truncated bzImage (setup header says " + std::to_string(expected_size) + " bytes, file has " +
+                      std::to_string(image.size()) + ")");
+  }
+
+  // Load where the kernel prefers (it was linked there, so no relocation is
+  // needed), or the usual 16 MiB for an old header without pref_address.
+  uint64_t load = header.version >= 0x020a && header.pref_address != 0 ? header.pref_address : kDefaultLoadAddress;
+  if (load < kHighMemoryStart || load >= kPciHoleStart) {
+    return make_error("bzImage asks to be loaded at " + hex(load) + ", outside low RAM above 1 MiB");
+  }
+  if (header.kernel_alignment != 0 && (header.kernel_alignment & (header.kernel_alignment - 1)) == 0 &&
+      load % header.kernel_alignment != 0) {
+    return make_error("bzImage's preferred address " + hex(load) + " breaks its own alignment " +
+                      hex(header.kernel_alignment));
+  }
+  result.load_address = load;
+  result.memory_needed = std::max<uint64_t>(header.init_size, result.kernel_size);
+  return result;
+}
+
+Result<BootParams> make_zero_page(const BzImage& image, const ZeroPageInputs& inputs) {
+  if (inputs.e820.size() > kE820MaxEntries) {
+    return make_error("the memory map has " + std::to_string(inputs.e820.size()) + " entries; the zero page holds " +
+                      std::to_string(kE820MaxEntries));
+  }
+  BootParams params{};
+  params.header = image.header;
+  params.header.type_of_loader = kUndefinedLoader;
+  params.header.loadflags = static_cast<uint8_t>(params.header.loadflags | kCanUseHeap);
+  params.header.heap_end_ptr = kHeapEnd;
+  params.header.vid_mode = 0xffff;  // "normal": no video mode change
+  params.header.cmd_line_ptr = static_cast<uint32_t>(inputs.cmdline_address);
+  params.ext_cmd_line_ptr = static_cast<uint32_t>(inputs.cmdline_address >> 32);
+  params.header.ramdisk_image = static_cast<uint32_t>(inputs.initrd_address);
+  params.ext_ramdisk_image = static_cast<uint32_t>(inputs.initrd_address >> 32);
+  params.header.ramdisk_size = static_cast<uint32_t>(inputs.initrd_size);
+  params.ext_ramdisk_size = static_cast<uint32_t>(inputs.initrd_size >> 32);
+  params.header.code32_start = static_cast<uint32_t>(image.load_address);
+  params.acpi_rsdp_addr = inputs.rsdp_address;
+  params.e820_entries = static_cast<uint8_t>(inputs.e820.size());
+  for (size_t i = 0; i < inputs.e820.size(); ++i) {
+    params.e820_table[i] = E820Record{inputs.e820[i].address, inputs.e820[i].size,
+                                      static_cast<uint32_t>(inputs.e820[i].type)};
+  }
+  return params;
+}
+
+}  // namespace vmhive::x86::boot
