@@ -1,1 +1,111 @@
-int main() { return 0; }
+// vmhive's command line: `vmhive run` boots a VM and exits with a status
+// that says how it ended; `vmhive info` reports what this host's KVM offers.
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "arch/x86/cpuid.h"
+#include "cli/run_options.h"
+#include "kvm/kvm.h"
+#include "vmm/machine.h"
+#include "vmm/vm_outcome.h"
+
+namespace {
+
+using namespace vmhive;
+
+int fail(const std::string& message, int status = exit_status::kVmmError) {
+  std::fprintf(stderr, "vmhive: %s\n", message.c_str());
+  return status;
+}
+
+void report_outcome(const VmOutcome& outcome) {
+  switch (outcome.kind) {
+    case VmOutcomeKind::kPowerOff: return;
+    case VmOutcomeKind::kReset: std::fprintf(stderr, "vmhive: the guest reset the machine\n"); return;
+    case VmOutcomeKind::kDebugExit:
+      if (outcome.code != 0) std::fprintf(stderr, "vmhive: the guest wrote %d to the debug-exit port\n", outcome.code);
+      return;
+    case VmOutcomeKind::kCrash:
+      std::fprintf(stderr, "vmhive: guest crashed: %s\n", outcome.message.c_str());
+      return;
+    case VmOutcomeKind::kSignal:
+      std::fprintf(stderr, "vmhive: stopped by signal %d (%s)\n", outcome.code, ::strsignal(outcome.code));
+      return;
+    case VmOutcomeKind::kVmmError: std::fprintf(stderr, "vmhive: %s\n", outcome.message.c_str()); return;
+  }
+}
+
+int run_command(const cli::RunOptions& options) {
+  auto config = cli::make_vm_config(options, cli::probe_host());
+  if (!config.ok()) return fail(config.error().message);
+  auto machine = Machine::create(*config);
+  if (!machine.ok()) return fail(machine.error().message);
+  VmOutcome outcome = (*machine)->run();
+  if (config->report_timing) std::fprintf(stderr, "%s\n", (*machine)->timing_report().c_str());
+  report_outcome(outcome);
+  return exit_status_for(outcome);
+}
+
+int info_command(const std::string& kvm_device) {
+  auto kvm = kvm::Kvm::open(kvm_device);
+  if (!kvm.ok()) return fail(kvm.error().message);
+  const auto backend = kvm->backend();
+  std::printf("kvm device:        %s\n", kvm_device.c_str());
+  std::printf("backend:           %s\n", kvm::backend_name(backend));
+  std::printf("max vCPUs:         %d (recommended %d)\n", kvm->max_vcpus(), kvm->recommended_vcpus());
+  std::printf("default template:  %s\n", backend == kvm::Backend::kPvm ? "pvm" : "host");
+  std::printf("cpu templates:\n");
+  for (const auto& cpu_template : x86::cpu_templates()) {
+    std::printf("  %-8.*s %.*s\n", static_cast<int>(cpu_template.name.size()), cpu_template.name.data(),
+                static_cast<int>(cpu_template.description.size()), cpu_template.description.data());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vmhive: a virtual machine monitor on Linux KVM"};
+  app.require_subcommand(1);
+
+  cli::RunOptions run_options;
+  CLI::App* run = app.add_subcommand("run", "boot a VM; the exit status says how it ended");
+  run->add_option("--kernel", run_options.kernel, "bzImage or ELF kernel with a PVH note (default: the Linux guest)");
+  run->add_option("--initrd", run_options.initrd, "initial ramdisk");
+  run->add_option("--cmdline", run_options.cmdline, "kernel command line");
+  run->add_option("--mem", run_options.mem, "guest RAM, e.g. 256M, 3G (default 256M)");
+  run->add_option("--cpus", run_options.cpus, "number of vCPUs (default 1)");
+  run->add_option("--console", run_options.console, "stdio, or a file for the guest's serial output");
+  run->add_option("--cpu-template", run_options.cpu_template, "CPUID template (see `vmhive info`)");
+  run->add_option("--kvm", run_options.kvm_device, "KVM device (default /dev/kvm)");
+  run->add_flag("--report-timing", run_options.report_timing, "print set-up time, run time and exit counts");
+
+  std::string info_kvm = "/dev/kvm";
+  CLI::App* info = app.add_subcommand("info", "what this host's KVM offers");
+  info->add_option("--kvm", info_kvm, "KVM device (default /dev/kvm)");
+
+  if (argc > 1 && argv[1][0] != '-' && std::string(argv[1]) != "run" && std::string(argv[1]) != "info") {
+    return fail(std::string("unknown subcommand '") + argv[1] + "' (try --help)", exit_status::kUsage);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::ParseError& error) {
+    std::string message = error.what();
+    if (message.empty()) message = "bad arguments";
+    return fail(message + " (try --help)", exit_status::kUsage);
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  if (*run) {
+    run_options.cmdline_given = run->count("--cmdline") > 0;
+    return run_command(run_options);
+  }
+  return info_command(info_kvm);
+}

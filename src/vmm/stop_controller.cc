@@ -21,9 +21,10 @@ bool StopController::request_stop(VmOutcome outcome) {
     outcome_ = std::move(outcome);
     stopping_.store(true, std::memory_order_release);
   }
+  // Kick the vCPUs before waking the main loop, which goes on to join them.
+  if (on_stop_) on_stop_();
   uint64_t one = 1;
   [[maybe_unused]] ssize_t written = ::write(event_fd_.get(), &one, sizeof one);
-  if (on_stop_) on_stop_();
   return true;
 }
 

@@ -1,0 +1,90 @@
+#include "cli/run_options.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "common/size_parse.h"
+
+namespace vmhive::cli {
+namespace {
+
+constexpr uint64_t kPageSize = 4096;
+
+Result<uint64_t> check_memory_size(const std::string& text, uint64_t host_memory) {
+  auto size = parse_size(text, 1ull << 20);
+  if (!size.ok()) return with_context("--mem " + text, size.error());
+  if (*size < kMinimumMemory) {
+    return make_error("--mem " + text + ": at least " + format_size(kMinimumMemory) + " is needed");
+  }
+  if (*size % kPageSize != 0) return make_error("--mem " + text + ": must be a multiple of 4 KiB");
+  if (*size > host_memory) {
+    return make_error("--mem " + text + ": larger than this host's " + format_size(host_memory) + " of RAM");
+  }
+  return *size;
+}
+
+Result<uint32_t> check_vcpu_count(const std::string& text) {
+  if (text.empty() || text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos) {
+    return make_error("--cpus " + text + ": not a number of vCPUs");
+  }
+  uint32_t count = static_cast<uint32_t>(std::stoul(text));
+  if (count == 0) return make_error("--cpus 0: a VM needs at least one vCPU");
+  return count;
+}
+
+// Opening the file is the honest test: it catches missing files, directories
+// and permissions alike, before KVM is touched.
+Result<void> check_readable(const std::string& what, const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) return make_error(what + " " + path + ": is a directory");
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return make_error(what + " " + path + ": cannot open: " + std::strerror(errno));
+  return {};
+}
+
+}  // namespace
+
+Result<VmConfig> make_vm_config(const RunOptions& options, const HostFacts& host) {
+  VmConfig config;
+  config.memory_size = VMHIVE_TRY(check_memory_size(options.mem, host.physical_memory));
+  config.vcpu_count = VMHIVE_TRY(check_vcpu_count(options.cpus));
+  if (options.kernel.empty()) {
+    config.kernel_path = host.default_guest_dir + "/vmlinux";
+    config.initrd_path = options.initrd.empty() ? host.default_guest_dir + "/initramfs.cpio.gz" : options.initrd;
+    std::error_code error;
+    if (!std::filesystem::exists(config.kernel_path, error)) {
+      return make_error("no --kernel given and the default Linux guest is missing (" + config.kernel_path +
+                        "): run scripts/prepare-linux-guest.sh " + host.default_guest_dir);
+    }
+  } else {
+    config.kernel_path = options.kernel;
+    config.initrd_path = options.initrd;
+  }
+  VMHIVE_CHECK(check_readable("--kernel", config.kernel_path));
+  if (!config.initrd_path.empty()) VMHIVE_CHECK(check_readable("--initrd", config.initrd_path));
+  config.cmdline = options.cmdline_given ? options.cmdline : kDefaultLinuxCmdline;
+  config.console = options.console;
+  if (config.console.empty()) return make_error("--console: give stdio or a file name");
+  config.cpu_template = options.cpu_template;
+  config.kvm_device = options.kvm_device;
+  config.report_timing = options.report_timing;
+  return config;
+}
+
+HostFacts probe_host() {
+  HostFacts facts;
+  long pages = ::sysconf(_SC_PHYS_PAGES);
+  long page_size = ::sysconf(_SC_PAGESIZE);
+  facts.physical_memory = pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size)
+                                                     : UINT64_MAX;
+  std::error_code error;
+  auto executable = std::filesystem::read_symlink("/proc/self/exe", error);
+  facts.default_guest_dir = (error ? std::filesystem::path(".") : executable.parent_path()).string() + "/linux-guest";
+  return facts;
+}
+
+}  // namespace vmhive::cli

@@ -1,0 +1,41 @@
+// `vmhive run`'s options as the user typed them, and their checking into a
+// VmConfig. Checks that need no KVM happen here, before any device is
+// opened, so each bad option gets one line naming it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/result.h"
+#include "vmm/vm_config.h"
+
+namespace vmhive::cli {
+
+struct RunOptions {
+  std::string kernel;       // empty: the default Linux guest
+  std::string initrd;       // empty: the default guest's, when the kernel is the default
+  std::string cmdline;
+  bool cmdline_given = false;
+  std::string mem = "256M";
+  std::string cpus = "1";
+  std::string console = "stdio";
+  std::string cpu_template;
+  std::string kvm_device = "/dev/kvm";
+  bool report_timing = false;
+};
+
+// Facts about the host the checks depend on, passed in so tests can vary them.
+struct HostFacts {
+  uint64_t physical_memory;      // bytes
+  std::string default_guest_dir;  // where scripts/prepare-linux-guest.sh put vmlinux and the initramfs
+};
+
+inline constexpr uint64_t kMinimumMemory = 16ull << 20;
+inline constexpr char kDefaultLinuxCmdline[] = "console=ttyS0 panic=-1 reboot=k";
+
+Result<VmConfig> make_vm_config(const RunOptions& options, const HostFacts& host);
+
+// The host's facts: RAM from sysconf, the default guest beside the executable.
+HostFacts probe_host();
+
+}  // namespace vmhive::cli

@@ -1,0 +1,66 @@
+// One virtual machine, assembled from a VmConfig: KVM VM and vCPUs, guest
+// RAM, the legacy devices, ACPI tables and the loaded kernel. run() starts
+// the vCPU threads, serves the console and signals, and returns how the VM
+// ended.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "common/result.h"
+#include "kvm/kvm.h"
+#include "kvm/vcpu.h"
+#include "kvm/vm.h"
+#include "memory/guest_memory.h"
+#include "vmm/console.h"
+#include "vmm/legacy_platform.h"
+#include "vmm/stop_controller.h"
+#include "vmm/vcpu_loop.h"
+#include "vmm/vcpu_threads.h"
+#include "vmm/vm_config.h"
+#include "vmm/vm_outcome.h"
+
+namespace vmhive {
+
+class Machine {
+ public:
+  // Everything that can fail before the guest runs fails here, with one
+  // message naming the input at fault.
+  static Result<std::unique_ptr<Machine>> create(const VmConfig& config);
+
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+  ~Machine();
+
+  // Runs the guest to its end. The outcome says how it ended; a VMM failure
+  // while running is an outcome (kVmmError), not an error.
+  VmOutcome run();
+
+  // A one-line summary for --report-timing: start-up time, run time, exits.
+  std::string timing_report() const;
+
+ private:
+  explicit Machine(const VmConfig& config);
+  Result<void> assemble();
+  Result<void> serve_until_stopped();
+  void forward_console_input(std::deque<uint8_t>& pending);
+
+  VmConfig config_;
+  std::chrono::steady_clock::time_point created_at_;
+  std::chrono::steady_clock::time_point started_at_;
+  std::chrono::steady_clock::time_point stopped_at_;
+
+  std::unique_ptr<StopController> stop_;
+  std::unique_ptr<ConsoleOutput> console_;
+  std::unique_ptr<kvm::Kvm> kvm_;
+  std::unique_ptr<kvm::Vm> vm_;
+  std::unique_ptr<GuestMemory> memory_;
+  std::unique_ptr<LegacyPlatform> platform_;
+  std::vector<kvm::Vcpu> vcpus_;
+  std::vector<std::unique_ptr<ExitCounters>> exit_counters_;
+  VcpuThreads threads_;  // declared last: joined before anything it uses is destroyed
+};
+
+}  // namespace vmhive

@@ -1,0 +1,124 @@
+#include "vmm/vcpu_loop.h"
+
+#include <linux/kvm.h>
+
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "vmm/crash_report.h"
+
+namespace vmhive {
+namespace {
+
+std::string registers_of(const kvm::Vcpu& vcpu) {
+  auto regs = vcpu.get_regs();
+  if (!regs.ok()) return "  (registers unavailable: " + regs.error().message + ")\n";
+  auto sregs = vcpu.get_sregs();
+  return describe_registers(*regs, sregs.ok() ? std::optional<kvm_sregs>(*sregs) : std::nullopt);
+}
+
+std::string hex(uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+void stop_with_crash(const VcpuLoopContext& context, const std::string& what) {
+  std::string message = "vCPU " + std::to_string(context.vcpu->index()) + ": " + what + "\n" +
+                        registers_of(*context.vcpu);
+  context.stop->request_stop(VmOutcome{VmOutcomeKind::kCrash, 0, std::move(message)});
+}
+
+void stop_with_vmm_error(const VcpuLoopContext& context, const std::string& what) {
+  context.stop->request_stop(
+      VmOutcome{VmOutcomeKind::kVmmError, 0, "vCPU " + std::to_string(context.vcpu->index()) + ": " + what});
+}
+
+// MMIO: nothing is mapped outside RAM yet, so reads float high and writes
+// vanish, as on a bus where no device claims the address.
+void handle_mmio(kvm_run& run) {
+  if (!run.mmio.is_write) std::memset(run.mmio.data, 0xff, sizeof run.mmio.data);
+}
+
+void handle_system_event(const VcpuLoopContext& context, const kvm_run& run) {
+  switch (run.system_event.type) {
+    case KVM_SYSTEM_EVENT_SHUTDOWN:
+      context.stop->request_stop(VmOutcome{VmOutcomeKind::kPowerOff, 0, {}});
+      return;
+    case KVM_SYSTEM_EVENT_RESET:
+      context.stop->request_stop(VmOutcome{VmOutcomeKind::kReset, 0, {}});
+      return;
+    case KVM_SYSTEM_EVENT_CRASH:
+      stop_with_crash(context, "the guest reported a crash (KVM system event)");
+      return;
+    default:
+      stop_with_vmm_error(context, "unknown KVM system event " + std::to_string(run.system_event.type));
+  }
+}
+
+// Returns false when the exit ends this vCPU's loop.
+bool handle_exit(const VcpuLoopContext& context) {
+  kvm_run& run = context.vcpu->run_state();
+  switch (run.exit_reason) {
+    case KVM_EXIT_IO:
+      context.counters->io.fetch_add(1, std::memory_order_relaxed);
+      handle_port_io(run, *context.io_bus);
+      return true;
+    case KVM_EXIT_MMIO:
+      context.counters->mmio.fetch_add(1, std::memory_order_relaxed);
+      handle_mmio(run);
+      return true;
+    case KVM_EXIT_HLT:  // only without an in-kernel local APIC; keep going
+    case KVM_EXIT_IRQ_WINDOW_OPEN:
+    case KVM_EXIT_INTR:
+      context.counters->other.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    case KVM_EXIT_SHUTDOWN:
+      stop_with_crash(context, "triple fault (the guest took an exception it could not handle)");
+      return false;
+    case KVM_EXIT_INTERNAL_ERROR:
+      stop_with_crash(context, describe_internal_error(run));
+      return false;
+    case KVM_EXIT_FAIL_ENTRY:
+      stop_with_crash(context, "KVM could not enter the guest (hardware reason " +
+                                   hex(run.fail_entry.hardware_entry_failure_reason) + ")");
+      return false;
+    case KVM_EXIT_SYSTEM_EVENT:
+      handle_system_event(context, run);
+      return false;
+    default:
+      stop_with_vmm_error(context, "unhandled KVM exit reason " + std::to_string(run.exit_reason));
+      return false;
+  }
+}
+
+}  // namespace
+
+void handle_port_io(kvm_run& run, const IoBus& bus) {
+  auto* base = reinterpret_cast<uint8_t*>(&run) + run.io.data_offset;
+  for (uint32_t i = 0; i < run.io.count; ++i) {
+    std::span<uint8_t> data(base + static_cast<size_t>(i) * run.io.size, run.io.size);
+    if (run.io.direction == KVM_EXIT_IO_OUT) {
+      bus.write(run.io.port, data);
+    } else {
+      bus.read(run.io.port, data);
+    }
+  }
+}
+
+void run_vcpu_loop(const VcpuLoopContext& context) {
+  while (!context.stop->stopping()) {
+    auto entered = context.vcpu->run();
+    if (!entered.ok()) {
+      stop_with_vmm_error(context, entered.error().message);
+      return;
+    }
+    if (!*entered) continue;  // kicked by a signal: look at stopping() again
+    if (!handle_exit(context)) return;
+  }
+}
+
+}  // namespace vmhive

@@ -1,0 +1,39 @@
+// The life of one vCPU thread: KVM_RUN, hand each exit to the device that
+// answers it, and turn the exits that end a VM (triple fault, emulation
+// failure, a system event) into a stop request.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "devices/io_bus.h"
+#include "kvm/vcpu.h"
+#include "vmm/stop_controller.h"
+
+namespace vmhive {
+
+// Exits seen by one vCPU, by kind (what --report-timing prints).
+struct ExitCounters {
+  std::atomic<uint64_t> io{0};
+  std::atomic<uint64_t> mmio{0};
+  std::atomic<uint64_t> other{0};
+
+  uint64_t total() const { return io.load() + mmio.load() + other.load(); }
+};
+
+struct VcpuLoopContext {
+  const kvm::Vcpu* vcpu;
+  const IoBus* io_bus;
+  StopController* stop;
+  ExitCounters* counters;
+};
+
+// Runs until the stop controller says stop; every way a vCPU can end the VM
+// (or fail) becomes a stop request, so the thread never decides alone.
+void run_vcpu_loop(const VcpuLoopContext& context);
+
+// Handles one KVM_EXIT_IO: `count` accesses of `size` bytes each in the run
+// structure's data area (a REP INS/OUTS gives count > 1). Exposed for tests.
+void handle_port_io(kvm_run& run, const IoBus& bus);
+
+}  // namespace vmhive

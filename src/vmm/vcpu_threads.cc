@@ -1,0 +1,65 @@
+#include "vmm/vcpu_threads.h"
+
+#include <signal.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace vmhive {
+namespace {
+
+constexpr int kKickSignal = SIGUSR1;
+
+void ignore_kick(int) {}
+
+}  // namespace
+
+Result<void> VcpuThreads::install_kick_handler() {
+  struct sigaction action {};
+  action.sa_handler = ignore_kick;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: KVM_RUN must come back with EINTR
+  if (::sigaction(kKickSignal, &action, nullptr) < 0) {
+    return make_error(std::string("sigaction(SIGUSR1) failed: ") + std::strerror(errno));
+  }
+  return {};
+}
+
+Result<void> VcpuThreads::start(const VcpuLoopContext& context) {
+  std::lock_guard lock(mutex_);
+  try {
+    running_.push_back(Running{context.vcpu, std::thread([context] { run_vcpu_loop(context); })});
+  } catch (const std::system_error& error) {
+    return make_error("cannot start the thread of vCPU " + std::to_string(context.vcpu->index()) + ": " +
+                      error.what());
+  }
+  std::string name = "vcpu" + std::to_string(context.vcpu->index());
+  ::pthread_setname_np(running_.back().thread.native_handle(), name.c_str());
+  return {};
+}
+
+void VcpuThreads::kick_all() {
+  std::lock_guard lock(mutex_);
+  for (auto& running : running_) {
+    running.vcpu->request_immediate_exit();
+    ::pthread_kill(running.thread.native_handle(), kKickSignal);
+  }
+}
+
+void VcpuThreads::join_all() {
+  // Kick first: a kick from another thread may have found nothing to kick
+  // if it raced with an earlier join_all, and joining must not wait on a
+  // vCPU that is still inside KVM_RUN.
+  kick_all();
+  std::vector<Running> to_join;
+  {
+    std::lock_guard lock(mutex_);
+    to_join.swap(running_);
+  }
+  for (auto& running : to_join) {
+    if (running.thread.joinable()) running.thread.join();
+  }
+}
+
+}  // namespace vmhive
