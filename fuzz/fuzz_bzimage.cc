@@ -1,0 +1,21 @@
+// A bzImage is a user's file: parsing and building the zero page must
+// reject anything malformed without reading outside the buffer.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "arch/x86/boot/bzimage.h"
+#include "arch/x86/layout.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace vmhive::x86;
+  std::span<const uint8_t> image(data, size);
+  (void)boot::looks_like_bzimage(image);
+  auto parsed = boot::parse_bzimage(image);
+  if (!parsed.ok()) return 0;
+  // What parse accepted must describe bytes inside the file.
+  if (parsed->kernel_offset + parsed->kernel_size > size) __builtin_trap();
+  boot::ZeroPageInputs inputs{kCmdlineAddress, 0x4000000, 4096, 0xe0000, e820_map(256ull << 20)};
+  (void)boot::make_zero_page(*parsed, inputs);
+  return 0;
+}
