@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian 12 machine needs, then the build and the default
+# Linux guest. Idempotent: a second run installs nothing and rebuilds only
+# what changed. Run as root (apt-get, /dev/kvm).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_dir=${VMHIVE_BUILD_DIR:-build}
+packages=(
+  cmake ninja-build g++ pkg-config        # the build
+  libgtest-dev libgmock-dev               # unit and integration tests
+  clang libfuzzer-14-dev libclang-rt-14-dev  # fuzz targets
+  libcli11-dev                            # command-line parsing
+  busybox-static lz4 kmod cpio            # the default Linux guest's initramfs
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake -S . -B "$build_dir" -G Ninja -DVMHIVE_WERROR=ON >/dev/null
+ninja -C "$build_dir"
+scripts/prepare-linux-guest.sh "$build_dir/linux-guest"
