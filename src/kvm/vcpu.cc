@@ -96,4 +96,19 @@ Result<void> Vcpu::set_lapic(const kvm_lapic_state& lapic) const {
   return {};
 }
 
+Result<void> Vcpu::inject_exception(uint8_t vector, std::optional<uint32_t> error_code) const {
+  kvm_vcpu_events events{};
+  if (::ioctl(fd_.get(), KVM_GET_VCPU_EVENTS, &events) < 0) return ioctl_error("KVM_GET_VCPU_EVENTS", index_);
+  if (events.exception.injected || events.exception.pending) {
+    return make_error("vCPU " + std::to_string(index_) + ": an exception is already queued");
+  }
+  events.exception.injected = 1;
+  events.exception.nr = vector;
+  events.exception.has_error_code = error_code.has_value() ? 1 : 0;
+  events.exception.error_code = error_code.value_or(0);
+  events.flags = 0;  // change nothing else (NMI, SIPI vector, shadow) that was read back
+  if (::ioctl(fd_.get(), KVM_SET_VCPU_EVENTS, &events) < 0) return ioctl_error("KVM_SET_VCPU_EVENTS", index_);
+  return {};
+}
+
 }  // namespace vmhive::kvm

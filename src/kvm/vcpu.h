@@ -4,6 +4,7 @@
 #include <linux/kvm.h>
 
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,9 @@ class Vcpu {
   Result<void> set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) const;
   Result<kvm_lapic_state> get_lapic() const;
   Result<void> set_lapic(const kvm_lapic_state& lapic) const;
+  // Makes the vCPU take exception `vector` (with an error code if given)
+  // when it next runs, as if its current instruction had raised it.
+  Result<void> inject_exception(uint8_t vector, std::optional<uint32_t> error_code = std::nullopt) const;
 
  private:
   Vcpu(UniqueFd fd, uint32_t index, Mapping run) : fd_(std::move(fd)), index_(index), run_(std::move(run)) {}

@@ -139,7 +139,7 @@ Result<void> Machine::assemble() {
 
   const x86::BootEntry entry = VMHIVE_TRY(x86::load_kernel(
       *memory_, x86::BootConfig{config_.kernel_path, config_.initrd_path, config_.cmdline, config_.memory_size,
-                                rsdp_address}));
+                                rsdp_address, std::string(cpu_template->linux_arguments)}));
   const bool long_mode = entry.mode == x86::EntryMode::kLinux64;
   VMHIVE_CHECK(x86::write_boot_tables(*memory_, long_mode));
   x86::CpuEntry cpu_entry{long_mode, entry.entry_point, long_mode ? 0 : entry.boot_info_address,
@@ -215,8 +215,9 @@ Result<void> Machine::serve_until_stopped() {
 }
 
 std::string Machine::timing_report() const {
-  uint64_t io = 0, mmio = 0, other = 0;
+  uint64_t io = 0, mmio = 0, other = 0, completed = 0;
   for (const auto& counters : exit_counters_) {
+    completed += counters->completed.load();
     io += counters->io.load();
     mmio += counters->mmio.load();
     other += counters->other.load();
@@ -224,9 +225,9 @@ std::string Machine::timing_report() const {
   char text[256];
   std::snprintf(text, sizeof text,
                 "vmhive: timing: set-up %.2f ms, guest ran %.2f ms, exits %" PRIu64 " (port I/O %" PRIu64
-                ", MMIO %" PRIu64 ", other %" PRIu64 ")",
+                ", MMIO %" PRIu64 ", other %" PRIu64 "), emulation failures completed %" PRIu64,
                 milliseconds_between(created_at_, started_at_), milliseconds_between(started_at_, stopped_at_),
-                io + mmio + other, io, mmio, other);
+                io + mmio + other, io, mmio, other, completed);
   return text;
 }
 

@@ -17,6 +17,7 @@ struct ExitCounters {
   std::atomic<uint64_t> io{0};
   std::atomic<uint64_t> mmio{0};
   std::atomic<uint64_t> other{0};
+  std::atomic<uint64_t> completed{0};  // emulation failures vmhive completed (e.g. INT3 on PVM)
 
   uint64_t total() const { return io.load() + mmio.load() + other.load(); }
 };

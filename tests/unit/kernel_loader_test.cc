@@ -109,7 +109,7 @@ class KernelLoaderTest : public ::testing::Test {
     return path;
   }
   BootConfig config(const std::string& kernel, const std::string& initrd = "", const std::string& cmdline = "quiet") {
-    return BootConfig{kernel, initrd, cmdline, kMemory, 0xe0000};
+    return BootConfig{kernel, initrd, cmdline, kMemory, 0xe0000, ""};
   }
   std::string read_cmdline() {
     std::vector<uint8_t> bytes(64);
@@ -220,6 +220,32 @@ TEST_F(KernelLoaderTest, ElfPvhLoadsWithStartInfo) {
   auto module = memory_->read_obj<boot::HvmModlistEntry>(info->modlist_paddr);
   EXPECT_EQ(module->size, 5000u);
   EXPECT_EQ(*memory_->read_obj<uint8_t>(module->paddr), 0xcd);
+}
+
+TEST_F(KernelLoaderTest, TemplateArgumentsGoToLinuxOnly) {
+  auto bz_config = config(write_file("bz-args", make_bzimage()), "", "console=ttyS0");
+  bz_config.linux_extra_args = "noxsave";
+  ASSERT_TRUE(load_kernel(*memory_, bz_config).ok());
+  EXPECT_EQ(read_cmdline(), "console=ttyS0 noxsave");
+
+  auto elf_config = config(write_file("pvh-args", make_elf()), "", "action=poweroff");
+  elf_config.linux_extra_args = "noxsave";
+  ASSERT_TRUE(load_kernel(*memory_, elf_config).ok());
+  EXPECT_EQ(read_cmdline(), "action=poweroff");  // a test guest, not Linux
+
+  auto image = make_elf();
+  // A second note in the same segment: XEN_ELFNOTE_GUEST_OS "linux".
+  auto& note_segment = phdr_of(image, 1);
+  const uint64_t at = note_segment.p_offset + note_segment.p_filesz;
+  Elf64_Nhdr guest_os{4, 6, 6};
+  std::memcpy(image.data() + at, &guest_os, sizeof guest_os);
+  std::memcpy(image.data() + at + sizeof guest_os, "Xen", 4);
+  std::memcpy(image.data() + at + sizeof guest_os + 4, "linux", 6);
+  note_segment.p_filesz += sizeof guest_os + 4 + 8;
+  auto linux_config = config(write_file("pvh-linux-args", image), "", "");
+  linux_config.linux_extra_args = "noxsave";
+  ASSERT_TRUE(load_kernel(*memory_, linux_config).ok());
+  EXPECT_EQ(read_cmdline(), "noxsave");
 }
 
 TEST_F(KernelLoaderTest, ElfPvhEightByteNote) {

@@ -46,7 +46,12 @@ std::vector<CpuTemplate> build_templates() {
                        "host minus what KVM-PVM's emulator cannot run: XSAVE and its family, CMPXCHG16B, "
                        "RDRAND/RDSEED, FSGSBASE, PCID/INVPCID, SMAP, PKU, LA57 (the default on PVM hosts)",
                        pvm_masks(),
-                       {0xd}});
+                       {0xd},
+                       // In the guest's ring 0 KVM-PVM reports some CPUID bits from the host
+                       // whatever the table says (measured: leaf 1 ECX FMA, POPCNT, XSAVE, AVX,
+                       // F16C, RDRAND; leaf 7 SMAP), so Linux is told on its command line.
+                       // vmhive still completes POPCNT and CLAC/STAC if a kernel uses them.
+                       "noxsave clearcpuid=popcnt,smap"});
   return templates;
 }
 

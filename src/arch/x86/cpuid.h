@@ -30,6 +30,8 @@ struct CpuTemplate {
   std::string_view description;
   std::vector<CpuidMask> masks;
   std::vector<uint32_t> hidden_leaves;  // leaves removed entirely (e.g. 0xd with XSAVE hidden)
+  // Linux command-line options for what CPUID cannot hide on this backend.
+  std::string_view linux_arguments = {};
 };
 
 // All templates, in a stable order (what `vmhive info` lists).

@@ -9,6 +9,7 @@
 namespace vmhive::x86::boot {
 namespace {
 
+constexpr uint32_t kXenElfNoteGuestOs = 6;
 constexpr uint32_t kXenElfNotePhys32Entry = 18;
 constexpr char kXenNoteName[] = "Xen";  // with its NUL: namesz 4
 constexpr uint64_t kMaxSegments = 64;
@@ -25,8 +26,14 @@ T read_at(std::span<const uint8_t> bytes, uint64_t offset) {
   return value;
 }
 
-// Looks through one note area for the PVH entry.
-Result<std::optional<uint32_t>> find_pvh_entry(std::span<const uint8_t> notes) {
+struct XenNotes {
+  std::optional<uint32_t> pvh_entry;
+  bool guest_os_linux = false;
+};
+
+// Looks through one note area for the PVH entry and the guest OS name.
+Result<XenNotes> read_xen_notes(std::span<const uint8_t> notes) {
+  XenNotes found;
   uint64_t offset = 0;
   while (offset < notes.size()) {
     if (!inside(offset, sizeof(Elf64_Nhdr), notes.size())) return make_error("ELF note header runs past its segment");
@@ -40,7 +47,12 @@ Result<std::optional<uint32_t>> find_pvh_entry(std::span<const uint8_t> notes) {
     }
     const bool is_xen = note.n_namesz == sizeof kXenNoteName &&
                         std::memcmp(notes.data() + name_offset, kXenNoteName, sizeof kXenNoteName) == 0;
-    if (is_xen && note.n_type == kXenElfNotePhys32Entry) {
+    if (is_xen && note.n_type == kXenElfNoteGuestOs) {
+      constexpr char kLinux[] = "linux";
+      found.guest_os_linux = note.n_descsz >= sizeof kLinux - 1 &&
+                             std::memcmp(notes.data() + desc_offset, kLinux, sizeof kLinux - 1) == 0;
+    }
+    if (is_xen && note.n_type == kXenElfNotePhys32Entry && !found.pvh_entry) {
       uint64_t entry;
       if (note.n_descsz == 4) {
         entry = read_at<uint32_t>(notes, desc_offset);
@@ -50,11 +62,11 @@ Result<std::optional<uint32_t>> find_pvh_entry(std::span<const uint8_t> notes) {
         return make_error("PVH entry note has a " + std::to_string(note.n_descsz) + "-byte value (4 or 8 expected)");
       }
       if (entry > UINT32_MAX) return make_error("PVH entry point is above 4 GiB");
-      return std::optional<uint32_t>(static_cast<uint32_t>(entry));
+      found.pvh_entry = static_cast<uint32_t>(entry);
     }
     offset = next;
   }
-  return std::optional<uint32_t>();
+  return found;
 }
 
 }  // namespace
@@ -89,8 +101,9 @@ Result<ElfPvhImage> parse_elf_pvh(std::span<const uint8_t> image) {
       return make_error("truncated ELF (segment " + std::to_string(i) + " runs past the end of the file)");
     }
     if (phdr.p_type == PT_NOTE) {
-      auto found = VMHIVE_TRY(find_pvh_entry(image.subspan(phdr.p_offset, phdr.p_filesz)));
-      if (found && !entry) entry = found;
+      auto found = VMHIVE_TRY(read_xen_notes(image.subspan(phdr.p_offset, phdr.p_filesz)));
+      if (found.pvh_entry && !entry) entry = found.pvh_entry;
+      result.is_linux |= found.guest_os_linux;
       continue;
     }
     if (phdr.p_memsz < phdr.p_filesz) return make_error("ELF segment " + std::to_string(i) + " is smaller in memory than in the file");

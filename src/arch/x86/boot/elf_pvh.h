@@ -24,6 +24,7 @@ struct ElfPvhImage {
   uint32_t entry;  // the PVH entry's physical address
   std::vector<ElfSegment> segments;
   uint64_t end_address;  // one past the highest byte any segment occupies
+  bool is_linux = false;  // the Xen note XEN_ELFNOTE_GUEST_OS says "linux"
 };
 
 bool looks_like_elf(std::span<const uint8_t> image);

@@ -54,6 +54,12 @@ Result<std::vector<uint8_t>> read_kernel(const std::string& path) {
   return bytes;
 }
 
+std::string linux_cmdline(const BootConfig& config) {
+  if (config.linux_extra_args.empty()) return config.cmdline;
+  if (config.cmdline.empty()) return config.linux_extra_args;
+  return config.cmdline + " " + config.linux_extra_args;
+}
+
 Result<void> write_cmdline(const GuestMemory& memory, const std::string& cmdline, uint64_t limit) {
   if (cmdline.find('\0') != std::string::npos) return make_error("--cmdline contains a NUL byte");
   if (cmdline.size() + 1 > limit) {
@@ -91,7 +97,7 @@ Result<BootEntry> load_bzimage(const GuestMemory& memory, const BootConfig& conf
   }
   VMHIVE_CHECK(memory.write(image.load_address, file.subspan(image.kernel_offset, image.kernel_size)));
   const uint64_t cmdline_limit = image.header.cmdline_size != 0 ? uint64_t{image.header.cmdline_size} + 1 : 256;
-  VMHIVE_CHECK(write_cmdline(memory, config.cmdline, std::min(cmdline_limit, kCmdlineMaxSize)));
+  VMHIVE_CHECK(write_cmdline(memory, linux_cmdline(config), std::min(cmdline_limit, kCmdlineMaxSize)));
   const uint64_t initrd_max = image.header.initrd_addr_max != 0 ? image.header.initrd_addr_max : 0x37ffffff;
   LoadedInitrd initrd = VMHIVE_TRY(load_initrd(memory, config, kernel_end, initrd_max));
   boot::BootParams params = VMHIVE_TRY(boot::make_zero_page(
@@ -136,7 +142,7 @@ Result<BootEntry> load_elf_pvh(const GuestMemory& memory, const BootConfig& conf
     VMHIVE_CHECK(memory.write(segment.guest_address, file.subspan(segment.file_offset, segment.file_size)));
     VMHIVE_CHECK(memory.fill(segment.guest_address + segment.file_size, 0, segment.memory_size - segment.file_size));
   }
-  VMHIVE_CHECK(write_cmdline(memory, config.cmdline, kCmdlineMaxSize));
+  VMHIVE_CHECK(write_cmdline(memory, image.is_linux ? linux_cmdline(config) : config.cmdline, kCmdlineMaxSize));
   LoadedInitrd initrd = VMHIVE_TRY(load_initrd(memory, config, image.end_address, UINT32_MAX));
   VMHIVE_CHECK(write_start_info(memory, config, initrd));
   return BootEntry{EntryMode::kPvh32, image.entry, kPvhStartInfoAddress};

@@ -20,6 +20,9 @@ struct BootConfig {
   std::string cmdline;
   uint64_t memory_size;   // bytes of guest RAM (e820_map(memory_size) describes it)
   uint64_t rsdp_address;  // ACPI RSDP guest address (0: none)
+  // Appended to the command line when the kernel is Linux (a bzImage, or an
+  // ELF whose Xen GUEST_OS note says "linux"): what the CPU template needs.
+  std::string linux_extra_args;
 };
 
 struct BootEntry {

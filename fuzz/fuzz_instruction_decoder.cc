@@ -1,0 +1,25 @@
+// Instruction bytes come from guest memory: the decoders that complete
+// emulation failures must accept only what they understand and never touch
+// more than the registers they decode.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+#include "arch/x86/instruction_completion.h"
+#include "arch/x86/software_exception.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::span<const uint8_t> bytes(data, size);
+  auto exception = vmhive::x86::decode_software_exception(bytes);
+  if (exception && exception->rip_advance > size) __builtin_trap();
+  for (bool long_mode : {false, true}) {
+    kvm_regs regs{};
+    std::memset(&regs, 0x5a, sizeof regs);
+    const kvm_regs before = regs;
+    auto completed = vmhive::x86::complete_register_instruction(bytes, regs, long_mode);
+    if (!completed && std::memcmp(&regs, &before, sizeof regs) != 0) __builtin_trap();
+    if (completed && (completed->length > size || regs.rip != before.rip + completed->length)) __builtin_trap();
+  }
+  return 0;
+}
