@@ -13,6 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::span<const uint8_t> bytes(data, size);
   auto exception = vmhive::x86::decode_software_exception(bytes);
   if (exception && exception->rip_advance > size) __builtin_trap();
+  auto wait = vmhive::x86::decode_fwait(bytes, size > 0 ? data[0] : 0, static_cast<uint16_t>(size));
+  if (wait && wait->rip_advance > size) __builtin_trap();
   for (bool long_mode : {false, true}) {
     kvm_regs regs{};
     std::memset(&regs, 0x5a, sizeof regs);

@@ -96,6 +96,12 @@ Result<void> Vcpu::set_lapic(const kvm_lapic_state& lapic) const {
   return {};
 }
 
+Result<kvm_fpu> Vcpu::get_fpu() const {
+  kvm_fpu fpu{};
+  if (::ioctl(fd_.get(), KVM_GET_FPU, &fpu) < 0) return ioctl_error("KVM_GET_FPU", index_);
+  return fpu;
+}
+
 Result<void> Vcpu::inject_exception(uint8_t vector, std::optional<uint32_t> error_code) const {
   kvm_vcpu_events events{};
   if (::ioctl(fd_.get(), KVM_GET_VCPU_EVENTS, &events) < 0) return ioctl_error("KVM_GET_VCPU_EVENTS", index_);

@@ -36,6 +36,7 @@ class Vcpu {
   Result<void> set_regs(const kvm_regs& regs) const;
   Result<kvm_sregs> get_sregs() const;
   Result<void> set_sregs(const kvm_sregs& sregs) const;
+  Result<kvm_fpu> get_fpu() const;
   Result<void> set_fpu(const kvm_fpu& fpu) const;
   Result<void> set_msrs(const std::vector<MsrValue>& msrs) const;
   Result<void> set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) const;

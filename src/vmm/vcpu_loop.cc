@@ -9,9 +9,8 @@
 #include <span>
 #include <string>
 
-#include "arch/x86/instruction_completion.h"
-#include "arch/x86/software_exception.h"
 #include "vmm/crash_report.h"
+#include "vmm/emulation_completion.h"
 
 namespace vmhive {
 namespace {
@@ -38,38 +37,6 @@ void stop_with_crash(const VcpuLoopContext& context, const std::string& what) {
 void stop_with_vmm_error(const VcpuLoopContext& context, const std::string& what) {
   context.stop->request_stop(
       VmOutcome{VmOutcomeKind::kVmmError, 0, "vCPU " + std::to_string(context.vcpu->index()) + ": " + what});
-}
-
-// An instruction the host's emulator refused (KVM-PVM refuses INT3 and
-// POPCNT in ring 0) is completed here when that is sound: register
-// arithmetic is carried out on the registers, and an instruction that only
-// raises an exception raises it (RIP steps past a trap, and the guest's own
-// handler runs as on hardware). Returns false for anything else (the VM
-// then stops with the instruction and registers).
-bool complete_emulation_failure(const VcpuLoopContext& context, const kvm_run& run) {
-  if (run.internal.suberror != KVM_INTERNAL_ERROR_EMULATION ||
-      (run.emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) == 0) {
-    return false;
-  }
-  const size_t size = std::min<size_t>(run.emulation_failure.insn_size, sizeof run.emulation_failure.insn_bytes);
-  const std::span<const uint8_t> bytes(run.emulation_failure.insn_bytes, size);
-  auto regs = context.vcpu->get_regs();
-  if (!regs.ok()) return false;
-  auto sregs = context.vcpu->get_sregs();
-  if (!sregs.ok()) return false;
-  const bool long_mode = sregs->cs.l != 0;
-  if (x86::complete_register_instruction(bytes, *regs, long_mode)) {
-    if (!context.vcpu->set_regs(*regs).ok()) return false;
-    context.counters->completed.fetch_add(1, std::memory_order_relaxed);
-    return true;
-  }
-  auto exception = x86::decode_software_exception(bytes);
-  if (!exception) return false;
-  regs->rip += exception->rip_advance;
-  if (!context.vcpu->set_regs(*regs).ok()) return false;
-  if (!context.vcpu->inject_exception(exception->vector).ok()) return false;
-  context.counters->completed.fetch_add(1, std::memory_order_relaxed);
-  return true;
 }
 
 // MMIO: nothing is mapped outside RAM yet, so reads float high and writes
@@ -115,7 +82,10 @@ bool handle_exit(const VcpuLoopContext& context) {
       stop_with_crash(context, "triple fault (the guest took an exception it could not handle)");
       return false;
     case KVM_EXIT_INTERNAL_ERROR:
-      if (complete_emulation_failure(context, run)) return true;
+      if (complete_emulation_failure(*context.vcpu, run)) {
+        context.counters->completed.fetch_add(1, std::memory_order_relaxed);
+        return true;
+      }
       stop_with_crash(context, describe_internal_error(run));
       return false;
     case KVM_EXIT_FAIL_ENTRY:

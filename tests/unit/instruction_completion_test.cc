@@ -78,6 +78,8 @@ TEST(InstructionCompletion, ClacAndStacFlipAlignmentCheck) {
   EXPECT_EQ(clac.regs.rflags & (1u << 18), 0u);
   EXPECT_EQ(clac.regs.rflags, regs.rflags);
   EXPECT_FALSE(complete({0x0f, 0x01, 0xcc}, regs).completed);
+  kvm_regs user = regs;
+  EXPECT_FALSE(complete_register_instruction(std::vector<uint8_t>{0x0f, 0x01, 0xca}, user, true, 3));
   EXPECT_FALSE(complete({0x0f, 0x01}, regs).completed);
 }
 

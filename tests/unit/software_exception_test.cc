@@ -49,5 +49,24 @@ TEST(SoftwareException, AnythingElseIsRefused) {
   EXPECT_FALSE(decode({0xf0, 0x48, 0x0f, 0xc7, 0x0e}));  // lock cmpxchg16b
 }
 
+TEST(SoftwareException, FwaitIsANopUnlessTheFpuSaysOtherwise) {
+  const std::vector<uint8_t> fwait = {0x9b, 0x65, 0x48};
+  auto nothing = decode_fwait(fwait, 0x80050033, 0);
+  ASSERT_TRUE(nothing);
+  EXPECT_EQ(nothing->vector, 0);
+  EXPECT_EQ(nothing->rip_advance, 1);
+  auto pending = decode_fwait(fwait, 0x80050033, 0x0081);  // ES and IE: an unmasked invalid operation
+  ASSERT_TRUE(pending);
+  EXPECT_EQ(pending->vector, kVectorX87Error);
+  EXPECT_EQ(pending->rip_advance, 0);
+  auto lazy = decode_fwait(fwait, 0x80050033 | 0x8, 0);  // TS with MP
+  ASSERT_TRUE(lazy);
+  EXPECT_EQ(lazy->vector, kVectorDeviceNotAvailable);
+  auto ts_without_mp = decode_fwait(fwait, 0x80050031 | 0x8, 0);
+  EXPECT_EQ(ts_without_mp->vector, 0);
+  EXPECT_FALSE(decode_fwait({}, 0, 0));
+  EXPECT_FALSE(decode_fwait(std::vector<uint8_t>{0x90}, 0, 0));
+}
+
 }  // namespace
 }  // namespace vmhive::x86

@@ -103,8 +103,11 @@ std::optional<CompletedInstruction> complete_popcnt(std::span<const uint8_t> ins
 }  // namespace
 
 std::optional<CompletedInstruction> complete_register_instruction(std::span<const uint8_t> instruction,
-                                                                  kvm_regs& regs, bool long_mode) {
-  if (auto done = complete_smap_instruction(instruction, regs)) return done;
+                                                                  kvm_regs& regs, bool long_mode,
+                                                                  unsigned privilege_level) {
+  if (privilege_level == 0) {
+    if (auto done = complete_smap_instruction(instruction, regs)) return done;
+  }
   return complete_popcnt(instruction, regs, long_mode);
 }
 

@@ -28,8 +28,11 @@ struct CompletedInstruction {
 
 // Decodes `instruction` and, if it is a supported register-only form,
 // applies it to `regs` (destination, RFLAGS, RIP). Leaves `regs` untouched
-// otherwise. `long_mode` says whether REX prefixes exist (64-bit code).
+// otherwise. `long_mode` says whether REX prefixes exist (64-bit code);
+// CLAC/STAC are only carried out at privilege level 0 (elsewhere they #UD,
+// which is not ours to fake).
 std::optional<CompletedInstruction> complete_register_instruction(std::span<const uint8_t> instruction,
-                                                                  kvm_regs& regs, bool long_mode);
+                                                                  kvm_regs& regs, bool long_mode,
+                                                                  unsigned privilege_level = 0);
 
 }  // namespace vmhive::x86

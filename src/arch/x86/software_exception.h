@@ -28,4 +28,14 @@ inline constexpr uint8_t kVectorInvalidOpcode = 6;
 
 std::optional<SoftwareException> decode_software_exception(std::span<const uint8_t> instruction);
 
+inline constexpr uint8_t kVectorDeviceNotAvailable = 7;
+inline constexpr uint8_t kVectorX87Error = 16;
+
+// FWAIT (9B) waits for the x87 unit: it raises #NM when CR0.MP and CR0.TS
+// are both set, #MF when the status word shows an unmasked exception
+// (FSW.ES), and otherwise does nothing. The result says which; a
+// SoftwareException with vector 0 means "nothing: step past it".
+std::optional<SoftwareException> decode_fwait(std::span<const uint8_t> instruction, uint64_t cr0,
+                                              uint16_t fpu_status_word);
+
 }  // namespace vmhive::x86

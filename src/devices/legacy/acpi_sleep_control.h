@@ -3,6 +3,8 @@
 // Writing SLP_EN with SLP_TYP 5 (\_S5_, soft off) powers the machine off.
 #pragma once
 
+#include <utility>
+
 #include "devices/io_bus.h"
 #include "devices/machine_events.h"
 

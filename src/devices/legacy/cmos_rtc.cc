@@ -1,6 +1,7 @@
 #include "devices/legacy/cmos_rtc.h"
 
 #include <ctime>
+#include <utility>
 
 namespace vmhive::devices {
 namespace {
@@ -37,6 +38,10 @@ uint8_t to_bcd(unsigned value) { return static_cast<uint8_t>(((value / 10) << 4)
 CmosRtc::CmosRtc(std::function<int64_t()> clock) : clock_(std::move(clock)) {
   ram_[kStatusA] = kStatusADefault;
   ram_[kStatusB] = kStatusBDefault;
+}
+
+CmosRtc CmosRtc::with_host_clock() {
+  return CmosRtc([] { return static_cast<int64_t>(std::time(nullptr)); });
 }
 
 void CmosRtc::read(uint16_t offset, std::span<uint8_t> data) {

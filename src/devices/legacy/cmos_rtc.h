@@ -1,7 +1,9 @@
 // The MC146818 real-time clock and CMOS RAM at 0x70 (index) / 0x71 (data).
 // The time registers show the host's wall clock in UTC, in BCD or binary
 // and 24- or 12-hour form as status register B selects. The update cycle is
-// never in progress (UIP reads 0), so a guest's read is always consistent.
+// never in progress (UIP reads 0); each time register is read from the clock
+// at that moment, so a guest reading across a second boundary must re-check
+// the seconds, as Linux's mc146818_get_time() does.
 // No periodic, alarm or update interrupts (IRQ 8 never fires); alarm
 // registers keep what is written. The rest of the 128 bytes are plain RAM.
 #pragma once
@@ -22,6 +24,8 @@ class CmosRtc final : public PioDevice {
 
   // `clock` returns the current time as Unix seconds; called on each time read.
   explicit CmosRtc(std::function<int64_t()> clock);
+  // An RTC showing the host's wall clock (time(nullptr)).
+  static CmosRtc with_host_clock();
 
   void read(uint16_t offset, std::span<uint8_t> data) override;
   void write(uint16_t offset, std::span<const uint8_t> data) override;

@@ -2,6 +2,8 @@
 // with that code (0 is success). Reads return all ones.
 #pragma once
 
+#include <utility>
+
 #include "devices/io_bus.h"
 #include "devices/machine_events.h"
 

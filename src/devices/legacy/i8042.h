@@ -9,6 +9,7 @@
 
 #include <mutex>
 #include <optional>
+#include <utility>
 
 #include "devices/io_bus.h"
 #include "devices/machine_events.h"
@@ -18,7 +19,10 @@ namespace vmhive::devices {
 class I8042 final : public PioDevice {
  public:
   static constexpr uint16_t kBase = 0x60;
-  static constexpr uint16_t kPortCount = 5;  // 0x60..0x64; 0x61-0x63 belong to others and are never routed here
+  // 0x60..0x64. Ports 0x61-0x63 fall inside the range but are not the
+  // controller's (0x61 is system control port B, not modelled); they read
+  // as all ones and ignore writes, as unclaimed ports do.
+  static constexpr uint16_t kPortCount = 5;
   static constexpr uint16_t kDataOffset = 0;
   static constexpr uint16_t kCommandOffset = 4;
 
