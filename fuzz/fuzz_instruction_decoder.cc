@@ -7,6 +7,7 @@
 #include <span>
 
 #include "arch/x86/instruction_completion.h"
+#include "arch/x86/memory_operand.h"
 #include "arch/x86/software_exception.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -23,5 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!completed && std::memcmp(&regs, &before, sizeof regs) != 0) __builtin_trap();
     if (completed && (completed->length > size || regs.rip != before.rip + completed->length)) __builtin_trap();
   }
+  kvm_regs regs{};
+  kvm_sregs sregs{};
+  sregs.cs.l = 1;
+  auto memory = vmhive::x86::decode_0f_memory_instruction(bytes, regs, sregs);
+  if (memory && memory->length > size) __builtin_trap();
   return 0;
 }

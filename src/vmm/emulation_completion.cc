@@ -4,9 +4,62 @@
 #include <span>
 
 #include "arch/x86/instruction_completion.h"
+#include "arch/x86/memory_operand.h"
+#include "arch/x86/page_walk.h"
 #include "arch/x86/software_exception.h"
 
 namespace vmhive {
+namespace {
+
+constexpr uint8_t kVectorGeneralProtection = 13;
+// MXCSR bits a guest may set (SDM: MXCSR_MASK from FXSAVE; 0xffff on every CPU with DAZ).
+constexpr uint32_t kMxcsrWritableBits = 0xffff;
+
+// Byte by byte, so an operand that straddles two pages is translated through both.
+bool access_linear(const GuestMemory& memory, const x86::PagingState& paging, uint64_t linear, std::span<uint8_t> data,
+                   x86::AccessKind access) {
+  for (size_t i = 0; i < data.size(); ++i) {
+    auto physical = x86::translate_linear(memory, paging, linear + i, access);
+    if (!physical.ok()) return false;
+    auto done = access == x86::AccessKind::kRead ? memory.read(*physical, data.subspan(i, 1))
+                                                 : memory.write(*physical, data.subspan(i, 1));
+    if (!done.ok()) return false;
+  }
+  return true;
+}
+
+// LDMXCSR m32 (0F AE /2) and STMXCSR m32 (0F AE /3): KVM-PVM's emulator
+// refuses them, and Linux runs LDMXCSR in kernel_fpu_begin(). Only at CPL 0,
+// where every mapped page is reachable, so no U/S check is needed.
+bool complete_mxcsr_access(const kvm::Vcpu& vcpu, std::span<const uint8_t> bytes, kvm_regs& regs,
+                           const kvm_sregs& sregs, const GuestMemory& memory) {
+  if ((sregs.cs.selector & 3) != 0) return false;
+  auto instruction = x86::decode_0f_memory_instruction(bytes, regs, sregs);
+  if (!instruction || instruction->opcode != 0xae || (instruction->reg != 2 && instruction->reg != 3)) return false;
+  const x86::PagingState paging{sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer};
+  auto fpu = vcpu.get_fpu();
+  if (!fpu.ok()) return false;
+  uint32_t value = 0;
+  auto* value_bytes = reinterpret_cast<uint8_t*>(&value);
+  if (instruction->reg == 2) {
+    if (!access_linear(memory, paging, instruction->linear_address, std::span(value_bytes, 4), x86::AccessKind::kRead)) {
+      return false;
+    }
+    if ((value & ~kMxcsrWritableBits) != 0) return vcpu.inject_exception(kVectorGeneralProtection, 0).ok();
+    fpu->mxcsr = value;
+    if (!vcpu.set_fpu(*fpu).ok()) return false;
+  } else {
+    value = fpu->mxcsr;
+    if (!access_linear(memory, paging, instruction->linear_address, std::span(value_bytes, 4),
+                       x86::AccessKind::kWrite)) {
+      return false;
+    }
+  }
+  regs.rip += instruction->length;
+  return vcpu.set_regs(regs).ok();
+}
+
+}  // namespace
 
 // An instruction the host's emulator refused (KVM-PVM refuses INT3 and
 // POPCNT in ring 0) is completed here when that is sound: register
@@ -14,7 +67,7 @@ namespace vmhive {
 // raises an exception raises it (RIP steps past a trap, and the guest's own
 // handler runs as on hardware). Returns false for anything else (the VM
 // then stops with the instruction and registers).
-bool complete_emulation_failure(const kvm::Vcpu& vcpu, const kvm_run& run) {
+bool complete_emulation_failure(const kvm::Vcpu& vcpu, const kvm_run& run, const GuestMemory& memory) {
   if (run.internal.suberror != KVM_INTERNAL_ERROR_EMULATION ||
       (run.emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) == 0) {
     return false;
@@ -31,6 +84,7 @@ bool complete_emulation_failure(const kvm::Vcpu& vcpu, const kvm_run& run) {
     if (!vcpu.set_regs(*regs).ok()) return false;
     return true;
   }
+  if (complete_mxcsr_access(vcpu, bytes, *regs, *sregs, memory)) return true;
   auto exception = x86::decode_software_exception(bytes);
   if (!exception && !bytes.empty() && bytes[0] == 0x9b) {
     auto fpu = vcpu.get_fpu();

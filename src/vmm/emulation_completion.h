@@ -8,12 +8,14 @@
 #include <linux/kvm.h>
 
 #include "kvm/vcpu.h"
+#include "memory/guest_memory.h"
 
 namespace vmhive {
 
 // Returns true when the instruction was carried out (registers updated, or
 // the exception it raises queued); false when it is not one vmhive can
 // complete, and the VM must stop with the instruction and registers.
-bool complete_emulation_failure(const kvm::Vcpu& vcpu, const kvm_run& run);
+// Memory operands are reached through the guest's page tables in `memory`.
+bool complete_emulation_failure(const kvm::Vcpu& vcpu, const kvm_run& run, const GuestMemory& memory);
 
 }  // namespace vmhive

@@ -169,7 +169,7 @@ Result<void> Machine::serve_until_stopped() {
   stop_->set_on_stop([this] { threads_.kick_all(); });
   for (uint32_t index = 0; index < vcpus_.size(); ++index) {
     VMHIVE_CHECK(threads_.start(
-        VcpuLoopContext{&vcpus_[index], &platform_->io_bus(), stop_.get(), exit_counters_[index].get()}));
+        VcpuLoopContext{&vcpus_[index], memory_.get(), &platform_->io_bus(), stop_.get(), exit_counters_[index].get()}));
   }
 
   const bool interactive = console_->is_stdio() && ::isatty(STDIN_FILENO);

@@ -82,7 +82,7 @@ bool handle_exit(const VcpuLoopContext& context) {
       stop_with_crash(context, "triple fault (the guest took an exception it could not handle)");
       return false;
     case KVM_EXIT_INTERNAL_ERROR:
-      if (complete_emulation_failure(*context.vcpu, run)) {
+      if (complete_emulation_failure(*context.vcpu, run, *context.memory)) {
         context.counters->completed.fetch_add(1, std::memory_order_relaxed);
         return true;
       }

@@ -8,6 +8,7 @@
 
 #include "devices/io_bus.h"
 #include "kvm/vcpu.h"
+#include "memory/guest_memory.h"
 #include "vmm/stop_controller.h"
 
 namespace vmhive {
@@ -24,6 +25,7 @@ struct ExitCounters {
 
 struct VcpuLoopContext {
   const kvm::Vcpu* vcpu;
+  const GuestMemory* memory;
   const IoBus* io_bus;
   StopController* stop;
   ExitCounters* counters;

@@ -51,7 +51,7 @@ std::vector<CpuTemplate> build_templates() {
                        // whatever the table says (measured: leaf 1 ECX FMA, POPCNT, XSAVE, AVX,
                        // F16C, RDRAND; leaf 7 SMAP), so Linux is told on its command line.
                        // vmhive still completes POPCNT and CLAC/STAC if a kernel uses them.
-                       "noxsave clearcpuid=popcnt,smap"});
+                       "noxsave clearcpuid=popcnt,smap,ssse3,sse4_1,sse4_2,aes,pclmulqdq,sha_ni"});
   return templates;
 }
 
