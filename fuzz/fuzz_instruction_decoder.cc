@@ -9,6 +9,7 @@
 #include "arch/x86/instruction_completion.h"
 #include "arch/x86/memory_operand.h"
 #include "arch/x86/software_exception.h"
+#include "arch/x86/syscall_semantics.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::span<const uint8_t> bytes(data, size);
@@ -29,5 +30,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   sregs.cs.l = 1;
   auto memory = vmhive::x86::decode_0f_memory_instruction(bytes, regs, sregs);
   if (memory && memory->length > size) __builtin_trap();
+  // SYSRET: only ever changes state when it says it completed.
+  std::memset(&regs, 0xa5, sizeof regs);
+  const kvm_regs regs_before = regs;
+  const kvm_sregs sregs_before = sregs;
+  auto sysret = vmhive::x86::complete_sysret(bytes, 0x0023001000000000, regs, sregs);
+  if (sysret != vmhive::x86::SysretResult::kCompleted &&
+      (std::memcmp(&regs, &regs_before, sizeof regs) != 0 || std::memcmp(&sregs, &sregs_before, sizeof sregs) != 0)) {
+    __builtin_trap();
+  }
+  if (sysret == vmhive::x86::SysretResult::kCompleted && (sregs.cs.selector & 3) != 3) __builtin_trap();
   return 0;
 }

@@ -89,6 +89,9 @@ run 30 actions -append action=triple-fault </dev/null
 check "actions triple-fault" 0 'actions: triple-fault'
 run 5 actions -append action=halt-forever </dev/null
 check "actions halt-forever" 124 'actions: halt-forever'
+run 30 actions -append action=syscall </dev/null
+check "actions syscall" 1 'actions: syscall
+actions: syscall returned 8, handler cs=0x8 count=1'
 run 30 actions -append action=bogus </dev/null
 check "actions bogus" 3 'actions: bogus
 actions: unknown action'

@@ -78,6 +78,29 @@ Result<void> Vcpu::set_msrs(const std::vector<MsrValue>& msrs) const {
   return {};
 }
 
+Result<std::vector<uint64_t>> Vcpu::get_msrs(const std::vector<uint32_t>& indices) const {
+  ioctls::MsrList list(static_cast<uint32_t>(indices.size()));
+  for (size_t i = 0; i < indices.size(); ++i) {
+    list.entries()[i] = kvm_msr_entry{};
+    list.entries()[i].index = indices[i];
+  }
+  int read = ::ioctl(fd_.get(), ioctls::kGetMsrs, list.data());
+  if (read < 0) return ioctl_error("KVM_GET_MSRS", index_);
+  if (static_cast<size_t>(read) != indices.size()) {
+    char index[16];
+    std::snprintf(index, sizeof index, "0x%x", indices[static_cast<size_t>(read)]);
+    return make_error("KVM_GET_MSRS on vCPU " + std::to_string(index_) + " refused MSR " + index);
+  }
+  std::vector<uint64_t> values(indices.size());
+  for (size_t i = 0; i < indices.size(); ++i) values[i] = list.entries()[i].data;
+  return values;
+}
+
+Result<void> Vcpu::set_guest_debug(const kvm_guest_debug& debug) const {
+  if (::ioctl(fd_.get(), KVM_SET_GUEST_DEBUG, &debug) < 0) return ioctl_error("KVM_SET_GUEST_DEBUG", index_);
+  return {};
+}
+
 Result<void> Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) const {
   ioctls::CpuidList list(static_cast<uint32_t>(entries.size()));
   std::memcpy(list.entries(), entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));

@@ -39,6 +39,11 @@ class Vcpu {
   Result<kvm_fpu> get_fpu() const;
   Result<void> set_fpu(const kvm_fpu& fpu) const;
   Result<void> set_msrs(const std::vector<MsrValue>& msrs) const;
+  // Values of the MSRs `indices`, in that order; fails if KVM refuses one.
+  Result<std::vector<uint64_t>> get_msrs(const std::vector<uint32_t>& indices) const;
+  // KVM_SET_GUEST_DEBUG: hardware breakpoints and single-stepping that exit
+  // to vmhive (KVM_EXIT_DEBUG) rather than reaching the guest.
+  Result<void> set_guest_debug(const kvm_guest_debug& debug) const;
   Result<void> set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) const;
   Result<kvm_lapic_state> get_lapic() const;
   Result<void> set_lapic(const kvm_lapic_state& lapic) const;

@@ -59,6 +59,22 @@ Result<void> Vm::set_irq_line(uint32_t irq, bool level) const {
   return {};
 }
 
+Result<void> Vm::trap_msr_write(uint32_t msr) {
+  kvm_enable_cap cap{};
+  cap.cap = KVM_CAP_X86_USER_SPACE_MSR;
+  cap.args[0] = KVM_MSR_EXIT_REASON_FILTER;
+  if (::ioctl(fd_.get(), KVM_ENABLE_CAP, &cap) < 0) return ioctl_error("KVM_ENABLE_CAP(X86_USER_SPACE_MSR)");
+  uint8_t bitmap = 0;  // bit 0 clear: writes to `msr` are denied, so they exit
+  kvm_msr_filter filter{};
+  filter.flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
+  filter.ranges[0].flags = KVM_MSR_FILTER_WRITE;
+  filter.ranges[0].nmsrs = 1;
+  filter.ranges[0].base = msr;
+  filter.ranges[0].bitmap = &bitmap;  // KVM copies it during the ioctl
+  if (::ioctl(fd_.get(), KVM_X86_SET_MSR_FILTER, &filter) < 0) return ioctl_error("KVM_X86_SET_MSR_FILTER");
+  return {};
+}
+
 Result<Vcpu> Vm::create_vcpu(uint32_t index) const {
   int fd = ::ioctl(fd_.get(), KVM_CREATE_VCPU, static_cast<unsigned long>(index));
   if (fd < 0) return ioctl_error("KVM_CREATE_VCPU");

@@ -26,6 +26,10 @@ class Vm {
   // Drives an IRQ line of the in-kernel PIC/IOAPIC.
   Result<void> set_irq_line(uint32_t irq, bool level) const;
 
+  // Guest writes to `msr` exit to vmhive (KVM_EXIT_X86_WRMSR) instead of
+  // reaching KVM; vmhive then writes the value itself with KVM_SET_MSRS.
+  Result<void> trap_msr_write(uint32_t msr);
+
   Result<Vcpu> create_vcpu(uint32_t index) const;
 
   int fd() const { return fd_.get(); }

@@ -7,6 +7,7 @@
 #include "arch/x86/memory_operand.h"
 #include "arch/x86/page_walk.h"
 #include "arch/x86/software_exception.h"
+#include "arch/x86/syscall_semantics.h"
 
 namespace vmhive {
 namespace {
@@ -14,19 +15,6 @@ namespace {
 constexpr uint8_t kVectorGeneralProtection = 13;
 // MXCSR bits a guest may set (SDM: MXCSR_MASK from FXSAVE; 0xffff on every CPU with DAZ).
 constexpr uint32_t kMxcsrWritableBits = 0xffff;
-
-// Byte by byte, so an operand that straddles two pages is translated through both.
-bool access_linear(const GuestMemory& memory, const x86::PagingState& paging, uint64_t linear, std::span<uint8_t> data,
-                   x86::AccessKind access) {
-  for (size_t i = 0; i < data.size(); ++i) {
-    auto physical = x86::translate_linear(memory, paging, linear + i, access);
-    if (!physical.ok()) return false;
-    auto done = access == x86::AccessKind::kRead ? memory.read(*physical, data.subspan(i, 1))
-                                                 : memory.write(*physical, data.subspan(i, 1));
-    if (!done.ok()) return false;
-  }
-  return true;
-}
 
 // LDMXCSR m32 (0F AE /2) and STMXCSR m32 (0F AE /3): KVM-PVM's emulator
 // refuses them, and Linux runs LDMXCSR in kernel_fpu_begin(). Only at CPL 0,
@@ -42,20 +30,51 @@ bool complete_mxcsr_access(const kvm::Vcpu& vcpu, std::span<const uint8_t> bytes
   uint32_t value = 0;
   auto* value_bytes = reinterpret_cast<uint8_t*>(&value);
   if (instruction->reg == 2) {
-    if (!access_linear(memory, paging, instruction->linear_address, std::span(value_bytes, 4), x86::AccessKind::kRead)) {
-      return false;
-    }
+    if (!x86::read_linear(memory, paging, instruction->linear_address, std::span(value_bytes, 4)).ok()) return false;
     if ((value & ~kMxcsrWritableBits) != 0) return vcpu.inject_exception(kVectorGeneralProtection, 0).ok();
     fpu->mxcsr = value;
     if (!vcpu.set_fpu(*fpu).ok()) return false;
   } else {
     value = fpu->mxcsr;
-    if (!access_linear(memory, paging, instruction->linear_address, std::span(value_bytes, 4),
-                       x86::AccessKind::kWrite)) {
+    if (!x86::write_linear(memory, paging, instruction->linear_address, std::span<const uint8_t>(value_bytes, 4))
+             .ok()) {
       return false;
     }
   }
   regs.rip += instruction->length;
+  return vcpu.set_regs(regs).ok();
+}
+
+// SYSRET: KVM's emulator has no SYSRET, and Linux returns from most system
+// calls with it.
+bool complete_sysret(const kvm::Vcpu& vcpu, std::span<const uint8_t> bytes, kvm_regs& regs, kvm_sregs& sregs) {
+  kvm_regs probe_regs = regs;
+  kvm_sregs probe_sregs = sregs;
+  if (x86::complete_sysret(bytes, 0, probe_regs, probe_sregs) == x86::SysretResult::kNotSysret) return false;
+  auto star = vcpu.get_msrs({x86::kMsrStar});
+  if (!star.ok()) return false;
+  switch (x86::complete_sysret(bytes, (*star)[0], regs, sregs)) {
+    case x86::SysretResult::kNotSysret:
+      return false;
+    case x86::SysretResult::kGeneralProtection:
+      return vcpu.inject_exception(kVectorGeneralProtection, 0).ok();
+    case x86::SysretResult::kCompleted:
+      return vcpu.set_sregs(sregs).ok() && vcpu.set_regs(regs).ok();
+  }
+  return false;
+}
+
+// SWAPGS (0F 01 F8) at CPL 0 in 64-bit code: exchanges GS.base with
+// IA32_KERNEL_GS_BASE. Linux runs it on every entry from and exit to user mode.
+bool complete_swapgs(const kvm::Vcpu& vcpu, std::span<const uint8_t> bytes, kvm_regs& regs, kvm_sregs& sregs) {
+  if (bytes.size() < 3 || bytes[0] != 0x0f || bytes[1] != 0x01 || bytes[2] != 0xf8) return false;
+  if ((sregs.cs.selector & 3) != 0 || sregs.cs.l == 0) return false;
+  auto kernel_gs_base = vcpu.get_msrs({x86::kMsrKernelGsBase});
+  if (!kernel_gs_base.ok()) return false;
+  const uint64_t old_gs_base = sregs.gs.base;
+  sregs.gs.base = (*kernel_gs_base)[0];
+  if (!vcpu.set_msrs({{x86::kMsrKernelGsBase, old_gs_base}}).ok() || !vcpu.set_sregs(sregs).ok()) return false;
+  regs.rip += 3;
   return vcpu.set_regs(regs).ok();
 }
 
@@ -85,6 +104,8 @@ bool complete_emulation_failure(const kvm::Vcpu& vcpu, const kvm_run& run, const
     return true;
   }
   if (complete_mxcsr_access(vcpu, bytes, *regs, *sregs, memory)) return true;
+  if (complete_sysret(vcpu, bytes, *regs, *sregs)) return true;
+  if (complete_swapgs(vcpu, bytes, *regs, *sregs)) return true;
   auto exception = x86::decode_software_exception(bytes);
   if (!exception && !bytes.empty() && bytes[0] == 0x9b) {
     auto fpu = vcpu.get_fpu();

@@ -1,5 +1,7 @@
 #include "vmm/machine.h"
 
+#include "arch/x86/syscall_semantics.h"
+
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -150,6 +152,10 @@ Result<void> Machine::assemble() {
     VMHIVE_CHECK(set_up_vcpu(vcpus_.back(), VcpuSetup{&cpuid, config_.vcpu_count, cpu_entry}));
     exit_counters_.push_back(std::make_unique<ExitCounters>());
   }
+  if (kvm_->backend() == kvm::Backend::kPvm) {
+    VMHIVE_CHECK(vm_->trap_msr_write(x86::kMsrLstar));
+    for (const auto& vcpu : vcpus_) syscall_repairs_.push_back(std::make_unique<PvmSyscallRepair>(vcpu, *memory_));
+  }
   return {};
 }
 
@@ -168,8 +174,9 @@ Result<void> Machine::serve_until_stopped() {
   VMHIVE_CHECK(VcpuThreads::install_kick_handler());
   stop_->set_on_stop([this] { threads_.kick_all(); });
   for (uint32_t index = 0; index < vcpus_.size(); ++index) {
-    VMHIVE_CHECK(threads_.start(
-        VcpuLoopContext{&vcpus_[index], memory_.get(), &platform_->io_bus(), stop_.get(), exit_counters_[index].get()}));
+    PvmSyscallRepair* repair = syscall_repairs_.empty() ? nullptr : syscall_repairs_[index].get();
+    VMHIVE_CHECK(threads_.start(VcpuLoopContext{&vcpus_[index], memory_.get(), &platform_->io_bus(), stop_.get(),
+                                                exit_counters_[index].get(), repair}));
   }
 
   const bool interactive = console_->is_stdio() && ::isatty(STDIN_FILENO);
@@ -215,19 +222,21 @@ Result<void> Machine::serve_until_stopped() {
 }
 
 std::string Machine::timing_report() const {
-  uint64_t io = 0, mmio = 0, other = 0, completed = 0;
+  uint64_t io = 0, mmio = 0, other = 0, completed = 0, syscalls = 0;
   for (const auto& counters : exit_counters_) {
     completed += counters->completed.load();
+    syscalls += counters->syscalls_finished.load();
     io += counters->io.load();
     mmio += counters->mmio.load();
     other += counters->other.load();
   }
-  char text[256];
+  char text[320];
   std::snprintf(text, sizeof text,
                 "vmhive: timing: set-up %.2f ms, guest ran %.2f ms, exits %" PRIu64 " (port I/O %" PRIu64
-                ", MMIO %" PRIu64 ", other %" PRIu64 "), emulation failures completed %" PRIu64,
+                ", MMIO %" PRIu64 ", other %" PRIu64 "), emulation failures completed %" PRIu64
+                ", SYSCALLs finished %" PRIu64,
                 milliseconds_between(created_at_, started_at_), milliseconds_between(started_at_, stopped_at_),
-                io + mmio + other, io, mmio, other, completed);
+                io + mmio + other, io, mmio, other, completed, syscalls);
   return text;
 }
 

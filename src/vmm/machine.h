@@ -17,6 +17,7 @@
 #include "vmm/console.h"
 #include "vmm/legacy_platform.h"
 #include "vmm/stop_controller.h"
+#include "vmm/pvm_syscall_repair.h"
 #include "vmm/vcpu_loop.h"
 #include "vmm/vcpu_threads.h"
 #include "vmm/vm_config.h"
@@ -60,6 +61,7 @@ class Machine {
   std::unique_ptr<LegacyPlatform> platform_;
   std::vector<kvm::Vcpu> vcpus_;
   std::vector<std::unique_ptr<ExitCounters>> exit_counters_;
+  std::vector<std::unique_ptr<PvmSyscallRepair>> syscall_repairs_;  // one per vCPU on KVM-PVM, else empty
   VcpuThreads threads_;  // declared last: joined before anything it uses is destroyed
 };
 

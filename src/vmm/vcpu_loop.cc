@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 
+#include "arch/x86/syscall_semantics.h"
 #include "vmm/crash_report.h"
 #include "vmm/emulation_completion.h"
 
@@ -61,6 +62,47 @@ void handle_system_event(const VcpuLoopContext& context, const kvm_run& run) {
   }
 }
 
+// A guest write to a trapped MSR: only LSTAR is trapped, and only on KVM-PVM.
+bool handle_msr_write(const VcpuLoopContext& context, kvm_run& run) {
+  context.counters->other.fetch_add(1, std::memory_order_relaxed);
+  if (context.syscall_repair == nullptr || run.msr.index != x86::kMsrLstar) {
+    run.msr.error = 1;  // the guest gets #GP, as for an MSR that does not exist
+    return true;
+  }
+  auto written = context.syscall_repair->on_lstar_write(run.msr.data);
+  if (!written.ok()) {
+    stop_with_vmm_error(context, "LSTAR write: " + written.error().message);
+    return false;
+  }
+  run.msr.error = 0;
+  return true;
+}
+
+bool handle_debug_exit(const VcpuLoopContext& context, const kvm_run& run) {
+  context.counters->other.fetch_add(1, std::memory_order_relaxed);
+  if (context.syscall_repair == nullptr) {
+    stop_with_crash(context, "unexpected debug exit at " + hex(run.debug.arch.pc));
+    return false;
+  }
+  auto outcome = context.syscall_repair->on_debug_exit(run.debug.arch);
+  if (!outcome.ok()) {
+    stop_with_crash(context, "finishing a SYSCALL failed: " + outcome.error().message);
+    return false;
+  }
+  switch (*outcome) {
+    case DebugExitOutcome::kNotOurs:
+      stop_with_crash(context, "unexpected debug exit at " + hex(run.debug.arch.pc) + " (DR6 " +
+                                   hex(run.debug.arch.dr6) + ")");
+      return false;
+    case DebugExitOutcome::kSyscallFinished:
+      context.counters->syscalls_finished.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    case DebugExitOutcome::kResumed:
+      return true;
+  }
+  return true;
+}
+
 // Returns false when the exit ends this vCPU's loop.
 bool handle_exit(const VcpuLoopContext& context) {
   kvm_run& run = context.vcpu->run_state();
@@ -92,6 +134,10 @@ bool handle_exit(const VcpuLoopContext& context) {
       stop_with_crash(context, "KVM could not enter the guest (hardware reason " +
                                    hex(run.fail_entry.hardware_entry_failure_reason) + ")");
       return false;
+    case KVM_EXIT_X86_WRMSR:
+      return handle_msr_write(context, run);
+    case KVM_EXIT_DEBUG:
+      return handle_debug_exit(context, run);
     case KVM_EXIT_SYSTEM_EVENT:
       handle_system_event(context, run);
       return false;

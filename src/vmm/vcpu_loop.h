@@ -9,6 +9,7 @@
 #include "devices/io_bus.h"
 #include "kvm/vcpu.h"
 #include "memory/guest_memory.h"
+#include "vmm/pvm_syscall_repair.h"
 #include "vmm/stop_controller.h"
 
 namespace vmhive {
@@ -19,6 +20,7 @@ struct ExitCounters {
   std::atomic<uint64_t> mmio{0};
   std::atomic<uint64_t> other{0};
   std::atomic<uint64_t> completed{0};  // emulation failures vmhive completed (e.g. INT3 on PVM)
+  std::atomic<uint64_t> syscalls_finished{0};  // SYSCALLs KVM-PVM left in ring 3 (pvm_syscall_repair.h)
 
   uint64_t total() const { return io.load() + mmio.load() + other.load(); }
 };
@@ -29,6 +31,7 @@ struct VcpuLoopContext {
   const IoBus* io_bus;
   StopController* stop;
   ExitCounters* counters;
+  PvmSyscallRepair* syscall_repair = nullptr;  // only on KVM-PVM
 };
 
 // Runs until the stop controller says stop; every way a vCPU can end the VM

@@ -9,6 +9,8 @@
 #include <regex>
 #include <sstream>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "vm_process.h"
@@ -173,6 +175,19 @@ INSTANTIATE_TEST_SUITE_P(
       }
       return name;
     });
+
+// The path of every Linux system call: SYSCALL from ring 3 to a
+// supervisor-only entry, SWAPGS, SYSRETQ. On KVM-PVM this works only because
+// vmhive finishes the SYSCALL the host leaves in ring 3 (pvm_syscall_repair.h).
+TEST(TestGuests, SyscallReachesRingZeroAndReturns) {
+  VMHIVE_REQUIRE_KVM();
+  auto result = run_guest("actions", {"--cmdline", "action=syscall", "--report-timing"});
+  EXPECT_EQ(result.status, 0) << describe(result);
+  EXPECT_TRUE(has_line(result, "actions: syscall returned 8, handler cs=0x8 count=1")) << describe(result);
+  if (::access("/sys/module/kvm_pvm", F_OK) == 0) {
+    EXPECT_NE(result.errors.find("SYSCALLs finished 1"), std::string::npos) << describe(result);
+  }
+}
 
 TEST(TestGuests, CrashReportShowsRegisters) {
   VMHIVE_REQUIRE_KVM();

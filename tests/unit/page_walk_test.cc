@@ -68,3 +68,39 @@ TEST_F(PageWalkTest, TablesOutsideRamAndUnsupportedModesFail) {
 
 }  // namespace
 }  // namespace vmhive::x86
+
+namespace vmhive::x86 {
+namespace {
+
+TEST_F(PageWalkTest, ReadAndWriteLinearCrossPagesThatAreNotAdjacent) {
+  // Linear pages 1 and 2 map to 2 MiB and 3 MiB: an 8-byte access at the
+  // end of page 1 is split between them.
+  ASSERT_TRUE(memory_->write_obj<uint32_t>(0x200ffc, 0x11223344).ok());
+  ASSERT_TRUE(memory_->write_obj<uint32_t>(0x300000, 0x55667788).ok());
+  uint64_t value = 0;
+  ASSERT_TRUE(read_linear(*memory_, kLongMode, 0xffffffff80001ffc,
+                          std::span(reinterpret_cast<uint8_t*>(&value), sizeof value))
+                  .ok());
+  EXPECT_EQ(value, 0x5566778811223344u);
+
+  const uint64_t written = 0x0102030405060708;
+  const auto bytes = std::span(reinterpret_cast<const uint8_t*>(&written), sizeof written);
+  // Into a read-only page: refused (page 2 is read-only with CR0.WP set).
+  EXPECT_FALSE(write_linear(*memory_, kLongMode, 0xffffffff80001ffc, bytes).ok());
+  // Entirely inside page 1: done.
+  ASSERT_TRUE(write_linear(*memory_, kLongMode, 0xffffffff80001100, bytes).ok());
+  uint64_t back = 0;
+  ASSERT_TRUE(memory_->read(0x200100, std::span(reinterpret_cast<uint8_t*>(&back), sizeof back)).ok());
+  EXPECT_EQ(back, written);
+}
+
+TEST_F(PageWalkTest, ReadLinearFailsWhenAnyPageIsMissing) {
+  uint64_t value = 0;
+  // Page 0 of the kernel mapping is not present; page 1 is.
+  EXPECT_FALSE(read_linear(*memory_, kLongMode, 0xffffffff80000ffc,
+                           std::span(reinterpret_cast<uint8_t*>(&value), sizeof value))
+                   .ok());
+}
+
+}  // namespace
+}  // namespace vmhive::x86

@@ -1,5 +1,7 @@
 #include "arch/x86/page_walk.h"
 
+#include <algorithm>
+
 #include <string>
 
 namespace vmhive::x86 {
@@ -54,6 +56,42 @@ Result<uint64_t> translate_linear(const GuestMemory& memory, const PagingState& 
     return ((*entry & kAddressMask) & ~page_mask) | (linear & page_mask);
   }
   return make_error("page walk: unreachable");
+}
+
+namespace {
+
+constexpr uint64_t kPageSize = 4096;
+
+// Splits [linear, linear + size) at 4 KiB boundaries (the smallest page),
+// translating each piece on its own.
+template <class Span, class Access>
+Result<void> access_by_page(const GuestMemory& memory, const PagingState& paging, uint64_t linear, Span data,
+                            AccessKind kind, Access access) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const uint64_t address = linear + done;
+    const size_t in_page = static_cast<size_t>(kPageSize - (address % kPageSize));
+    const size_t chunk = std::min(in_page, data.size() - done);
+    const uint64_t physical = VMHIVE_TRY(translate_linear(memory, paging, address, kind));
+    VMHIVE_CHECK(access(physical, data.subspan(done, chunk)));
+    done += chunk;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<void> read_linear(const GuestMemory& memory, const PagingState& paging, uint64_t linear,
+                         std::span<uint8_t> data) {
+  return access_by_page(memory, paging, linear, data, AccessKind::kRead,
+                        [&](uint64_t physical, std::span<uint8_t> piece) { return memory.read(physical, piece); });
+}
+
+Result<void> write_linear(const GuestMemory& memory, const PagingState& paging, uint64_t linear,
+                          std::span<const uint8_t> data) {
+  return access_by_page(
+      memory, paging, linear, data, AccessKind::kWrite,
+      [&](uint64_t physical, std::span<const uint8_t> piece) { return memory.write(physical, piece); });
 }
 
 }  // namespace vmhive::x86

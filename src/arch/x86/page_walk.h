@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "common/result.h"
 #include "memory/guest_memory.h"
@@ -28,5 +29,12 @@ enum class AccessKind { kRead, kWrite };
 // outside guest RAM; the caller then stops the VM rather than guess.
 Result<uint64_t> translate_linear(const GuestMemory& memory, const PagingState& paging, uint64_t linear,
                                   AccessKind access);
+
+// Reads or writes `data` at `linear`, page by page through translate_linear,
+// so an operand that straddles two pages goes through both translations.
+Result<void> read_linear(const GuestMemory& memory, const PagingState& paging, uint64_t linear,
+                         std::span<uint8_t> data);
+Result<void> write_linear(const GuestMemory& memory, const PagingState& paging, uint64_t linear,
+                          std::span<const uint8_t> data);
 
 }  // namespace vmhive::x86
