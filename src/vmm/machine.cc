@@ -128,6 +128,7 @@ Result<void> Machine::assemble() {
   VMHIVE_CHECK(vm_->create_irqchip_and_pit());
   VMHIVE_CHECK(vm_->map_memory(*memory_));
 
+  mmio_bus_ = std::make_unique<MmioBus>();
   platform_ = VMHIVE_TRY(LegacyPlatform::create(LegacyPlatformHooks{
       .console_output = [this](uint8_t byte) { console_->write(byte); },
       .set_irq = [this](uint32_t irq, bool level) { (void)vm_->set_irq_line(irq, level); },
@@ -175,8 +176,9 @@ Result<void> Machine::serve_until_stopped() {
   stop_->set_on_stop([this] { threads_.kick_all(); });
   for (uint32_t index = 0; index < vcpus_.size(); ++index) {
     PvmSyscallRepair* repair = syscall_repairs_.empty() ? nullptr : syscall_repairs_[index].get();
-    VMHIVE_CHECK(threads_.start(VcpuLoopContext{&vcpus_[index], memory_.get(), &platform_->io_bus(), stop_.get(),
-                                                exit_counters_[index].get(), repair}));
+    VMHIVE_CHECK(threads_.start(VcpuLoopContext{&vcpus_[index], memory_.get(), &platform_->io_bus(),
+                                                mmio_bus_.get(), stop_.get(), exit_counters_[index].get(),
+                                                repair}));
   }
 
   const bool interactive = console_->is_stdio() && ::isatty(STDIN_FILENO);

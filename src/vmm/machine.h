@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "devices/mmio_bus.h"
 #include "kvm/kvm.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
@@ -59,6 +60,7 @@ class Machine {
   std::unique_ptr<kvm::Vm> vm_;
   std::unique_ptr<GuestMemory> memory_;
   std::unique_ptr<LegacyPlatform> platform_;
+  std::unique_ptr<MmioBus> mmio_bus_;  // empty until PCI devices claim ranges
   std::vector<kvm::Vcpu> vcpus_;
   std::vector<std::unique_ptr<ExitCounters>> exit_counters_;
   std::vector<std::unique_ptr<PvmSyscallRepair>> syscall_repairs_;  // one per vCPU on KVM-PVM, else empty

@@ -40,12 +40,6 @@ void stop_with_vmm_error(const VcpuLoopContext& context, const std::string& what
       VmOutcome{VmOutcomeKind::kVmmError, 0, "vCPU " + std::to_string(context.vcpu->index()) + ": " + what});
 }
 
-// MMIO: nothing is mapped outside RAM yet, so reads float high and writes
-// vanish, as on a bus where no device claims the address.
-void handle_mmio(kvm_run& run) {
-  if (!run.mmio.is_write) std::memset(run.mmio.data, 0xff, sizeof run.mmio.data);
-}
-
 void handle_system_event(const VcpuLoopContext& context, const kvm_run& run) {
   switch (run.system_event.type) {
     case KVM_SYSTEM_EVENT_SHUTDOWN:
@@ -113,7 +107,7 @@ bool handle_exit(const VcpuLoopContext& context) {
       return true;
     case KVM_EXIT_MMIO:
       context.counters->mmio.fetch_add(1, std::memory_order_relaxed);
-      handle_mmio(run);
+      handle_mmio(run, *context.mmio_bus);
       return true;
     case KVM_EXIT_HLT:  // only without an in-kernel local APIC; keep going
     case KVM_EXIT_IRQ_WINDOW_OPEN:
@@ -158,6 +152,15 @@ void handle_port_io(kvm_run& run, const IoBus& bus) {
     } else {
       bus.read(run.io.port, data);
     }
+  }
+}
+
+void handle_mmio(kvm_run& run, const MmioBus& bus) {
+  const size_t length = std::min<size_t>(run.mmio.len, sizeof run.mmio.data);
+  if (run.mmio.is_write) {
+    bus.write(run.mmio.phys_addr, std::span<const uint8_t>(run.mmio.data, length));
+  } else {
+    bus.read(run.mmio.phys_addr, std::span<uint8_t>(run.mmio.data, length));
   }
 }
 

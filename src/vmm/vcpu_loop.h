@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "devices/io_bus.h"
+#include "devices/mmio_bus.h"
 #include "kvm/vcpu.h"
 #include "memory/guest_memory.h"
 #include "vmm/pvm_syscall_repair.h"
@@ -29,6 +30,7 @@ struct VcpuLoopContext {
   const kvm::Vcpu* vcpu;
   const GuestMemory* memory;
   const IoBus* io_bus;
+  const MmioBus* mmio_bus;
   StopController* stop;
   ExitCounters* counters;
   PvmSyscallRepair* syscall_repair = nullptr;  // only on KVM-PVM
@@ -41,5 +43,8 @@ void run_vcpu_loop(const VcpuLoopContext& context);
 // Handles one KVM_EXIT_IO: `count` accesses of `size` bytes each in the run
 // structure's data area (a REP INS/OUTS gives count > 1). Exposed for tests.
 void handle_port_io(kvm_run& run, const IoBus& bus);
+
+// Handles one KVM_EXIT_MMIO (1 to 8 bytes). Exposed for tests.
+void handle_mmio(kvm_run& run, const MmioBus& bus);
 
 }  // namespace vmhive
