@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares vmhive's default Linux guest from Debian's stock cloud kernel (docs/linux-guest.md).
 # Usage: scripts/prepare-linux-guest.sh OUTPUT_DIR
-# Writes OUTPUT_DIR/{bzImage,vmlinux,initramfs.cpio.gz,stamp} and keeps the kernel package in
+# Writes OUTPUT_DIR/{bzImage,vmlinux,initramfs.cpio,stamp} and keeps the kernel package in
 # OUTPUT_DIR/cache. The kernel is downloaded and unpacked, never installed on the host.
 # Idempotent: when the stamp matches (same package version, busybox and scripts) it only prints
 # what it has, without touching the network. Run as root on Debian 12 (apt-get installs tools).
@@ -9,7 +9,7 @@ set -Eeuo pipefail
 
 readonly me=prepare-linux-guest
 readonly meta_package=linux-image-cloud-amd64
-readonly tools=(busybox-static lz4 kmod cpio gzip binutils)
+readonly tools=(busybox-static lz4 kmod cpio binutils)
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly script_dir
 readonly helper_dir=$script_dir/linux-guest
@@ -84,7 +84,7 @@ stamp_inputs() {
 }
 
 outputs_exist() {
-  [[ -s $out/bzImage && -s $out/vmlinux && -s $out/initramfs.cpio.gz && -s $out/stamp ]]
+  [[ -s $out/bzImage && -s $out/vmlinux && -s $out/initramfs.cpio && -s $out/stamp ]]
 }
 
 # Sets deb to the cached package file, downloading it when it is missing or does not match
@@ -181,7 +181,8 @@ extract_vmlinux() {
   mv "$target.tmp" "$target"
 }
 
-# Builds the initramfs (newc cpio, gzip): busybox and its applet links, /init, and the listed
+# Builds the initramfs (newc cpio, uncompressed: on KVM-PVM the guest kernel's gunzip runs in
+# the emulated ring 0 and took ~5 minutes for this archive; copying is cheap): busybox and its applet links, /init, and the listed
 # modules with everything they depend on, indexed by depmod so modprobe works in the guest.
 # Debian's boot/System.map is a placeholder (the real one is in the -dbg package), so depmod
 # learns what the kernel exports from vmlinux itself: the names in __ksymtab_strings, written
@@ -217,6 +218,10 @@ build_initramfs() {
   install -m 0755 "$helper_dir/init" "$staging/init"
   printf 'root:x:0:0:root:/root:/bin/sh\n' >"$staging/etc/passwd"
   printf 'root:x:0:\n' >"$staging/etc/group"
+  # Mounted by /init with one `mount -a`.
+  printf '%s\n' 'proc /proc proc defaults 0 0' 'sysfs /sys sysfs defaults 0 0' \
+    'devtmpfs /dev devtmpfs defaults 0 0' 'devpts /dev/pts devpts defaults 0 0' \
+    'tmpfs /dev/shm tmpfs mode=1777 0 0' >"$staging/etc/fstab"
   # The kernel opens /dev/console before /init runs (and before devtmpfs is mounted).
   ((EUID != 0)) || mknod -m 0600 "$staging/dev/console" c 5 1
 
@@ -256,15 +261,15 @@ build_initramfs() {
   # Fixed timestamps and inode numbers: the same inputs give the same archive.
   find "$staging" -exec touch -h -d @0 {} +
   (cd "$staging" && find . -mindepth 1 | LC_ALL=C sort |
-    cpio -o -H newc -R 0:0 --reproducible --quiet | gzip -9 -n >"$target.tmp") ||
-    die "cpio/gzip of the initramfs failed"
+    cpio -o -H newc -R 0:0 --reproducible --quiet >"$target.tmp") ||
+    die "cpio of the initramfs failed"
   mv "$target.tmp" "$target"
 }
 
 print_summary() {
   local file size
   echo "$me: kernel $kernel ($package $version) in $out"
-  for file in vmlinux bzImage initramfs.cpio.gz; do
+  for file in vmlinux bzImage initramfs.cpio; do
     size=$(stat -c %s "$out/$file")
     awk -v name="$file" -v size="$size" 'BEGIN { printf "  %-18s %10d bytes (%.1f MiB)\n", name, size, size / 1048576 }'
   done
@@ -309,7 +314,7 @@ main() {
   extract_vmlinux "$out/bzImage" "$out/vmlinux"
   echo "$me: building the initramfs"
   write_export_map "$out/vmlinux" "$work/exports.map"
-  build_initramfs "$root/lib/modules/$kernel" "$work/exports.map" "$out/initramfs.cpio.gz"
+  build_initramfs "$root/lib/modules/$kernel" "$work/exports.map" "$out/initramfs.cpio"
   echo "$me: modules: $module_summary"
 
   printf '%s\nkernel=%s\n' "$inputs" "$kernel" >"$out/stamp.tmp"

@@ -57,7 +57,14 @@ int info_command(const std::string& kvm_device) {
   std::printf("kvm device:        %s\n", kvm_device.c_str());
   std::printf("backend:           %s\n", kvm::backend_name(backend));
   std::printf("max vCPUs:         %d (recommended %d)\n", kvm->max_vcpus(), kvm->recommended_vcpus());
-  std::printf("default template:  %s\n", backend == kvm::Backend::kPvm ? "pvm" : "host");
+  const char* default_template = backend == kvm::Backend::kPvm ? "pvm" : "host";
+  std::printf("default template:  %s\n", default_template);
+  std::printf("default cmdline:   %s\n", cli::kDefaultLinuxCmdline);
+  std::printf("speed trade-offs:  %s (opt-in with --cmdline)\n", cli::kLinuxSpeedTradeoffs);
+  if (auto found = x86::find_cpu_template(default_template); found.ok()) {
+    const std::string_view arguments = (*found)->linux_arguments;
+    std::printf("linux arguments:   %.*s\n", static_cast<int>(arguments.size()), arguments.data());
+  }
   std::printf("cpu templates:\n");
   for (const auto& cpu_template : x86::cpu_templates()) {
     std::printf("  %-8.*s %.*s\n", static_cast<int>(cpu_template.name.size()), cpu_template.name.data(),

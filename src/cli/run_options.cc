@@ -54,7 +54,7 @@ Result<VmConfig> make_vm_config(const RunOptions& options, const HostFacts& host
   config.vcpu_count = VMHIVE_TRY(check_vcpu_count(options.cpus));
   if (options.kernel.empty()) {
     config.kernel_path = host.default_guest_dir + "/vmlinux";
-    config.initrd_path = options.initrd.empty() ? host.default_guest_dir + "/initramfs.cpio.gz" : options.initrd;
+    config.initrd_path = options.initrd.empty() ? host.default_guest_dir + "/initramfs.cpio" : options.initrd;
     std::error_code error;
     if (!std::filesystem::exists(config.kernel_path, error)) {
       return make_error("no --kernel given and the default Linux guest is missing (" + config.kernel_path +

@@ -32,6 +32,12 @@ struct HostFacts {
 
 inline constexpr uint64_t kMinimumMemory = 16ull << 20;
 inline constexpr char kDefaultLinuxCmdline[] = "console=ttyS0 panic=-1 reboot=k";
+// Options that make a Linux guest boot faster at some cost to the guest's own
+// hardening (Spectre/Meltdown mitigations, zeroing of fresh pages, address-space
+// randomisation, the audit subsystem). Never added by vmhive; a user who accepts
+// the trade-off passes them with --cmdline. The Linux tests and bench/linux-boot
+// use them on KVM-PVM, where each is minutes of emulated ring 0 (docs/pvm.md).
+inline constexpr char kLinuxSpeedTradeoffs[] = "mitigations=off init_on_alloc=0 nokaslr audit=0";
 
 Result<VmConfig> make_vm_config(const RunOptions& options, const HostFacts& host);
 

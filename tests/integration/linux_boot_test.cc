@@ -1,23 +1,26 @@
-// The stock Debian cloud kernel under vmhive. On KVM-PVM hosts its ring-0
-// code is emulated ~4000x slower, so the test boots once, waits for the
-// lines that show Linux parsed our e820 map, ACPI tables and MADT, and then
-// stops it; on VMX/SVM hosts it must reach the initramfs's ready marker and
-// run a command. See docs/linux-guest.md.
+// The stock Debian cloud kernel under vmhive, booted twice per run: with 2
+// vCPUs (checking that Linux parsed our e820 map, ACPI tables and MADT, then
+// that it reaches the initramfs's ready marker and runs a command) and with
+// 1 vCPU (ready marker and command). On KVM-PVM hosts the guest's ring 0 is
+// emulated ~4000x slower and each boot takes minutes; docs/pvm.md explains
+// what vmhive does to get it through. See also docs/linux-guest.md.
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
-#include <fstream>
 
 #include <gtest/gtest.h>
 
+#include "cli/run_options.h"
 #include "vm_process.h"
 
 namespace vmhive::testing {
 namespace {
 
 using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
 
 bool host_is_pvm() { return ::access("/sys/module/kvm_pvm", F_OK) == 0; }
 
@@ -28,24 +31,49 @@ std::string e820_line(uint64_t start, uint64_t end_exclusive, const char* type) 
   return text;
 }
 
-TEST(LinuxGuest, BootsAndParsesOurFirmwareTables) {
-  VMHIVE_REQUIRE_KVM();
+std::string linux_dir_or_fail() {
   const std::string dir = linux_guest_dir();
-  ASSERT_EQ(::access((dir + "/vmlinux").c_str(), R_OK), 0)
+  EXPECT_EQ(::access((dir + "/vmlinux").c_str(), R_OK), 0)
       << "no default Linux guest in " << dir << ": run scripts/prepare-linux-guest.sh " << dir;
+  return dir;
+}
 
-  const bool pvm = host_is_pvm();
-  std::vector<std::string> args = {"run", "--kernel", dir + "/vmlinux", "--initrd", dir + "/initramfs.cpio.gz",
-                                   "--mem", "256M", "--cpus", "2", "--cmdline",
-                                   "console=ttyS0 panic=-1 reboot=k printk.time=1 vmhive.run=\"echo VMHIVE-CMD-OK\""};
-  VmProcess vm = VmProcess::start(args);
+// vmhive's default command line plus, on KVM-PVM, the documented speed
+// trade-offs (no mitigations, no page zeroing, no KASLR, no audit) that keep two
+// boots within CI's time; the guest's init skips the virtio modules (no virtio
+// device yet, and each load is many seconds of emulated ring 0 on KVM-PVM).
+VmProcess boot_linux(const std::string& dir, int cpus, const std::string& command) {
+  return VmProcess::start({"run", "--kernel", dir + "/vmlinux", "--initrd", dir + "/initramfs.cpio", "--mem", "256M",
+                           "--cpus", std::to_string(cpus), "--report-timing", "--cmdline",
+                           std::string(cli::kDefaultLinuxCmdline) + (host_is_pvm() ? std::string(" ") + cli::kLinuxSpeedTradeoffs : "") +
+                               " vmhive.modules=none vmhive.run=\"" + command + "\""});
+}
 
-  // The MADT's CPU count is announced after ACPI parses it, late in setup_arch.
-  const auto early_timeout = pvm ? 600s : 60s;
-  bool reached = vm.wait_for_output("smpboot: Allowing 2 CPUs", early_timeout);
-  std::fprintf(stderr, "[linux] console so far:\n%s\n", vm.output().c_str());
-  ASSERT_TRUE(reached) << "stderr:\n" << vm.errors();
+// Waits for the ready marker, the command's output and the exit marker, then
+// for vmhive to exit 0 (the guest powered off).
+void expect_ready_command_and_power_off(VmProcess& vm, const std::string& expected_output, Clock::time_point start) {
+  const auto ready_timeout = host_is_pvm() ? 1500s : 120s;
+  bool ready = vm.wait_for_output("VMHIVE-READY", ready_timeout);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::fprintf(stderr, "[linux] %s after %.1f s\n", ready ? "VMHIVE-READY" : "no ready marker", seconds);
+  ASSERT_TRUE(ready) << "console tail:\n"
+                     << vm.output().substr(vm.output().size() > 4000 ? vm.output().size() - 4000 : 0) << "\nstderr:\n"
+                     << vm.errors();
+  EXPECT_TRUE(vm.wait_for_output(expected_output, 300s)) << vm.output().substr(vm.output().find("VMHIVE-READY"));
+  EXPECT_TRUE(vm.wait_for_output("VMHIVE-EXIT 0", 300s)) << vm.output().substr(vm.output().find("VMHIVE-READY"));
+  EXPECT_EQ(vm.wait(300s), 0) << vm.errors();
+  std::fprintf(stderr, "[linux] %s", vm.errors().c_str());
+}
 
+TEST(LinuxGuest, TwoCpusParseOurTablesAndReachAShell) {
+  VMHIVE_REQUIRE_KVM();
+  const std::string dir = linux_dir_or_fail();
+  const auto start = Clock::now();
+  VmProcess vm = boot_linux(dir, 2, "echo cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)");
+
+  // The MADT's CPU count is announced late in setup_arch; the console shows it once ttyS0 registers.
+  bool reached = vm.wait_for_output("smpboot: Allowing 2 CPUs", host_is_pvm() ? 600s : 60s);
+  ASSERT_TRUE(reached) << vm.output() << "\nstderr:\n" << vm.errors();
   const std::string& console = vm.output();
   EXPECT_NE(console.find("Linux version"), std::string::npos);
   EXPECT_NE(console.find(e820_line(0, 0x9fc00, "usable")), std::string::npos);
@@ -59,18 +87,17 @@ TEST(LinuxGuest, BootsAndParsesOurFirmwareTables) {
   EXPECT_NE(console.find("IOAPIC[0]: apic_id 2"), std::string::npos);
   EXPECT_NE(console.find("ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2"), std::string::npos);
 
-  if (pvm) {
-    // How far this host lets it go is issue 3's business; stop it cleanly here.
-    vm.send_signal(SIGTERM);
-    auto status = vm.wait(30s);
-    ASSERT_TRUE(status.has_value());
-    EXPECT_TRUE(*status == 128 + SIGTERM || *status == 4) << "status " << *status << "\n" << vm.errors();
-    return;
-  }
-  EXPECT_TRUE(vm.wait_for_output("VMHIVE-READY", 120s)) << vm.output();
-  EXPECT_TRUE(vm.wait_for_output("VMHIVE-CMD-OK", 60s)) << vm.output();
-  EXPECT_TRUE(vm.wait_for_output("VMHIVE-EXIT 0", 60s)) << vm.output();
-  EXPECT_EQ(vm.wait(60s), 0) << vm.errors();
+  expect_ready_command_and_power_off(vm, "cpus=2 kernel=", start);
+  EXPECT_NE(vm.output().find("smp: Brought up 1 node, 2 CPUs"), std::string::npos);
+}
+
+TEST(LinuxGuest, OneCpuReachesAShellAndRunsACommand) {
+  VMHIVE_REQUIRE_KVM();
+  const std::string dir = linux_dir_or_fail();
+  const auto start = Clock::now();
+  VmProcess vm = boot_linux(dir, 1, "uname -r; grep -c ^processor /proc/cpuinfo; echo VMHIVE-CMD-OK");
+  expect_ready_command_and_power_off(vm, "VMHIVE-CMD-OK", start);
+  EXPECT_NE(vm.output().find("\n1\r\n"), std::string::npos) << "one processor expected";
 }
 
 }  // namespace

@@ -93,11 +93,11 @@ TEST_F(RunOptionsTest, DefaultGuestPathsComeFromTheHost) {
   std::string mkdir = "mkdir -p " + host_.default_guest_dir;
   ASSERT_EQ(std::system(mkdir.c_str()), 0);
   std::ofstream(host_.default_guest_dir + "/vmlinux") << "x";
-  std::ofstream(host_.default_guest_dir + "/initramfs.cpio.gz") << "x";
+  std::ofstream(host_.default_guest_dir + "/initramfs.cpio") << "x";
   auto config = make_vm_config(RunOptions{}, host_);
   ASSERT_TRUE(config.ok()) << config.error().message;
   EXPECT_EQ(config->kernel_path, host_.default_guest_dir + "/vmlinux");
-  EXPECT_EQ(config->initrd_path, host_.default_guest_dir + "/initramfs.cpio.gz");
+  EXPECT_EQ(config->initrd_path, host_.default_guest_dir + "/initramfs.cpio");
 }
 
 }  // namespace

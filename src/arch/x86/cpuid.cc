@@ -51,7 +51,17 @@ std::vector<CpuTemplate> build_templates() {
                        // whatever the table says (measured: leaf 1 ECX FMA, POPCNT, XSAVE, AVX,
                        // F16C, RDRAND; leaf 7 SMAP), so Linux is told on its command line.
                        // vmhive still completes POPCNT and CLAC/STAC if a kernel uses them.
-                       "noxsave clearcpuid=popcnt,smap,ssse3,sse4_1,sse4_2,aes,pclmulqdq,sha_ni"});
+                       // The rest skips work that costs minutes when ring 0 is emulated
+                       // (~4000x slower) and that a VM does not need; docs/pvm.md measures
+                       // each: the clocksource and lockup watchdogs and the timer check
+                       // misjudge a clock that slow, crypto self-tests, the tracefs event
+                       // tree, and the kernel's BTF parse (paid by whichever initcall first
+                       // registers BPF kfuncs; the guest parses it on first BPF use instead).
+                       "noxsave clearcpuid=popcnt,smap,ssse3,sse4_1,sse4_2,aes,pclmulqdq,sha_ni "
+                       "tsc=reliable no_timer_check nowatchdog cryptomgr.notests "
+                       "initcall_blacklist=ftrace_check_for_weak_functions,tracer_init_tracefs,trace_eval_init,"
+                       "crypto_kdf108_init,blake2s_mod_init,init_encrypted,cubictcp_register,bpf_rstat_kfunc_init,"
+                       "bpf_key_sig_kfuncs_init,kfunc_init,bpf_prog_test_run_init,bpf_tcp_ca_kfunc_init"});
   return templates;
 }
 
