@@ -1,0 +1,88 @@
+// MSI-X (PCI Local Bus 3.0 §6.8.2): a table of message address/data pairs
+// and a pending-bit array, both in a BAR, switched on through a capability.
+//
+// The table only decides *whether* and *what* to deliver; an MsiSink does the
+// delivering. In a VM that is KVM: each vector has a GSI routed to its message
+// and an irqfd, so a device thread raises an interrupt with one eventfd write.
+// Masking is done here (a masked vector's interrupt sets its pending bit and
+// is sent when the driver unmasks it), so routes never need tearing down.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <vector>
+
+namespace vmhive::pci {
+
+inline constexpr uint8_t kMsixCapabilityId = 0x11;
+inline constexpr unsigned kMsixMaxVectors = 2048;
+
+struct MsiMessage {
+  uint64_t address;
+  uint32_t data;
+  bool operator==(const MsiMessage&) const = default;
+};
+
+class MsiSink {
+ public:
+  virtual ~MsiSink() = default;
+  // The driver (re)programmed `vector` with `message`.
+  virtual void route(unsigned vector, const MsiMessage& message) = 0;
+  // Deliver `vector`'s routed message now.
+  virtual void signal(unsigned vector) = 0;
+};
+
+class MsixTable {
+ public:
+  // `vector_count` from 1 to 2048.
+  MsixTable(unsigned vector_count, MsiSink& sink);
+
+  // The capability as ConfigSpace::add_capability wants it: message control,
+  // table offset/BIR and PBA offset/BIR (offsets 8-byte aligned, in `bar`),
+  // and which bits a driver may write (MSI-X Enable and Function Mask).
+  std::array<uint8_t, 10> capability_body(uint8_t bar, uint32_t table_offset, uint32_t pba_offset) const;
+  static std::array<uint8_t, 10> capability_writable();
+  // Message control after the driver wrote it (the capability's bytes 2-3).
+  void set_message_control(uint16_t control);
+
+  // BAR accesses, `offset` from the table's or the PBA's start. Only aligned
+  // 4- and 8-byte accesses are meaningful (§6.8.2); others read all ones and
+  // drop writes. The PBA is read-only.
+  void table_read(uint64_t offset, std::span<uint8_t> data);
+  void table_write(uint64_t offset, std::span<const uint8_t> data);
+  void pba_read(uint64_t offset, std::span<uint8_t> data);
+
+  // A device's interrupt on `vector`: delivered, or left pending while masked.
+  // Ignored while MSI-X is disabled (no INTx fallback) or for a vector past
+  // the table.
+  void notify(unsigned vector);
+
+  bool enabled() const;
+  unsigned vector_count() const { return static_cast<unsigned>(entries_.size()); }
+  uint64_t table_bytes() const { return 16ull * entries_.size(); }
+  uint64_t pba_bytes() const { return 8ull * ((entries_.size() + 63) / 64); }
+
+ private:
+  struct Entry {
+    uint32_t address_low = 0;
+    uint32_t address_high = 0;
+    uint32_t data = 0;
+    uint32_t control = 1;  // masked at reset
+  };
+
+  bool masked(unsigned vector) const;
+  bool pending(unsigned vector) const { return (pending_[vector / 64] >> (vector % 64)) & 1; }
+  void set_pending(unsigned vector, bool value);
+  void deliver_unmasked_pending();
+
+  MsiSink& sink_;
+  mutable std::mutex lock_;
+  std::vector<Entry> entries_;
+  std::vector<uint64_t> pending_;
+  bool enabled_ = false;
+  bool function_masked_ = false;
+};
+
+}  // namespace vmhive::pci
