@@ -1,0 +1,55 @@
+// What a virtio device model implements (virtio 1.2 §2, §5), independent of
+// the transport that carries it: its type, features, configuration layout,
+// and what to do with a queue the driver has put requests on.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "common/result.h"
+#include "devices/virtio/virtqueue.h"
+
+namespace vmhive::virtio {
+
+inline constexpr uint64_t kFeatureVersion1 = 1ull << 32;
+
+// Device status bits (§2.1).
+inline constexpr uint8_t kStatusAcknowledge = 1;
+inline constexpr uint8_t kStatusDriver = 2;
+inline constexpr uint8_t kStatusDriverOk = 4;
+inline constexpr uint8_t kStatusFeaturesOk = 8;
+inline constexpr uint8_t kStatusNeedsReset = 64;
+inline constexpr uint8_t kStatusFailed = 128;
+
+enum class DeviceType : uint16_t { kNet = 1, kBlock = 2, kEntropy = 4 };
+
+class VirtioDevice {
+ public:
+  virtual ~VirtioDevice() = default;
+
+  virtual DeviceType type() const = 0;
+  // Device-specific feature bits; the transport adds VERSION_1, INDIRECT_DESC
+  // and EVENT_IDX, which the queue code implements for every device.
+  virtual uint64_t features() const = 0;
+  virtual unsigned queue_count() const = 0;
+  virtual uint16_t max_queue_size() const { return 256; }
+
+  // The device-specific configuration structure (§5.x.4). Reads past its end
+  // give zeros; writes to read-only fields are ignored.
+  virtual void read_config(uint64_t offset, std::span<uint8_t> data) const = 0;
+  virtual void write_config(uint64_t /*offset*/, std::span<const uint8_t> /*data*/) {}
+
+  // The driver set DRIVER_OK with these features (a subset of what was
+  // offered); an error fails the device (the transport sets NEEDS_RESET).
+  virtual Result<void> activate(uint64_t negotiated_features) = 0;
+  // Back to the state before activate(): the driver reset the device.
+  virtual void reset() = 0;
+
+  // Serve what the driver made available on queue `index`. Returns whether
+  // anything was used (so the transport considers an interrupt); an error
+  // means the ring is malformed and the device needs a reset. Called with the
+  // transport's lock held, from the device thread or a vCPU.
+  virtual Result<bool> process_queue(unsigned index, Virtqueue& queue) = 0;
+};
+
+}  // namespace vmhive::virtio
