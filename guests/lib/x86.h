@@ -15,6 +15,30 @@ static inline uint8_t inb(uint16_t port)
 	return value;
 }
 
+static inline void outw(uint16_t port, uint16_t value)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(value), "Nd"(port) : "memory");
+}
+
+static inline uint16_t inw(uint16_t port)
+{
+	uint16_t value;
+	__asm__ volatile("inw %1, %0" : "=a"(value) : "Nd"(port) : "memory");
+	return value;
+}
+
+static inline void outl(uint16_t port, uint32_t value)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port) : "memory");
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t value;
+	__asm__ volatile("inl %1, %0" : "=a"(value) : "Nd"(port) : "memory");
+	return value;
+}
+
 static inline void cpu_relax(void)
 {
 	__asm__ volatile("pause" : : : "memory");
@@ -41,6 +65,26 @@ static inline uint32_t mmio_read32(uint64_t address)
 static inline void mmio_write32(uint64_t address, uint32_t value)
 {
 	*(volatile uint32_t *)phys_to_ptr(address) = value;
+}
+
+static inline uint8_t mmio_read8(uint64_t address)
+{
+	return *(volatile uint8_t *)phys_to_ptr(address);
+}
+
+static inline void mmio_write8(uint64_t address, uint8_t value)
+{
+	*(volatile uint8_t *)phys_to_ptr(address) = value;
+}
+
+static inline uint16_t mmio_read16(uint64_t address)
+{
+	return *(volatile uint16_t *)phys_to_ptr(address);
+}
+
+static inline void mmio_write16(uint64_t address, uint16_t value)
+{
+	*(volatile uint16_t *)phys_to_ptr(address) = value;
 }
 
 /* Spin forever without leaving ring 3 (ring 3 cannot HLT). */

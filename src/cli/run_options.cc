@@ -72,6 +72,7 @@ Result<VmConfig> make_vm_config(const RunOptions& options, const HostFacts& host
   config.cpu_template = options.cpu_template;
   config.kvm_device = options.kvm_device;
   config.report_timing = options.report_timing;
+  config.entropy_device = options.entropy_device;
   return config;
 }
 

@@ -22,6 +22,7 @@ struct RunOptions {
   std::string cpu_template;
   std::string kvm_device = "/dev/kvm";
   bool report_timing = false;
+  bool entropy_device = false;
 };
 
 // Facts about the host the checks depend on, passed in so tests can vary them.

@@ -1,7 +1,10 @@
 #include "kvm/vm.h"
 
+#include "kvm/ioctl_numbers.h"
+
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -56,6 +59,33 @@ Result<void> Vm::set_irq_line(uint32_t irq, bool level) const {
   line.irq = irq;
   line.level = level ? 1 : 0;
   if (::ioctl(fd_.get(), KVM_IRQ_LINE, &line) < 0) return ioctl_error("KVM_IRQ_LINE");
+  return {};
+}
+
+Result<void> Vm::set_gsi_routing(std::span<const kvm_irq_routing_entry> entries) const {
+  ioctls::KernelList<kvm_irq_routing_entry, ioctls::kIrqRoutingHeaderSize> table(
+      static_cast<uint32_t>(entries.size()));
+  std::copy(entries.begin(), entries.end(), table.entries());
+  if (::ioctl(fd_.get(), ioctls::kSetGsiRouting, table.data()) < 0) return ioctl_error("KVM_SET_GSI_ROUTING");
+  return {};
+}
+
+Result<void> Vm::set_irqfd(int fd, uint32_t gsi, bool assign) const {
+  kvm_irqfd irqfd{};
+  irqfd.fd = static_cast<uint32_t>(fd);
+  irqfd.gsi = gsi;
+  irqfd.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN;
+  if (::ioctl(fd_.get(), KVM_IRQFD, &irqfd) < 0) return ioctl_error("KVM_IRQFD");
+  return {};
+}
+
+Result<void> Vm::set_mmio_ioeventfd(int fd, uint64_t address, bool assign) const {
+  kvm_ioeventfd event{};
+  event.addr = address;
+  event.len = 0;  // any width (KVM_CAP_IOEVENTFD_ANY_LENGTH)
+  event.fd = fd;
+  event.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN;
+  if (::ioctl(fd_.get(), KVM_IOEVENTFD, &event) < 0) return ioctl_error("KVM_IOEVENTFD");
   return {};
 }
 

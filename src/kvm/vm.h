@@ -2,7 +2,10 @@
 // and timer, interrupt lines, and vCPU creation.
 #pragma once
 
+#include <linux/kvm.h>
+
 #include <cstdint>
+#include <span>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
@@ -25,6 +28,15 @@ class Vm {
   Result<void> set_real_mode_helper_addresses(uint64_t tss_address, uint64_t identity_map_address);
   // Drives an IRQ line of the in-kernel PIC/IOAPIC.
   Result<void> set_irq_line(uint32_t irq, bool level) const;
+
+  // Replaces the VM's whole interrupt routing table (KVM_SET_GSI_ROUTING):
+  // the in-kernel PIC/IOAPIC pins must be part of it.
+  Result<void> set_gsi_routing(std::span<const kvm_irq_routing_entry> entries) const;
+  // A write to eventfd `fd` raises `gsi` (KVM_IRQFD), or no longer does.
+  Result<void> set_irqfd(int fd, uint32_t gsi, bool assign) const;
+  // A guest write of any width to `address` signals eventfd `fd` inside KVM
+  // instead of exiting to user space (KVM_IOEVENTFD), or no longer does.
+  Result<void> set_mmio_ioeventfd(int fd, uint64_t address, bool assign) const;
 
   // Guest writes to `msr` exit to vmhive (KVM_EXIT_X86_WRMSR) instead of
   // reaching KVM; vmhive then writes the value itself with KVM_SET_MSRS.

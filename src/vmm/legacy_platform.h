@@ -33,6 +33,11 @@ class LegacyPlatform {
   static Result<std::unique_ptr<LegacyPlatform>> create(LegacyPlatformHooks hooks);
 
   const IoBus& io_bus() const { return io_bus_; }
+  // Puts another device (PCI's configuration ports) on the port space; only
+  // while the machine is assembled, before any vCPU runs.
+  Result<void> add_port_device(uint16_t base, uint16_t length, PioDevice* device) {
+    return io_bus_.add(base, length, device);
+  }
   devices::Uart8250& serial() { return serial_; }
 
  private:

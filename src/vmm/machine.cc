@@ -136,6 +136,13 @@ Result<void> Machine::assemble() {
       .wall_clock = [] { return static_cast<int64_t>(std::time(nullptr)); },
   }));
 
+  // PCI exists only when a device needs it, so a VM without one is the
+  // machine it was before PCI (nothing new for its guest to probe).
+  if (config_.entropy_device) {
+    pci_ = VMHIVE_TRY(PciPlatform::create(*vm_, *memory_, *mmio_bus_, *platform_,
+                                          PciDevicesConfig{.entropy = config_.entropy_device}));
+  }
+
   x86::acpi::AcpiConfig acpi_config;
   acpi_config.cpu_count = config_.vcpu_count;
   const uint64_t rsdp_address = VMHIVE_TRY(x86::acpi::write_tables(*memory_, acpi_config));
@@ -174,6 +181,7 @@ Result<void> Machine::serve_until_stopped() {
   auto signals = VMHIVE_TRY(TerminationSignals::block());
   VMHIVE_CHECK(VcpuThreads::install_kick_handler());
   stop_->set_on_stop([this] { threads_.kick_all(); });
+  if (pci_) VMHIVE_CHECK(pci_->start());
   for (uint32_t index = 0; index < vcpus_.size(); ++index) {
     PvmSyscallRepair* repair = syscall_repairs_.empty() ? nullptr : syscall_repairs_[index].get();
     VMHIVE_CHECK(threads_.start(VcpuLoopContext{&vcpus_[index], memory_.get(), &platform_->io_bus(),

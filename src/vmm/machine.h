@@ -17,6 +17,7 @@
 #include "memory/guest_memory.h"
 #include "vmm/console.h"
 #include "vmm/legacy_platform.h"
+#include "vmm/pci_platform.h"
 #include "vmm/stop_controller.h"
 #include "vmm/pvm_syscall_repair.h"
 #include "vmm/vcpu_loop.h"
@@ -61,6 +62,7 @@ class Machine {
   std::unique_ptr<GuestMemory> memory_;
   std::unique_ptr<LegacyPlatform> platform_;
   std::unique_ptr<MmioBus> mmio_bus_;  // empty until PCI devices claim ranges
+  std::unique_ptr<PciPlatform> pci_;   // only when the guest has PCI devices
   std::vector<kvm::Vcpu> vcpus_;
   std::vector<std::unique_ptr<ExitCounters>> exit_counters_;
   std::vector<std::unique_ptr<PvmSyscallRepair>> syscall_repairs_;  // one per vCPU on KVM-PVM, else empty

@@ -17,6 +17,7 @@ struct VmConfig {
   std::string cpu_template;       // empty: the default for this host's backend
   std::string kvm_device = "/dev/kvm";
   bool report_timing = false;     // print start-up time and exit counts on stderr
+  bool entropy_device = false;    // virtio-rng on PCI
 };
 
 }  // namespace vmhive

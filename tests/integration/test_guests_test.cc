@@ -21,24 +21,6 @@ namespace {
 using namespace std::chrono_literals;
 constexpr auto kGuestTimeout = 60s;
 
-RunResult run_guest(const std::string& guest, std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"run", "--kernel", guest_path(guest)};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return run_vmhive(args, kGuestTimeout);
-}
-
-bool has_line(const RunResult& result, const std::string& line) {
-  for (const auto& each : lines_of(result.output)) {
-    if (each == line) return true;
-  }
-  return false;
-}
-
-std::string describe(const RunResult& result) {
-  return "status " + (result.status ? std::to_string(*result.status) : std::string("(timed out)")) +
-         "\n--- console ---\n" + result.output + "\n--- stderr ---\n" + result.errors;
-}
-
 TEST(TestGuests, HelloPrintsAndExitsZero) {
   VMHIVE_REQUIRE_KVM();
   auto result = run_guest("hello");

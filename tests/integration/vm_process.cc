@@ -171,4 +171,22 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
+RunResult run_guest(const std::string& guest, std::vector<std::string> extra, std::chrono::milliseconds timeout) {
+  std::vector<std::string> args = {"run", "--kernel", guest_path(guest)};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_vmhive(args, timeout);
+}
+
+bool has_line(const RunResult& result, const std::string& line) {
+  for (const auto& each : lines_of(result.output)) {
+    if (each == line) return true;
+  }
+  return false;
+}
+
+std::string describe(const RunResult& result) {
+  return "status " + (result.status ? std::to_string(*result.status) : std::string("(timed out)")) +
+         "\n--- console ---\n" + result.output + "\n--- stderr ---\n" + result.errors;
+}
+
 }  // namespace vmhive::testing

@@ -78,4 +78,12 @@ RunResult run_vmhive(const std::vector<std::string>& args, std::chrono::millisec
 // The lines of `text`, with any trailing '\r' removed.
 std::vector<std::string> lines_of(const std::string& text);
 
+// A test guest (guests/<name>.elf) run to its end with extra vmhive options.
+RunResult run_guest(const std::string& guest, std::vector<std::string> extra = {},
+                    std::chrono::milliseconds timeout = std::chrono::seconds(60));
+// Whether the console printed exactly this line.
+bool has_line(const RunResult& result, const std::string& line);
+// Status, console and stderr, for a failure message.
+std::string describe(const RunResult& result);
+
 }  // namespace vmhive::testing

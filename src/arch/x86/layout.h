@@ -35,6 +35,10 @@ inline constexpr uint64_t kHighMemoryStart = 0x100000;      // 1 MiB
 
 inline constexpr uint64_t kPciHoleStart = 0xc0000000;       // 3 GiB
 inline constexpr uint64_t kPciHoleEnd = 0x100000000;        // 4 GiB
+inline constexpr uint64_t kPciMmioWindowStart = 0xc0000000;  // 32-bit BARs
+inline constexpr uint64_t kPciMmioWindowEnd = 0xe0000000;
+inline constexpr uint64_t kPciEcamAddress = 0xe0000000;      // bus 0 only: 1 MiB
+inline constexpr uint64_t kPciEcamSize = 0x100000;
 inline constexpr uint64_t kIoApicAddress = 0xfec00000;
 inline constexpr uint64_t kLocalApicAddress = 0xfee00000;
 

@@ -1,0 +1,75 @@
+#include "vmm/device_loop.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace vmhive {
+
+Result<std::unique_ptr<DeviceLoop>> DeviceLoop::create() {
+  UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll.valid()) return make_error(std::string("epoll_create1 failed: ") + std::strerror(errno));
+  UniqueFd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop.valid()) return make_error(std::string("eventfd failed: ") + std::strerror(errno));
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.ptr = nullptr;  // the stop fd
+  if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, stop.get(), &event) < 0) {
+    return make_error(std::string("epoll_ctl failed: ") + std::strerror(errno));
+  }
+  return std::unique_ptr<DeviceLoop>(new DeviceLoop(std::move(epoll), std::move(stop)));
+}
+
+DeviceLoop::~DeviceLoop() {
+  if (thread_.joinable()) {
+    const uint64_t one = 1;
+    (void)!::write(stop_.get(), &one, sizeof one);
+    thread_.join();
+  }
+}
+
+Result<void> DeviceLoop::watch_eventfd(int fd, std::function<void()> on_ready) {
+  if (thread_.joinable()) return make_error("device loop: watches must be added before it starts");
+  auto watch = std::make_unique<Watch>(Watch{fd, std::move(on_ready)});
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.ptr = watch.get();
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) {
+    return make_error(std::string("epoll_ctl failed: ") + std::strerror(errno));
+  }
+  watches_.push_back(std::move(watch));
+  return {};
+}
+
+Result<void> DeviceLoop::start() {
+  try {
+    thread_ = std::thread([this] { run(); });
+  } catch (const std::system_error& error) {
+    return make_error(std::string("cannot start the device thread: ") + error.what());
+  }
+  return {};
+}
+
+void DeviceLoop::run() {
+  epoll_event events[16];
+  for (;;) {
+    const int count = ::epoll_wait(epoll_.get(), events, 16, -1);
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    for (int i = 0; i < count; ++i) {
+      auto* watch = static_cast<Watch*>(events[i].data.ptr);
+      if (watch == nullptr) return;  // stop
+      uint64_t counter;
+      (void)!::read(watch->fd, &counter, sizeof counter);
+      watch->on_ready();
+    }
+  }
+}
+
+}  // namespace vmhive

@@ -1,0 +1,43 @@
+// The thread device work runs on, off the vCPU threads: an epoll loop over
+// eventfds (queue doorbells from KVM ioeventfds, later backends such as taps).
+// Watches are added before start(); the destructor stops and joins it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace vmhive {
+
+class DeviceLoop {
+ public:
+  static Result<std::unique_ptr<DeviceLoop>> create();
+  DeviceLoop(const DeviceLoop&) = delete;
+  DeviceLoop& operator=(const DeviceLoop&) = delete;
+  ~DeviceLoop();
+
+  // Calls `on_ready` on the loop thread whenever `fd` is readable. For an
+  // eventfd the loop reads (clears) it first. `fd` must outlive the loop.
+  Result<void> watch_eventfd(int fd, std::function<void()> on_ready);
+  Result<void> start();
+
+ private:
+  DeviceLoop(UniqueFd epoll, UniqueFd stop) : epoll_(std::move(epoll)), stop_(std::move(stop)) {}
+  void run();
+
+  struct Watch {
+    int fd;
+    std::function<void()> on_ready;
+  };
+
+  UniqueFd epoll_;
+  UniqueFd stop_;
+  std::vector<std::unique_ptr<Watch>> watches_;
+  std::thread thread_;
+};
+
+}  // namespace vmhive

@@ -1,0 +1,74 @@
+#include "vmm/pci_platform.h"
+
+#include <sys/eventfd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "arch/x86/layout.h"
+#include "devices/virtio/rng/entropy_device.h"
+
+namespace vmhive {
+
+void PciPlatform::Doorbells::set_queue_notify_address(unsigned queue, std::optional<uint64_t> address) {
+  if (queue >= eventfds_.size() || addresses_[queue] == address) return;
+  if (addresses_[queue]) (void)vm_.set_mmio_ioeventfd(eventfds_[queue].get(), *addresses_[queue], false);
+  addresses_[queue].reset();
+  if (address) {
+    // Without the ioeventfd the doorbell still works, through an MMIO exit.
+    if (auto set = vm_.set_mmio_ioeventfd(eventfds_[queue].get(), *address, true); set.ok()) {
+      addresses_[queue] = address;
+    } else {
+      std::fprintf(stderr, "vmhive: queue doorbell at %#llx: %s\n", static_cast<unsigned long long>(*address),
+                   set.error().message.c_str());
+    }
+  }
+}
+
+PciPlatform::PciPlatform(const kvm::Vm& vm, const GuestMemory& memory, MmioBus& mmio)
+    : vm_(vm),
+      memory_(memory),
+      mmio_(mmio),
+      routes_(vm),
+      bus_(mmio, x86::kPciMmioWindowStart, x86::kPciMmioWindowEnd),
+      config_ports_(bus_),
+      ecam_(bus_) {}
+
+Result<std::unique_ptr<PciPlatform>> PciPlatform::create(const kvm::Vm& vm, const GuestMemory& memory, MmioBus& mmio,
+                                                         LegacyPlatform& legacy, const PciDevicesConfig& config) {
+  std::unique_ptr<PciPlatform> platform(new PciPlatform(vm, memory, mmio));
+  platform->loop_ = VMHIVE_TRY(DeviceLoop::create());
+  VMHIVE_CHECK(platform->bus_.add(&platform->host_bridge_, 0));
+  VMHIVE_CHECK(legacy.add_port_device(pci::kConfigPortsBase, pci::kConfigPortsLength, &platform->config_ports_));
+  VMHIVE_CHECK(mmio.add(x86::kPciEcamAddress, x86::kPciEcamSize, &platform->ecam_));
+  if (config.entropy) VMHIVE_CHECK(platform->add_virtio(std::make_unique<virtio::EntropyDevice>()));
+  return platform;
+}
+
+Result<void> PciPlatform::add_virtio(std::unique_ptr<virtio::VirtioDevice> model) {
+  auto function = std::make_unique<VirtioFunction>();
+  const unsigned queues = model->queue_count();
+  std::vector<UniqueFd> eventfds;
+  for (unsigned queue = 0; queue < queues; ++queue) {
+    UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!fd.valid()) return make_error(std::string("eventfd for a queue doorbell failed: ") + std::strerror(errno));
+    eventfds.push_back(std::move(fd));
+  }
+  function->doorbells = std::make_unique<Doorbells>(vm_, std::move(eventfds));
+  function->vectors = VMHIVE_TRY(KvmMsiVectors::create(routes_, vm_, queues + 1));
+  function->transport =
+      std::make_unique<virtio::PciTransport>(*model, memory_, *function->vectors, function->doorbells.get());
+  function->model = std::move(model);
+  virtio::PciTransport* transport = function->transport.get();
+  for (unsigned queue = 0; queue < queues; ++queue) {
+    VMHIVE_CHECK(loop_->watch_eventfd(function->doorbells->fd(queue),
+                                      [transport, queue] { transport->notify_queue(queue); }));
+  }
+  VMHIVE_CHECK(bus_.add(transport));
+  functions_.push_back(std::move(function));
+  return {};
+}
+
+}  // namespace vmhive

@@ -1,0 +1,79 @@
+// The PCI side of a machine: bus 0 with its host bridge, both configuration
+// mechanisms, the virtio devices the config asks for, their MSI-X vectors in
+// KVM and doorbells (ioeventfds) served by the device thread.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "devices/mmio_bus.h"
+#include "devices/pci/config_access.h"
+#include "devices/pci/host_bridge.h"
+#include "devices/pci/pci_bus.h"
+#include "devices/virtio/pci_transport.h"
+#include "devices/virtio/virtio_device.h"
+#include "kvm/vm.h"
+#include "memory/guest_memory.h"
+#include "vmm/device_loop.h"
+#include "vmm/interrupt_routes.h"
+#include "vmm/legacy_platform.h"
+
+namespace vmhive {
+
+struct PciDevicesConfig {
+  bool entropy = false;  // virtio-rng
+};
+
+class PciPlatform {
+ public:
+  static Result<std::unique_ptr<PciPlatform>> create(const kvm::Vm& vm, const GuestMemory& memory, MmioBus& mmio,
+                                                     LegacyPlatform& legacy, const PciDevicesConfig& config);
+  PciPlatform(const PciPlatform&) = delete;
+  PciPlatform& operator=(const PciPlatform&) = delete;
+
+  // Starts the device thread; call before the vCPUs run.
+  Result<void> start() { return loop_->start(); }
+
+ private:
+  // One queue doorbell per eventfd, moved with the BAR through KVM_IOEVENTFD.
+  class Doorbells : public virtio::NotifyRegistrar {
+   public:
+    Doorbells(const kvm::Vm& vm, std::vector<UniqueFd> eventfds) : vm_(vm), eventfds_(std::move(eventfds)),
+                                                                   addresses_(eventfds_.size()) {}
+    void set_queue_notify_address(unsigned queue, std::optional<uint64_t> address) override;
+    int fd(unsigned queue) const { return eventfds_[queue].get(); }
+    unsigned count() const { return static_cast<unsigned>(eventfds_.size()); }
+
+   private:
+    const kvm::Vm& vm_;
+    std::vector<UniqueFd> eventfds_;
+    std::vector<std::optional<uint64_t>> addresses_;
+  };
+
+  // A virtio device with everything that serves it.
+  struct VirtioFunction {
+    std::unique_ptr<virtio::VirtioDevice> model;
+    std::unique_ptr<KvmMsiVectors> vectors;
+    std::unique_ptr<Doorbells> doorbells;
+    std::unique_ptr<virtio::PciTransport> transport;
+  };
+
+  PciPlatform(const kvm::Vm& vm, const GuestMemory& memory, MmioBus& mmio);
+  Result<void> add_virtio(std::unique_ptr<virtio::VirtioDevice> model);
+
+  const kvm::Vm& vm_;
+  const GuestMemory& memory_;
+  MmioBus& mmio_;
+  InterruptRoutes routes_;
+  pci::PciBus bus_;
+  pci::HostBridge host_bridge_;
+  pci::ConfigPorts config_ports_;
+  pci::EcamWindow ecam_;
+  std::vector<std::unique_ptr<VirtioFunction>> functions_;
+  std::unique_ptr<DeviceLoop> loop_;  // declared last: stopped before the devices it calls go away
+};
+
+}  // namespace vmhive

@@ -1,0 +1,56 @@
+// virtio over PCI through a real guest driver: the `virtio` test guest finds
+// virtio-rng by PCI enumeration (ports 0xCF8/0xCFC), maps its BAR, negotiates,
+// sets up a queue and reads entropy; with bad=<case> it first writes one
+// malformed ring, and vmhive must flag the device as needing reset, keep
+// running, and let the reset device work again.
+#include <gtest/gtest.h>
+
+#include "vm_process.h"
+
+namespace vmhive::testing {
+namespace {
+
+TEST(VirtioGuest, ReadsEntropyFromVirtioRng) {
+  VMHIVE_REQUIRE_KVM();
+  auto result = run_guest("virtio", {"--rng"});
+  EXPECT_EQ(result.status, 0) << describe(result);
+  EXPECT_TRUE(has_line(result, "virtio: rng in slot 1")) << describe(result);
+  EXPECT_TRUE(has_line(result, "virtio: rng ok, 2 x 64 bytes")) << describe(result);
+  EXPECT_EQ(result.errors, "") << describe(result);
+}
+
+TEST(VirtioGuest, WithoutRngThereIsNoDevice) {
+  VMHIVE_REQUIRE_KVM();
+  auto result = run_guest("virtio");
+  EXPECT_EQ(result.status, 5) << describe(result);
+  EXPECT_TRUE(has_line(result, "virtio: no virtio-rng device")) << describe(result);
+}
+
+class HostileRing : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(HostileRing, DeviceNeedsResetAndTheVmmSurvives) {
+  VMHIVE_REQUIRE_KVM();
+  const std::string bad = GetParam();
+  auto result = run_guest("virtio", {"--rng", "--cmdline", "bad=" + bad});
+  EXPECT_EQ(result.status, 0) << describe(result);
+  EXPECT_TRUE(has_line(result, "virtio: device needs reset after bad=" + bad)) << describe(result);
+  EXPECT_TRUE(has_line(result, "virtio: rng ok, 2 x 64 bytes")) << "the reset device works again\n"
+                                                                 << describe(result);
+  EXPECT_NE(result.errors.find("vmhive: virtio-rng: queue 0: "), std::string::npos) << describe(result);
+  EXPECT_NE(result.errors.find("the device needs a reset"), std::string::npos) << describe(result);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, HostileRing,
+                         ::testing::Values("loop", "next-outside-table", "buffer-outside-ram", "zero-length",
+                                           "huge-length", "readable-after-writable", "indirect-not-negotiated",
+                                           "head-outside-table", "avail-index-ahead", "ring-outside-ram"),
+                         [](const auto& param_info) {
+                           std::string name = param_info.param;
+                           for (char& c : name) {
+                             if (c == '-') c = '_';
+                           }
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace vmhive::testing
