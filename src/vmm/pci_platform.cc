@@ -30,7 +30,6 @@ void PciPlatform::Doorbells::set_queue_notify_address(unsigned queue, std::optio
 PciPlatform::PciPlatform(const kvm::Vm& vm, const GuestMemory& memory, MmioBus& mmio)
     : vm_(vm),
       memory_(memory),
-      mmio_(mmio),
       routes_(vm),
       bus_(mmio, x86::kPciMmioWindowStart, x86::kPciMmioWindowEnd),
       config_ports_(bus_),

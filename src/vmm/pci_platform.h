@@ -61,12 +61,11 @@ class PciPlatform {
     std::unique_ptr<virtio::PciTransport> transport;
   };
 
-  PciPlatform(const kvm::Vm& vm, const GuestMemory& memory, MmioBus& mmio);
+  PciPlatform(const kvm::Vm& vm, const GuestMemory& memory, MmioBus& mmio);  // BARs go on `mmio`
   Result<void> add_virtio(std::unique_ptr<virtio::VirtioDevice> model);
 
   const kvm::Vm& vm_;
   const GuestMemory& memory_;
-  MmioBus& mmio_;
   InterruptRoutes routes_;
   pci::PciBus bus_;
   pci::HostBridge host_bridge_;
