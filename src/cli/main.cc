@@ -91,6 +91,9 @@ int main(int argc, char** argv) {
   run->add_option("--kvm", run_options.kvm_device, "KVM device (default /dev/kvm)");
   run->add_flag("--report-timing", run_options.report_timing, "print set-up time, run time and exit counts");
   run->add_flag("--rng", run_options.entropy_device, "give the guest a virtio-rng device (PCI, fed by getrandom)");
+  run->add_option("--disk", run_options.disks,
+                  "virtio-blk disk: PATH[,readonly][,overlay=PATH] (raw image; the overlay takes the writes); "
+                  "repeatable");
 
   std::string info_kvm = "/dev/kvm";
   CLI::App* info = app.add_subcommand("info", "what this host's KVM offers");

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli/device_options.h"
 #include "common/size_parse.h"
 
 namespace vmhive::cli {
@@ -73,6 +74,11 @@ Result<VmConfig> make_vm_config(const RunOptions& options, const HostFacts& host
   config.kvm_device = options.kvm_device;
   config.report_timing = options.report_timing;
   config.entropy_device = options.entropy_device;
+  for (const auto& disk : options.disks) {
+    auto spec = VMHIVE_TRY(parse_disk_option(disk));
+    VMHIVE_CHECK(check_readable("--disk", spec.path));
+    config.disks.push_back(std::move(spec));
+  }
   return config;
 }
 

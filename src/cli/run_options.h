@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "vmm/vm_config.h"
@@ -23,6 +24,7 @@ struct RunOptions {
   std::string kvm_device = "/dev/kvm";
   bool report_timing = false;
   bool entropy_device = false;
+  std::vector<std::string> disks;  // each --disk as typed
 };
 
 // Facts about the host the checks depend on, passed in so tests can vary them.

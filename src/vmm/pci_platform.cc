@@ -8,6 +8,7 @@
 #include <string>
 
 #include "arch/x86/layout.h"
+#include "devices/virtio/block/block_device.h"
 #include "devices/virtio/rng/entropy_device.h"
 
 namespace vmhive {
@@ -42,6 +43,11 @@ Result<std::unique_ptr<PciPlatform>> PciPlatform::create(const kvm::Vm& vm, cons
   VMHIVE_CHECK(platform->bus_.add(&platform->host_bridge_, 0));
   VMHIVE_CHECK(legacy.add_port_device(pci::kConfigPortsBase, pci::kConfigPortsLength, &platform->config_ports_));
   VMHIVE_CHECK(mmio.add(x86::kPciEcamAddress, x86::kPciEcamSize, &platform->ecam_));
+  for (const auto& disk : config.disks) {
+    auto image = virtio::open_disk(disk);
+    if (!image.ok()) return with_context("--disk " + disk.path, image.error());
+    VMHIVE_CHECK(platform->add_virtio(std::make_unique<virtio::BlockDevice>(std::move(*image))));
+  }
   if (config.entropy) VMHIVE_CHECK(platform->add_virtio(std::make_unique<virtio::EntropyDevice>()));
   return platform;
 }

@@ -13,6 +13,7 @@
 #include "devices/pci/config_access.h"
 #include "devices/pci/host_bridge.h"
 #include "devices/pci/pci_bus.h"
+#include "devices/virtio/block/disk_image.h"
 #include "devices/virtio/pci_transport.h"
 #include "devices/virtio/virtio_device.h"
 #include "kvm/vm.h"
@@ -25,6 +26,7 @@ namespace vmhive {
 
 struct PciDevicesConfig {
   bool entropy = false;  // virtio-rng
+  std::vector<virtio::DiskSpec> disks;
 };
 
 class PciPlatform {

@@ -4,6 +4,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "devices/virtio/block/disk_image.h"
 
 namespace vmhive {
 
@@ -18,6 +21,7 @@ struct VmConfig {
   std::string kvm_device = "/dev/kvm";
   bool report_timing = false;     // print start-up time and exit counts on stderr
   bool entropy_device = false;    // virtio-rng on PCI
+  std::vector<virtio::DiskSpec> disks;  // virtio-blk, in PCI slot order
 };
 
 }  // namespace vmhive
