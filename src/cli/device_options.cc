@@ -1,5 +1,6 @@
 #include "cli/device_options.h"
 
+#include <array>
 #include <string>
 
 namespace vmhive::cli {
@@ -37,6 +38,57 @@ Result<virtio::DiskSpec> parse_disk_option(std::string_view text) {
   if (!spec.overlay_path.empty() && spec.overlay_path == spec.path) {
     return make_error(option + ": the overlay cannot be the base image itself");
   }
+  return spec;
+}
+
+namespace {
+
+Result<std::array<uint8_t, 6>> parse_mac(std::string_view text, const std::string& option) {
+  std::array<uint8_t, 6> mac{};
+  auto bad = [&] { return make_error(option + ": mac=" + std::string(text) + " is not six hex bytes like 52:54:00:12:34:56"); };
+  if (text.size() != 17) return bad();
+  for (size_t i = 0; i < 6; ++i) {
+    unsigned value = 0;
+    for (size_t j = 0; j < 2; ++j) {
+      const char c = text[3 * i + j];
+      const int digit = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                        : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+      if (digit < 0) return bad();
+      value = value * 16 + static_cast<unsigned>(digit);
+    }
+    if (i < 5 && text[3 * i + 2] != ':') return bad();
+    mac[i] = static_cast<uint8_t>(value);
+  }
+  if (mac[0] & 1) return make_error(option + ": mac=" + std::string(text) + " is a multicast address");
+  return mac;
+}
+
+}  // namespace
+
+Result<NetSpec> parse_net_option(std::string_view text) {
+  const std::string option = "--net " + std::string(text);
+  if (text.empty()) return make_error("--net: give tap=NAME[,mac=MAC]");
+  NetSpec spec;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    const std::string_view field = text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
+    if (field.substr(0, 4) == "tap=") {
+      if (!spec.tap.empty()) return make_error(option + ": tap= given twice");
+      spec.tap = std::string(field.substr(4));
+      if (spec.tap.empty() || spec.tap.size() > 15 || spec.tap.find('/') != std::string::npos) {
+        return make_error(option + ": tap= needs an interface name of 1 to 15 characters");
+      }
+    } else if (field.substr(0, 4) == "mac=") {
+      if (spec.mac) return make_error(option + ": mac= given twice");
+      spec.mac = VMHIVE_TRY(parse_mac(field.substr(4), option));
+    } else {
+      return make_error(option + ": unknown setting '" + std::string(field) + "' (expected tap=NAME or mac=MAC)");
+    }
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  if (spec.tap.empty()) return make_error(option + ": tap=NAME is required");
   return spec;
 }
 

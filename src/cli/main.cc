@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
   run->add_option("--disk", run_options.disks,
                   "virtio-blk disk: PATH[,readonly][,overlay=PATH] (raw image; the overlay takes the writes); "
                   "repeatable");
+  run->add_option("--net", run_options.nets, "virtio-net on a tap: tap=NAME[,mac=MAC]; repeatable");
 
   std::string info_kvm = "/dev/kvm";
   CLI::App* info = app.add_subcommand("info", "what this host's KVM offers");

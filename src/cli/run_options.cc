@@ -79,6 +79,7 @@ Result<VmConfig> make_vm_config(const RunOptions& options, const HostFacts& host
     VMHIVE_CHECK(check_readable("--disk", spec.path));
     config.disks.push_back(std::move(spec));
   }
+  for (const auto& net : options.nets) config.nets.push_back(VMHIVE_TRY(parse_net_option(net)));
   return config;
 }
 

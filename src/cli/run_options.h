@@ -25,6 +25,7 @@ struct RunOptions {
   bool report_timing = false;
   bool entropy_device = false;
   std::vector<std::string> disks;  // each --disk as typed
+  std::vector<std::string> nets;   // each --net as typed
 };
 
 // Facts about the host the checks depend on, passed in so tests can vary them.

@@ -33,10 +33,18 @@ DeviceLoop::~DeviceLoop() {
 }
 
 Result<void> DeviceLoop::watch_eventfd(int fd, std::function<void()> on_ready) {
+  return add_watch(fd, std::move(on_ready), true);
+}
+
+Result<void> DeviceLoop::watch_edge(int fd, std::function<void()> on_ready) {
+  return add_watch(fd, std::move(on_ready), false);
+}
+
+Result<void> DeviceLoop::add_watch(int fd, std::function<void()> on_ready, bool is_eventfd) {
   if (thread_.joinable()) return make_error("device loop: watches must be added before it starts");
-  auto watch = std::make_unique<Watch>(Watch{fd, std::move(on_ready)});
+  auto watch = std::make_unique<Watch>(Watch{fd, std::move(on_ready), is_eventfd});
   epoll_event event{};
-  event.events = EPOLLIN;
+  event.events = is_eventfd ? EPOLLIN : (EPOLLIN | EPOLLET);
   event.data.ptr = watch.get();
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) {
     return make_error(std::string("epoll_ctl failed: ") + std::strerror(errno));
@@ -65,8 +73,10 @@ void DeviceLoop::run() {
     for (int i = 0; i < count; ++i) {
       auto* watch = static_cast<Watch*>(events[i].data.ptr);
       if (watch == nullptr) return;  // stop
-      uint64_t counter;
-      (void)!::read(watch->fd, &counter, sizeof counter);
+      if (watch->is_eventfd) {
+        uint64_t counter;
+        (void)!::read(watch->fd, &counter, sizeof counter);
+      }
       watch->on_ready();
     }
   }

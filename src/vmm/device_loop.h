@@ -23,6 +23,9 @@ class DeviceLoop {
   // Calls `on_ready` on the loop thread whenever `fd` is readable. For an
   // eventfd the loop reads (clears) it first. `fd` must outlive the loop.
   Result<void> watch_eventfd(int fd, std::function<void()> on_ready);
+  // Calls `on_ready` when `fd` (a tap) becomes readable, edge-triggered: the
+  // callback reads what it can use, and is called again for new data.
+  Result<void> watch_edge(int fd, std::function<void()> on_ready);
   Result<void> start();
 
  private:
@@ -32,7 +35,9 @@ class DeviceLoop {
   struct Watch {
     int fd;
     std::function<void()> on_ready;
+    bool is_eventfd;
   };
+  Result<void> add_watch(int fd, std::function<void()> on_ready, bool is_eventfd);
 
   UniqueFd epoll_;
   UniqueFd stop_;

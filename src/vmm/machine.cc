@@ -138,9 +138,10 @@ Result<void> Machine::assemble() {
 
   // PCI exists only when a device needs it, so a VM without one is the
   // machine it was before PCI (nothing new for its guest to probe).
-  if (config_.entropy_device || !config_.disks.empty()) {
-    pci_ = VMHIVE_TRY(PciPlatform::create(*vm_, *memory_, *mmio_bus_, *platform_,
-                                          PciDevicesConfig{.entropy = config_.entropy_device, .disks = config_.disks}));
+  if (config_.entropy_device || !config_.disks.empty() || !config_.nets.empty()) {
+    pci_ = VMHIVE_TRY(PciPlatform::create(
+        *vm_, *memory_, *mmio_bus_, *platform_,
+        PciDevicesConfig{.entropy = config_.entropy_device, .disks = config_.disks, .nets = config_.nets}));
   }
 
   x86::acpi::AcpiConfig acpi_config;

@@ -1,6 +1,7 @@
 #include "vmm/pci_platform.h"
 
 #include <sys/eventfd.h>
+#include <sys/random.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -9,9 +10,20 @@
 
 #include "arch/x86/layout.h"
 #include "devices/virtio/block/block_device.h"
+#include "devices/virtio/net/net_device.h"
 #include "devices/virtio/rng/entropy_device.h"
 
 namespace vmhive {
+namespace {
+
+// 52:54:00 (a locally administered prefix that other VMMs use too) and three random bytes.
+std::array<uint8_t, 6> random_mac() {
+  std::array<uint8_t, 6> mac{0x52, 0x54, 0x00, 0, 0, 0};
+  if (::getrandom(&mac[3], 3, 0) != 3) mac[5] = 1;
+  return mac;
+}
+
+}  // namespace
 
 void PciPlatform::Doorbells::set_queue_notify_address(unsigned queue, std::optional<uint64_t> address) {
   if (queue >= eventfds_.size() || addresses_[queue] == address) return;
@@ -46,13 +58,22 @@ Result<std::unique_ptr<PciPlatform>> PciPlatform::create(const kvm::Vm& vm, cons
   for (const auto& disk : config.disks) {
     auto image = virtio::open_disk(disk);
     if (!image.ok()) return with_context("--disk " + disk.path, image.error());
-    VMHIVE_CHECK(platform->add_virtio(std::make_unique<virtio::BlockDevice>(std::move(*image))));
+    VMHIVE_TRY(platform->add_virtio(std::make_unique<virtio::BlockDevice>(std::move(*image))));
   }
-  if (config.entropy) VMHIVE_CHECK(platform->add_virtio(std::make_unique<virtio::EntropyDevice>()));
+  for (const auto& net : config.nets) {
+    auto tap = virtio::Tap::open(net.tap);
+    if (!tap.ok()) return with_context("--net tap=" + net.tap, tap.error());
+    auto device = std::make_unique<virtio::NetDevice>(std::move(*tap), net.mac ? *net.mac : random_mac());
+    const int tap_fd = device->backend_fd();
+    virtio::PciTransport* transport = VMHIVE_TRY(platform->add_virtio(std::move(device)));
+    VMHIVE_CHECK(platform->loop_->watch_edge(
+        tap_fd, [transport] { transport->backend_ready(virtio::NetDevice::kReceiveQueue); }));
+  }
+  if (config.entropy) VMHIVE_TRY(platform->add_virtio(std::make_unique<virtio::EntropyDevice>()));
   return platform;
 }
 
-Result<void> PciPlatform::add_virtio(std::unique_ptr<virtio::VirtioDevice> model) {
+Result<virtio::PciTransport*> PciPlatform::add_virtio(std::unique_ptr<virtio::VirtioDevice> model) {
   auto function = std::make_unique<VirtioFunction>();
   const unsigned queues = model->queue_count();
   std::vector<UniqueFd> eventfds;
@@ -73,7 +94,7 @@ Result<void> PciPlatform::add_virtio(std::unique_ptr<virtio::VirtioDevice> model
   }
   VMHIVE_CHECK(bus_.add(transport));
   functions_.push_back(std::move(function));
-  return {};
+  return transport;
 }
 
 }  // namespace vmhive

@@ -21,12 +21,14 @@
 #include "vmm/device_loop.h"
 #include "vmm/interrupt_routes.h"
 #include "vmm/legacy_platform.h"
+#include "vmm/vm_config.h"
 
 namespace vmhive {
 
 struct PciDevicesConfig {
   bool entropy = false;  // virtio-rng
   std::vector<virtio::DiskSpec> disks;
+  std::vector<NetSpec> nets;
 };
 
 class PciPlatform {
@@ -64,7 +66,7 @@ class PciPlatform {
   };
 
   PciPlatform(const kvm::Vm& vm, const GuestMemory& memory, MmioBus& mmio);  // BARs go on `mmio`
-  Result<void> add_virtio(std::unique_ptr<virtio::VirtioDevice> model);
+  Result<virtio::PciTransport*> add_virtio(std::unique_ptr<virtio::VirtioDevice> model);
 
   const kvm::Vm& vm_;
   const GuestMemory& memory_;

@@ -2,13 +2,21 @@
 // control plane), consumed by Machine::create.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "devices/virtio/block/disk_image.h"
 
 namespace vmhive {
+
+// A --net option: a tap and, optionally, the guest's MAC address.
+struct NetSpec {
+  std::string tap;
+  std::optional<std::array<uint8_t, 6>> mac;  // none: a random locally administered one
+};
 
 struct VmConfig {
   std::string kernel_path;
@@ -22,6 +30,7 @@ struct VmConfig {
   bool report_timing = false;     // print start-up time and exit counts on stderr
   bool entropy_device = false;    // virtio-rng on PCI
   std::vector<virtio::DiskSpec> disks;  // virtio-blk, in PCI slot order
+  std::vector<NetSpec> nets;             // virtio-net, after the disks
 };
 
 }  // namespace vmhive

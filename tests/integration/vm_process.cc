@@ -1,5 +1,7 @@
 #include "vm_process.h"
 
+#include <sched.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -40,7 +42,7 @@ bool kvm_available() {
   return true;
 }
 
-VmProcess VmProcess::start(const std::vector<std::string>& args) {
+VmProcess VmProcess::start(const std::vector<std::string>& args, const std::string& netns) {
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe failed");
@@ -61,6 +63,10 @@ VmProcess VmProcess::start(const std::vector<std::string>& args) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (!netns.empty()) {
+      const int ns = ::open(("/var/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
+      if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) ::_exit(126);
+    }
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }

@@ -34,7 +34,8 @@ bool kvm_available();
 class VmProcess {
  public:
   // Starts `vmhive <args...>` with stdin, stdout and stderr on pipes.
-  static VmProcess start(const std::vector<std::string>& args);
+  // With `netns`, vmhive runs in that network namespace (/var/run/netns/NAME).
+  static VmProcess start(const std::vector<std::string>& args, const std::string& netns = {});
   VmProcess(VmProcess&& other) noexcept;
   VmProcess(const VmProcess&) = delete;
   VmProcess& operator=(const VmProcess&) = delete;

@@ -294,8 +294,11 @@ void PciTransport::serve_queue(unsigned index) {
   Virtqueue& queue = *queues_[index];
   bool used = false;
   // Serve with notifications off, then turn them on and look once more: a
-  // request made available in between is not left behind (§2.7.10).
+  // request made available in between is not left behind (§2.7.10). A
+  // device may leave buffers unused (a receive queue waiting for frames);
+  // then it is done until its backend or the driver has something new.
   for (;;) {
+    const uint16_t taken_before = queue.state().next_available;
     queue.set_notifications(false);
     auto served = device_.process_queue(index, queue);
     if (!served.ok()) {
@@ -304,7 +307,7 @@ void PciTransport::serve_queue(unsigned index) {
     }
     used = used || *served;
     queue.set_notifications(true);
-    if (!queue.has_available()) break;
+    if (!queue.has_available() || queue.state().next_available == taken_before) break;
   }
   if (used && queue.should_interrupt()) interrupt_queue(index);
 }
