@@ -5,6 +5,9 @@
  *                         it stops after the flush and spins (a test then kills the VMM)
  *   mode=verify seed=N    only reads back and compares (data kept across VM runs)
  *   mode=readonly         checks that a write is refused with VIRTIO_BLK_S_IOERR
+ *   mode=bench kind=seqread|seqwrite|randread size=KiB count=N
+ *                         N requests of `size` KiB one at a time (queue depth 1), between
+ *                         the lines "bench: begin" and "bench: end" (bench/virtio times them)
  * Prints the capacity and the disk's ID first.
  */
 #include "console.h"
@@ -31,7 +34,7 @@ struct request_header {
 
 static struct virtq queue;
 static struct request_header header;
-static uint8_t data[SECTORS_PER_REQUEST * 512] __attribute__((aligned(4096)));
+static uint8_t data[64 * 1024] __attribute__((aligned(4096)));
 static volatile uint8_t status;
 
 static uint64_t address_of(const volatile void *p)
@@ -78,11 +81,11 @@ static unsigned parse_number(const char *text, size_t length)
 static int verify(struct virtio_device *device, unsigned seed)
 {
 	for (uint64_t sector = 0; sector < SECTORS; sector += SECTORS_PER_REQUEST) {
-		if (submit(device, T_IN, sector, sizeof data, 1) != 0) {
+		if (submit(device, T_IN, sector, SECTORS_PER_REQUEST * 512, 1) != 0) {
 			console_printf("disk: read of sector %lu failed\n", sector);
 			return 0;
 		}
-		for (unsigned i = 0; i < sizeof data; i++) {
+		for (unsigned i = 0; i < SECTORS_PER_REQUEST * 512; i++) {
 			if (data[i] != pattern(sector + i / 512, i % 512, seed)) {
 				console_printf("disk: sector %lu byte %u differs\n", sector + i / 512, i % 512);
 				return 0;
@@ -90,6 +93,49 @@ static int verify(struct virtio_device *device, unsigned seed)
 		}
 	}
 	return 1;
+}
+
+/* xorshift: the random offsets of a random-read run, the same in every VMM. */
+static uint64_t next_random(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
+__attribute__((noreturn)) static void bench(struct virtio_device *device, const char *cmdline, uint64_t capacity)
+{
+	size_t kind_length = 0, size_length = 0, count_length = 0;
+	const char *kind = cmdline_value(cmdline, "kind", &kind_length);
+	const char *size_text = cmdline_value(cmdline, "size", &size_length);
+	const char *count_text = cmdline_value(cmdline, "count", &count_length);
+	unsigned size_kib = size_text ? parse_number(size_text, size_length) : 4;
+	unsigned count = count_text ? parse_number(count_text, count_length) : 1000;
+	if (!kind || size_kib == 0 || size_kib > 64 || count == 0) {
+		console_printf("disk: bench needs kind=seqread|seqwrite|randread, size=1..64 (KiB), count=N\n");
+		debug_exit(2);
+	}
+	const int write = word_equals(kind, kind_length, "seqwrite");
+	const int random = word_equals(kind, kind_length, "randread");
+	const uint64_t sectors = size_kib * 2;
+	const uint64_t span = capacity - capacity % sectors; /* whole requests only */
+	uint64_t state = 88172645463325252ull, sector = 0;
+	for (unsigned i = 0; i < sizeof data; i++)
+		data[i] = (uint8_t)i;
+	console_printf("bench: begin\n");
+	for (unsigned i = 0; i < count; i++) {
+		if (random)
+			sector = next_random(&state) % (span / sectors) * sectors;
+		if (submit(device, write ? T_OUT : T_IN, sector, size_kib * 1024, !write) != 0) {
+			console_printf("disk: bench request %u failed\n", i);
+			debug_exit(1);
+		}
+		if (!random)
+			sector = (sector + sectors) % span;
+	}
+	console_printf("bench: end\n");
+	debug_exit(0);
 }
 
 void guest_main(uint64_t start_info_paddr)
@@ -121,9 +167,9 @@ void guest_main(uint64_t start_info_paddr)
 
 	if (mode && word_equals(mode, length, "write")) {
 		for (uint64_t sector = 0; sector < SECTORS; sector += SECTORS_PER_REQUEST) {
-			for (unsigned i = 0; i < sizeof data; i++)
+			for (unsigned i = 0; i < SECTORS_PER_REQUEST * 512; i++)
 				data[i] = pattern(sector + i / 512, i % 512, seed);
-			if (submit(&device, T_OUT, sector, sizeof data, 0) != 0) {
+			if (submit(&device, T_OUT, sector, SECTORS_PER_REQUEST * 512, 0) != 0) {
 				console_printf("disk: write of sector %lu failed\n", sector);
 				debug_exit(1);
 			}
@@ -154,6 +200,8 @@ void guest_main(uint64_t start_info_paddr)
 		console_printf(result == 1 ? "disk: write refused\n" : "disk: write not refused (status %d)\n", result);
 		debug_exit(result == 1 ? 0 : 1);
 	}
-	console_printf("disk: give mode=write, verify or readonly\n");
+	if (mode && word_equals(mode, length, "bench"))
+		bench(&device, cmdline, capacity);
+	console_printf("disk: give mode=write, verify, readonly or bench\n");
 	debug_exit(2);
 }

@@ -97,6 +97,9 @@ uint16_t virtio_setup_queue(struct virtio_device *device, uint16_t index, struct
 	write64(device->common + COMMON_QUEUE_DRIVER, available ? available : (uint64_t)(uintptr_t)&queue->avail_flags);
 	write64(device->common + COMMON_QUEUE_DEVICE, used ? used : (uint64_t)(uintptr_t)&queue->used_flags);
 	mmio_write16(device->common + COMMON_QUEUE_ENABLE, 1);
+	/* Read once, as Linux does: a notification is then a single write. */
+	queue->doorbell = device->notify +
+			  (uint64_t)mmio_read16(device->common + COMMON_QUEUE_NOTIFY_OFF) * device->notify_multiplier;
 	return size;
 }
 
@@ -112,17 +115,21 @@ void virtio_submit(struct virtio_device *device, uint16_t index, struct virtq *q
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	__atomic_store_n(&queue->avail_idx, (uint16_t)(queue->avail_idx + 1), __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	mmio_write16(device->common + COMMON_QUEUE_SELECT, index);
-	uint16_t offset = mmio_read16(device->common + COMMON_QUEUE_NOTIFY_OFF);
-	mmio_write16(device->notify + (uint64_t)offset * device->notify_multiplier, index);
+	(void)device;
+	/* VIRTQ_USED_F_NO_NOTIFY: the device is looking at the ring anyway. */
+	if (!(__atomic_load_n(&queue->used_flags, __ATOMIC_ACQUIRE) & 1))
+		mmio_write16(queue->doorbell, index);
 }
 
 bool virtio_wait_used(struct virtq *queue, uint32_t *length)
 {
-	unsigned start = rtc_seconds();
+	/* The clock is read only once the wait is long (each read is several
+	   port exits, far more than a request takes), then now and then. */
+	unsigned start = 0;
 	for (unsigned spins = 1; __atomic_load_n(&queue->used_idx, __ATOMIC_ACQUIRE) == queue->last_used; spins++) {
-		/* The clock is read now and then only: each read is a VM exit. */
-		if (spins % 100000 == 0 && (rtc_seconds() + 60 - start) % 60 > 2)
+		if (spins == 100000)
+			start = rtc_seconds();
+		else if (spins % 100000 == 0 && (rtc_seconds() + 60 - start) % 60 > 2)
 			return false;
 		cpu_relax();
 	}

@@ -44,6 +44,7 @@ struct virtq {
 	} used_ring[VIRTIO_QUEUE_SIZE];
 	uint16_t avail_event;
 	uint16_t last_used; /* driver's own: the used index it has seen */
+	uint64_t doorbell;  /* driver's own: where to notify this queue */
 } __attribute__((aligned(4096)));
 
 struct virtio_device {

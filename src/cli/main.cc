@@ -95,6 +95,8 @@ int main(int argc, char** argv) {
                   "virtio-blk disk: PATH[,readonly][,overlay=PATH] (raw image; the overlay takes the writes); "
                   "repeatable");
   run->add_option("--net", run_options.nets, "virtio-net on a tap: tap=NAME[,mac=MAC]; repeatable");
+  run->add_option("--device-poll-us", run_options.device_poll_us,
+                  "how long the device thread busy-polls the queues after activity (default 50, 0: never)");
 
   std::string info_kvm = "/dev/kvm";
   CLI::App* info = app.add_subcommand("info", "what this host's KVM offers");

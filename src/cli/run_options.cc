@@ -80,6 +80,11 @@ Result<VmConfig> make_vm_config(const RunOptions& options, const HostFacts& host
     config.disks.push_back(std::move(spec));
   }
   for (const auto& net : options.nets) config.nets.push_back(VMHIVE_TRY(parse_net_option(net)));
+  const std::string& poll = options.device_poll_us;
+  if (poll.empty() || poll.size() > 6 || poll.find_first_not_of("0123456789") != std::string::npos) {
+    return make_error("--device-poll-us " + poll + ": give microseconds, 0 to 999999");
+  }
+  config.device_poll_us = static_cast<uint32_t>(std::stoul(poll));
   return config;
 }
 

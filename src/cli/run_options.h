@@ -26,6 +26,7 @@ struct RunOptions {
   bool entropy_device = false;
   std::vector<std::string> disks;  // each --disk as typed
   std::vector<std::string> nets;   // each --net as typed
+  std::string device_poll_us = "50";
 };
 
 // Facts about the host the checks depend on, passed in so tests can vary them.

@@ -53,6 +53,12 @@ Result<void> DeviceLoop::add_watch(int fd, std::function<void()> on_ready, bool 
   return {};
 }
 
+Result<void> DeviceLoop::add_poller(std::function<bool()> poll, std::function<void()> stop) {
+  if (thread_.joinable()) return make_error("device loop: pollers must be added before it starts");
+  pollers_.push_back(Poller{std::move(poll), std::move(stop)});
+  return {};
+}
+
 Result<void> DeviceLoop::start() {
   try {
     thread_ = std::thread([this] { run(); });
@@ -63,9 +69,13 @@ Result<void> DeviceLoop::start() {
 }
 
 void DeviceLoop::run() {
+  using Clock = std::chrono::steady_clock;
+  const bool can_poll = poll_window_.count() > 0 && !pollers_.empty();
+  bool polling = false;
+  Clock::time_point last_work;
   epoll_event events[16];
   for (;;) {
-    const int count = ::epoll_wait(epoll_.get(), events, 16, -1);
+    const int count = ::epoll_wait(epoll_.get(), events, 16, polling ? 0 : -1);
     if (count < 0) {
       if (errno == EINTR) continue;
       return;
@@ -78,6 +88,20 @@ void DeviceLoop::run() {
         (void)!::read(watch->fd, &counter, sizeof counter);
       }
       watch->on_ready();
+    }
+    if (can_poll) {
+      bool worked = count > 0;
+      if (polling || worked) {
+        for (auto& poller : pollers_) worked = poller.poll() || worked;
+      }
+      const auto now = Clock::now();
+      if (worked) {
+        last_work = now;
+        polling = true;
+      } else if (polling && now - last_work > poll_window_) {
+        for (auto& poller : pollers_) poller.stop();
+        polling = false;
+      }
     }
   }
 }

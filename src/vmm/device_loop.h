@@ -3,6 +3,7 @@
 // Watches are added before start(); the destructor stops and joins it.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -26,6 +27,15 @@ class DeviceLoop {
   // Calls `on_ready` when `fd` (a tap) becomes readable, edge-triggered: the
   // callback reads what it can use, and is called again for new data.
   Result<void> watch_edge(int fd, std::function<void()> on_ready);
+
+  // Busy-polling after activity: for `window` after the last event or
+  // served request, the loop calls every `poll` (true: it found work) instead
+  // of sleeping, so a driver that issues its next request right away is
+  // served without a wake-up (and, with notifications off, without ringing).
+  // When the window passes with nothing to do, each `stop` runs once and the
+  // loop sleeps. A zero window turns polling off.
+  void set_poll_window(std::chrono::microseconds window) { poll_window_ = window; }
+  Result<void> add_poller(std::function<bool()> poll, std::function<void()> stop);
   Result<void> start();
 
  private:
@@ -41,7 +51,14 @@ class DeviceLoop {
 
   UniqueFd epoll_;
   UniqueFd stop_;
+  struct Poller {
+    std::function<bool()> poll;
+    std::function<void()> stop;
+  };
+
   std::vector<std::unique_ptr<Watch>> watches_;
+  std::vector<Poller> pollers_;
+  std::chrono::microseconds poll_window_{0};
   std::thread thread_;
 };
 

@@ -141,7 +141,10 @@ Result<void> Machine::assemble() {
   if (config_.entropy_device || !config_.disks.empty() || !config_.nets.empty()) {
     pci_ = VMHIVE_TRY(PciPlatform::create(
         *vm_, *memory_, *mmio_bus_, *platform_,
-        PciDevicesConfig{.entropy = config_.entropy_device, .disks = config_.disks, .nets = config_.nets}));
+        PciDevicesConfig{.entropy = config_.entropy_device,
+                         .disks = config_.disks,
+                         .nets = config_.nets,
+                         .poll_window = std::chrono::microseconds(config_.device_poll_us)}));
   }
 
   x86::acpi::AcpiConfig acpi_config;

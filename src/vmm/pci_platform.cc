@@ -52,6 +52,7 @@ Result<std::unique_ptr<PciPlatform>> PciPlatform::create(const kvm::Vm& vm, cons
                                                          LegacyPlatform& legacy, const PciDevicesConfig& config) {
   std::unique_ptr<PciPlatform> platform(new PciPlatform(vm, memory, mmio));
   platform->loop_ = VMHIVE_TRY(DeviceLoop::create());
+  platform->loop_->set_poll_window(config.poll_window);
   VMHIVE_CHECK(platform->bus_.add(&platform->host_bridge_, 0));
   VMHIVE_CHECK(legacy.add_port_device(pci::kConfigPortsBase, pci::kConfigPortsLength, &platform->config_ports_));
   VMHIVE_CHECK(mmio.add(x86::kPciEcamAddress, x86::kPciEcamSize, &platform->ecam_));
@@ -93,6 +94,8 @@ Result<virtio::PciTransport*> PciPlatform::add_virtio(std::unique_ptr<virtio::Vi
                                       [transport, queue] { transport->notify_queue(queue); }));
   }
   VMHIVE_CHECK(bus_.add(transport));
+  VMHIVE_CHECK(loop_->add_poller([transport] { return transport->poll_queues(); },
+                                 [transport] { transport->stop_polling(); }));
   functions_.push_back(std::move(function));
   return transport;
 }

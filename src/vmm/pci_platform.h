@@ -3,6 +3,7 @@
 // KVM and doorbells (ioeventfds) served by the device thread.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -29,6 +30,7 @@ struct PciDevicesConfig {
   bool entropy = false;  // virtio-rng
   std::vector<virtio::DiskSpec> disks;
   std::vector<NetSpec> nets;
+  std::chrono::microseconds poll_window{0};  // the device thread's busy-poll window
 };
 
 class PciPlatform {

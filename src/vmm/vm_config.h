@@ -31,6 +31,7 @@ struct VmConfig {
   bool entropy_device = false;    // virtio-rng on PCI
   std::vector<virtio::DiskSpec> disks;  // virtio-blk, in PCI slot order
   std::vector<NetSpec> nets;             // virtio-net, after the disks
+  uint32_t device_poll_us = 50;          // device thread busy-polls this long after activity (0: never)
 };
 
 }  // namespace vmhive

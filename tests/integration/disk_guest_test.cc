@@ -87,6 +87,19 @@ TEST_F(DiskGuest, FlushedWritesSurviveSigkill) {
   }
 }
 
+// Many back-to-back requests, with the device thread sleeping between them,
+// busy-polling, and switching between the two all the time: a notification
+// lost in a hand-over would leave the guest waiting (it then reports failure).
+TEST_F(DiskGuest, NoRequestIsLostBetweenPollingAndSleeping) {
+  VMHIVE_REQUIRE_KVM();
+  for (const char* poll : {"0", "1", "50"}) {
+    auto result = run_guest("disk", {"--disk", image_, "--device-poll-us", poll, "--cmdline",
+                                     "mode=bench kind=randread size=1 count=50000"});
+    EXPECT_EQ(result.status, 0) << "--device-poll-us " << poll << "\n" << describe(result);
+    EXPECT_TRUE(has_line(result, "bench: end")) << describe(result);
+  }
+}
+
 TEST_F(DiskGuest, ReadOnlyDiskRefusesWrites) {
   VMHIVE_REQUIRE_KVM();
   auto result = run_disk(image_ + ",readonly", "mode=readonly");

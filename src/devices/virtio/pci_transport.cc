@@ -288,9 +288,24 @@ void PciTransport::notify_queue(unsigned index) {
   serve_queue(index);
 }
 
-void PciTransport::serve_queue(unsigned index) {
-  if (!(status_ & kStatusDriverOk) || (status_ & kStatusNeedsReset)) return;
-  if (index >= queues_.size() || !queues_[index]) return;
+bool PciTransport::poll_queues() {
+  std::lock_guard guard(lock_);
+  bool served = false;
+  for (unsigned index = 0; index < queues_.size(); ++index) {
+    if (queues_[index] && queues_[index]->has_available()) served |= serve_queue(index, true);
+    if (queues_[index]) queues_[index]->set_notifications(false);
+  }
+  return served;
+}
+
+void PciTransport::stop_polling() {
+  std::lock_guard guard(lock_);
+  for (unsigned index = 0; index < queues_.size(); ++index) serve_queue(index);
+}
+
+bool PciTransport::serve_queue(unsigned index, bool polling) {
+  if (!(status_ & kStatusDriverOk) || (status_ & kStatusNeedsReset)) return false;
+  if (index >= queues_.size() || !queues_[index]) return false;
   Virtqueue& queue = *queues_[index];
   bool used = false;
   // Serve with notifications off, then turn them on and look once more: a
@@ -299,17 +314,22 @@ void PciTransport::serve_queue(unsigned index) {
   // then it is done until its backend or the driver has something new.
   for (;;) {
     const uint16_t taken_before = queue.state().next_available;
+    const uint16_t published_before = queue.published_index();
     queue.set_notifications(false);
     auto served = device_.process_queue(index, queue);
     if (!served.ok()) {
       fail("queue " + std::to_string(index) + ": " + served.error().message);
-      return;
+      return true;
     }
     used = used || *served;
-    queue.set_notifications(true);
-    if (!queue.has_available() || queue.state().next_available == taken_before) break;
+    if (!polling) queue.set_notifications(true);
+    if (!queue.has_available()) break;
+    // Buffers the device left alone (a receive queue waiting for frames) do
+    // not make it go round again; buffers published meanwhile do.
+    if (queue.state().next_available == taken_before && queue.published_index() == published_before) break;
   }
   if (used && queue.should_interrupt()) interrupt_queue(index);
+  return used;
 }
 
 void PciTransport::fail(const std::string& why) {

@@ -64,6 +64,13 @@ class PciTransport : public pci::PciDevice {
   // if the driver had notified.
   void backend_ready(unsigned index) { notify_queue(index); }
 
+  // Polling (the device thread's busy window after activity): serves every
+  // queue that has requests, with notifications off so the driver need not
+  // ring; returns whether there was any. stop_polling() turns notifications
+  // back on and serves what came in meanwhile, before the thread sleeps.
+  bool poll_queues();
+  void stop_polling();
+
   uint8_t status() const;
   // Why the device last needed a reset, for logs and tests; empty if never.
   std::string failure() const;
@@ -85,7 +92,8 @@ class PciTransport : public pci::PciDevice {
   void write_status(uint8_t value);
   void reset();
   void start_queues();
-  void serve_queue(unsigned index);
+  // Serves queue `index`; leaves its notifications on unless `polling`.
+  bool serve_queue(unsigned index, bool polling = false);
   void fail(const std::string& why);
   void interrupt_queue(unsigned index);
   void interrupt_config();

@@ -80,6 +80,8 @@ class Virtqueue {
   void set_notifications(bool enabled);
 
   bool has_available() const;
+  // The driver's available index as last published (acquire).
+  uint16_t published_index() const { return available_index(); }
   uint16_t size() const { return state_.size; }
   VirtqueueState state() const { return state_; }
 
