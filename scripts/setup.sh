@@ -12,6 +12,7 @@ packages=(
   clang libfuzzer-14-dev libclang-rt-14-dev  # fuzz targets
   libcli11-dev                            # command-line parsing
   busybox-static lz4 kmod cpio            # the default Linux guest's initramfs
+  iproute2                                # network tests: namespaces, bridges, taps
 )
 
 missing=()

@@ -15,6 +15,7 @@
 #include <ctime>
 
 #include "arch/x86/acpi/acpi_tables.h"
+#include "arch/x86/acpi/pci_host.h"
 #include "arch/x86/boot/kernel_loader.h"
 #include "arch/x86/cpu_boot_state.h"
 #include "arch/x86/cpuid.h"
@@ -149,6 +150,13 @@ Result<void> Machine::assemble() {
 
   x86::acpi::AcpiConfig acpi_config;
   acpi_config.cpu_count = config_.vcpu_count;
+  if (pci_) {
+    const x86::acpi::PciHostWindows windows{x86::kPciEcamAddress, 0,
+                                            static_cast<uint32_t>(x86::kPciMmioWindowStart),
+                                            static_cast<uint32_t>(x86::kPciMmioWindowEnd - 1)};
+    acpi_config.extra_devices = x86::acpi::pci_host_devices(windows);
+    acpi_config.extra_tables.push_back(x86::acpi::build_mcfg(windows));
+  }
   const uint64_t rsdp_address = VMHIVE_TRY(x86::acpi::write_tables(*memory_, acpi_config));
 
   const x86::BootEntry entry = VMHIVE_TRY(x86::load_kernel(

@@ -26,6 +26,15 @@ TEST(VirtioGuest, WithoutRngThereIsNoDevice) {
   EXPECT_TRUE(has_line(result, "virtio: no virtio-rng device")) << describe(result);
 }
 
+TEST(VirtioGuest, AcpiDescribesPciOnlyWhenThereIsADevice) {
+  VMHIVE_REQUIRE_KVM();
+  auto with_pci = run_guest("memsize", {"--rng"});
+  EXPECT_TRUE(has_line(with_pci, "memsize: acpi rsdp at 0xe0000, 3 tables")) << "FACP, APIC, MCFG\n"
+                                                                             << describe(with_pci);
+  auto without = run_guest("memsize");
+  EXPECT_TRUE(has_line(without, "memsize: acpi rsdp at 0xe0000, 2 tables")) << describe(without);
+}
+
 class HostileRing : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(HostileRing, DeviceNeedsResetAndTheVmmSurvives) {

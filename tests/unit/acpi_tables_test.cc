@@ -1,4 +1,5 @@
 #include "arch/x86/acpi/acpi_tables.h"
+#include "arch/x86/acpi/pci_host.h"
 
 #include <cstring>
 #include <map>
@@ -181,6 +182,33 @@ TEST(AcpiTables, ExtraDevicesAndTablesAreIncluded) {
   auto fadt = read_at<Fadt>(*image, xsdt_entries(*image).at("FACP"));
   auto dsdt = table_at(*image, fadt.x_dsdt);
   EXPECT_NE(std::string(dsdt.begin(), dsdt.end()).find("PCI0"), std::string::npos);
+  EXPECT_EQ(byte_sum(dsdt), 0);
+}
+
+TEST(AcpiTables, PciHostBridgeAndMcfgDescribeOurWindows) {
+  const PciHostWindows windows{0xe0000000, 0, 0xc0000000, 0xdfffffff};
+  AcpiConfig config;
+  config.extra_devices = pci_host_devices(windows);
+  config.extra_tables.push_back(build_mcfg(windows));
+  auto image = lay_out_tables(config, kBase);
+  ASSERT_TRUE(image.ok()) << image.error().message;
+  const uint64_t mcfg_address = xsdt_entries(*image).at("MCFG");
+  auto mcfg = table_at(*image, mcfg_address);
+  EXPECT_EQ(byte_sum(mcfg), 0);
+  ASSERT_EQ(mcfg.size(), sizeof(SdtHeader) + 8 + 16);
+  uint64_t ecam_base;
+  std::memcpy(&ecam_base, mcfg.data() + sizeof(SdtHeader) + 8, 8);
+  EXPECT_EQ(ecam_base, 0xe0000000u);
+  EXPECT_EQ(mcfg[sizeof(SdtHeader) + 8 + 10], 0) << "first bus";
+  EXPECT_EQ(mcfg[sizeof(SdtHeader) + 8 + 11], 0) << "last bus";
+  auto fadt = read_at<Fadt>(*image, xsdt_entries(*image).at("FACP"));
+  auto dsdt = table_at(*image, fadt.x_dsdt);
+  const std::string aml(dsdt.begin(), dsdt.end());
+  EXPECT_NE(aml.find("PCI0"), std::string::npos);
+  EXPECT_NE(aml.find("MRES"), std::string::npos);
+  // The 32-bit window as a DWord memory descriptor: min and max in little-endian.
+  const std::string window_min("\x00\x00\x00\xc0", 4), window_max("\xff\xff\xff\xdf", 4);
+  EXPECT_NE(aml.find(window_min + window_max), std::string::npos);
   EXPECT_EQ(byte_sum(dsdt), 0);
 }
 
