@@ -70,14 +70,6 @@ static int submit(struct virtio_device *device, uint32_t type, uint64_t sector, 
 	return status;
 }
 
-static unsigned parse_number(const char *text, size_t length)
-{
-	unsigned value = 0;
-	for (size_t i = 0; i < length && text[i] >= '0' && text[i] <= '9'; i++)
-		value = value * 10 + (unsigned)(text[i] - '0');
-	return value;
-}
-
 static int verify(struct virtio_device *device, unsigned seed)
 {
 	for (uint64_t sector = 0; sector < SECTORS; sector += SECTORS_PER_REQUEST) {
@@ -106,12 +98,10 @@ static uint64_t next_random(uint64_t *state)
 
 __attribute__((noreturn)) static void bench(struct virtio_device *device, const char *cmdline, uint64_t capacity)
 {
-	size_t kind_length = 0, size_length = 0, count_length = 0;
+	size_t kind_length = 0;
 	const char *kind = cmdline_value(cmdline, "kind", &kind_length);
-	const char *size_text = cmdline_value(cmdline, "size", &size_length);
-	const char *count_text = cmdline_value(cmdline, "count", &count_length);
-	unsigned size_kib = size_text ? parse_number(size_text, size_length) : 4;
-	unsigned count = count_text ? parse_number(count_text, count_length) : 1000;
+	uint64_t size_kib = cmdline_number(cmdline, "size", 4);
+	uint64_t count = cmdline_number(cmdline, "count", 1000);
 	if (!kind || size_kib == 0 || size_kib > 64 || count == 0) {
 		console_printf("disk: bench needs kind=seqread|seqwrite|randread, size=1..64 (KiB), count=N\n");
 		debug_exit(2);
@@ -124,11 +114,11 @@ __attribute__((noreturn)) static void bench(struct virtio_device *device, const 
 	for (unsigned i = 0; i < sizeof data; i++)
 		data[i] = (uint8_t)i;
 	console_printf("bench: begin\n");
-	for (unsigned i = 0; i < count; i++) {
+	for (uint64_t i = 0; i < count; i++) {
 		if (random)
 			sector = next_random(&state) % (span / sectors) * sectors;
-		if (submit(device, write ? T_OUT : T_IN, sector, size_kib * 1024, !write) != 0) {
-			console_printf("disk: bench request %u failed\n", i);
+		if (submit(device, write ? T_OUT : T_IN, sector, (uint32_t)(size_kib * 1024), !write) != 0) {
+			console_printf("disk: bench request %lu failed\n", i);
 			debug_exit(1);
 		}
 		if (!random)
@@ -160,10 +150,9 @@ void guest_main(uint64_t start_info_paddr)
 	if (submit(&device, T_GET_ID, 0, 20, 1) == 0)
 		console_printf("disk: id %s\n", (const char *)data);
 
-	size_t length = 0, seed_length = 0;
+	size_t length = 0;
 	const char *mode = cmdline ? cmdline_value(cmdline, "mode", &length) : 0;
-	const char *seed_text = cmdline ? cmdline_value(cmdline, "seed", &seed_length) : 0;
-	unsigned seed = seed_text ? parse_number(seed_text, seed_length) : 0;
+	unsigned seed = (unsigned)cmdline_number(cmdline, "seed", 0);
 
 	if (mode && word_equals(mode, length, "write")) {
 		for (uint64_t sector = 0; sector < SECTORS; sector += SECTORS_PER_REQUEST) {

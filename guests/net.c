@@ -33,14 +33,6 @@ static uint64_t address_of(const void *p)
 	return (uint64_t)(uintptr_t)p;
 }
 
-static unsigned parse_number(const char *text, size_t length)
-{
-	unsigned value = 0;
-	for (size_t i = 0; i < length && text[i] >= '0' && text[i] <= '9'; i++)
-		value = value * 10 + (unsigned)(text[i] - '0');
-	return value;
-}
-
 static void post_rx(struct virtio_device *device, uint16_t index)
 {
 	rx_queue.desc[index] = (struct virtq_desc){address_of(rx_buffers[index]), BUFFER, VIRTQ_DESC_F_WRITE, 0};
@@ -112,10 +104,9 @@ void guest_main(uint64_t start_info_paddr)
 	for (int i = 0; i < 6; i++)
 		mac[i] = mmio_read8(device.device_config + i);
 
-	size_t role_length = 0, count_length = 0;
+	size_t role_length = 0;
 	const char *role = cmdline ? cmdline_value(cmdline, "role", &role_length) : 0;
-	const char *count_text = cmdline ? cmdline_value(cmdline, "count", &count_length) : 0;
-	unsigned count = count_text ? parse_number(count_text, count_length) : 10;
+	unsigned count = (unsigned)cmdline_number(cmdline, "count", 10);
 	if (count == 0)
 		count = 10;
 	if (role && word_equals(role, role_length, "receiver") && count > MAX_COUNT)

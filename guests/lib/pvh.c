@@ -47,6 +47,14 @@ const char *cmdline_value(const char *cmdline, const char *key, size_t *length)
 	return NULL;
 }
 
+uint64_t cmdline_number(const char *cmdline, const char *key, uint64_t fallback)
+{
+	size_t length;
+	uint64_t value;
+	const char *text = cmdline ? cmdline_value(cmdline, key, &length) : NULL;
+	return text && parse_u64(text, length, &value) ? value : fallback;
+}
+
 bool word_equals(const char *value, size_t length, const char *s)
 {
 	return strlen(s) == length && memcmp(value, s, length) == 0;

@@ -47,3 +47,7 @@ const char *cmdline_value(const char *cmdline, const char *key, size_t *length);
 
 /* True when [value, value+length) equals the NUL-terminated string s. */
 bool word_equals(const char *value, size_t length, const char *s);
+
+/* The decimal value of key=N on the command line; `fallback` when the key is
+   missing or the value is not a number. */
+uint64_t cmdline_number(const char *cmdline, const char *key, uint64_t fallback);

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.h"
 #include "vm_process.h"
 
 namespace vmhive::testing {
@@ -22,14 +23,11 @@ using namespace std::chrono_literals;
 class DiskGuest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/vmhive-disk-guest-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    image_ = dir_ + "/disk.img";
-    overlay_ = dir_ + "/overlay.img";
+    dir_ = temp_.path();
+    image_ = temp_.file("disk.img");
+    overlay_ = temp_.file("overlay.img");
     std::ofstream(image_, std::ios::binary).write(std::string(8 << 20, '\0').data(), 8 << 20);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   RunResult run_disk(const std::string& disk, const std::string& cmdline) {
     return run_guest("disk", {"--disk", disk, "--cmdline", cmdline});
@@ -40,6 +38,7 @@ class DiskGuest : public ::testing::Test {
     return bytes;
   }
 
+  TempDir temp_;
   std::string dir_, image_, overlay_;
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "devices/virtio/block/raw_image.h"
+#include "temp_dir.h"
 #include "virtqueue_driver.h"
 
 namespace vmhive::virtio {
@@ -19,6 +20,7 @@ namespace {
 using testing::kDescNext;
 using testing::kDescWrite;
 using testing::TestDriver;
+using vmhive::testing::TempDir;
 
 constexpr uint64_t kHeader = 0x100000, kData = 0x101000, kStatus = 0x110000;
 constexpr uint64_t kDiskBytes = 1 << 20;
@@ -26,15 +28,11 @@ constexpr uint64_t kDiskBytes = 1 << 20;
 class BlockDeviceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/vmhive-blk-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    path_ = dir_ + "/disk.img";
+    path_ = temp_.file("disk.img");
     std::vector<char> bytes(kDiskBytes);
     for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i / 512);
     std::ofstream(path_, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   void make_device(bool read_only = false, uint64_t features = BlockDevice::kFeatureFlush |
                                                                 BlockDevice::kFeatureDiscard |
@@ -81,7 +79,8 @@ class BlockDeviceTest : public ::testing::Test {
     return bytes;
   }
 
-  std::string dir_, path_;
+  TempDir temp_;
+  std::string path_;
   GuestMemory memory_ = *GuestMemory::create({{0, 4ull << 20}});
   TestDriver driver_{memory_, 8};
   std::unique_ptr<BlockDevice> device_;

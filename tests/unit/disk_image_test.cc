@@ -17,6 +17,7 @@
 #include "devices/virtio/block/disk_image.h"
 #include "devices/virtio/block/overlay_image.h"
 #include "devices/virtio/block/raw_image.h"
+#include "temp_dir.h"
 
 namespace vmhive::virtio {
 namespace {
@@ -28,18 +29,14 @@ DiskSpec spec(std::string path, bool read_only = false, std::string overlay = {}
 class DiskImageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/vmhive-disk-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    base_ = dir_ + "/base.img";
-    overlay_ = dir_ + "/overlay.img";
+    dir_ = temp_.path();
+    base_ = temp_.file("base.img");
+    overlay_ = temp_.file("overlay.img");
     // 64 KiB base where byte i holds i % 251.
     std::vector<uint8_t> bytes(64 * 1024);
     for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i % 251);
     std::ofstream(base_, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::vector<uint8_t> file_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
@@ -52,6 +49,7 @@ class DiskImageTest : public ::testing::Test {
   }
   static uint8_t base_byte(uint64_t offset) { return static_cast<uint8_t>(offset % 251); }
 
+  vmhive::testing::TempDir temp_;
   std::string dir_, base_, overlay_;
 };
 

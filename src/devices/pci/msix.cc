@@ -56,14 +56,15 @@ void MsixTable::set_pending(unsigned vector, bool value) {
   }
 }
 
-void MsixTable::deliver_unmasked_pending() {
-  if (!enabled_ || function_masked_) return;
-  for (unsigned vector = 0; vector < entries_.size(); ++vector) {
-    if (pending(vector) && !masked(vector)) {
-      set_pending(vector, false);
-      sink_.signal(vector);
-    }
+void MsixTable::deliver_if_pending(unsigned vector) {
+  if (enabled_ && pending(vector) && !masked(vector)) {
+    set_pending(vector, false);
+    sink_.signal(vector);
   }
+}
+
+void MsixTable::deliver_unmasked_pending() {
+  for (unsigned vector = 0; vector < entries_.size(); ++vector) deliver_if_pending(vector);
 }
 
 void MsixTable::set_message_control(uint16_t control) {
@@ -94,10 +95,7 @@ void MsixTable::table_write(uint64_t offset, std::span<const uint8_t> data) {
       entry.data != before.data) {
     sink_.route(vector, MsiMessage{(uint64_t{entry.address_high} << 32) | entry.address_low, entry.data});
   }
-  if (enabled_ && !masked(vector) && pending(vector)) {
-    set_pending(vector, false);
-    sink_.signal(vector);
-  }
+  deliver_if_pending(vector);
 }
 
 void MsixTable::pba_read(uint64_t offset, std::span<uint8_t> data) {

@@ -75,6 +75,8 @@ class MsixTable {
   bool masked(unsigned vector) const;
   bool pending(unsigned vector) const { return (pending_[vector / 64] >> (vector % 64)) & 1; }
   void set_pending(unsigned vector, bool value);
+  // Sends `vector`'s pending interrupt if MSI-X is on and the vector unmasked.
+  void deliver_if_pending(unsigned vector);
   void deliver_unmasked_pending();
 
   MsiSink& sink_;
