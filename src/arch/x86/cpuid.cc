@@ -36,6 +36,12 @@ std::vector<CpuidMask> pvm_masks() {
       {7, 0, R::kEdx, bit(2) | bit(3) | bit(8) | bit(23) | bit(22) | bit(24) | bit(25), "AVX-512 and AMX"},
       {7, 1, R::kEax, bit(4) | bit(5), "AVX-VNNI, AVX512-BF16"},
       {0x80000001, std::nullopt, R::kEcx, bit(11) | bit(16), "XOP, FMA4 (AMD) need XSAVE state"},
+      // KVM's paravirtual features that make hypercalls. The guest's hypercall
+      // instruction (VMMCALL here) is not the one KVM expects, so KVM rewrites
+      // it in the guest's read-only kernel text and the guest oopses (seen in
+      // kvm_kick_cpu, a PV spinlock unlock).
+      {0x40000001, std::nullopt, R::kEax, bit(7) | bit(11) | bit(13),
+       "KVM PV_UNHALT, PV_SEND_IPI, PV_SCHED_YIELD: hypercalls KVM-PVM cannot take from a non-PVM guest"},
   };
 }
 
@@ -53,12 +59,12 @@ std::vector<CpuTemplate> build_templates() {
                        // vmhive still completes POPCNT and CLAC/STAC if a kernel uses them.
                        // The rest skips work that costs minutes when ring 0 is emulated
                        // (~4000x slower) and that a VM does not need; docs/pvm.md measures
-                       // each: the clocksource and lockup watchdogs and the timer check
-                       // misjudge a clock that slow, crypto self-tests, the tracefs event
+                       // each: the clocksource, lockup and RCU stall watchdogs and the
+                       // timer check misjudge a clock that slow, crypto self-tests, the tracefs event
                        // tree, and the kernel's BTF parse (paid by whichever initcall first
                        // registers BPF kfuncs; the guest parses it on first BPF use instead).
                        "noxsave clearcpuid=popcnt,smap,ssse3,sse4_1,sse4_2,aes,pclmulqdq,sha_ni "
-                       "tsc=reliable no_timer_check nowatchdog cryptomgr.notests "
+                       "tsc=reliable no_timer_check nowatchdog rcupdate.rcu_cpu_stall_suppress=1 cryptomgr.notests "
                        "initcall_blacklist=ftrace_check_for_weak_functions,tracer_init_tracefs,trace_eval_init,"
                        "crypto_kdf108_init,blake2s_mod_init,init_encrypted,cubictcp_register,bpf_rstat_kfunc_init,"
                        "bpf_key_sig_kfuncs_init,kfunc_init,bpf_prog_test_run_init,bpf_tcp_ca_kfunc_init"});
