@@ -9,7 +9,7 @@ set -Eeuo pipefail
 
 readonly me=prepare-linux-guest
 readonly meta_package=linux-image-cloud-amd64
-readonly tools=(busybox-static lz4 kmod cpio binutils)
+readonly tools=(busybox-static e2fsprogs lz4 kmod cpio binutils)
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly script_dir
 readonly helper_dir=$script_dir/linux-guest
@@ -79,8 +79,9 @@ stamp_inputs() {
   local scripts busybox
   scripts=$(cd "$script_dir" && sha256sum prepare-linux-guest.sh linux-guest/* | sha256sum)
   busybox=$(dpkg-query -W -f='${Version}' busybox-static)
-  printf 'package=%s\nversion=%s\nbusybox=%s\nscripts=%s\n' \
-    "$package" "$version" "$busybox" "${scripts%% *}"
+  e2fsprogs=$(dpkg-query -W -f='${Version}' e2fsprogs)
+  printf 'package=%s\nversion=%s\nbusybox=%s\ne2fsprogs=%s\nscripts=%s\n' \
+    "$package" "$version" "$busybox" "$e2fsprogs" "${scripts%% *}"
 }
 
 outputs_exist() {
@@ -198,6 +199,33 @@ write_export_map() {
   [[ -s $target ]] || die "vmlinux has no exported symbol names (__ksymtab_strings)"
 }
 
+# Copies a module without its .BTF section. The kernel checks a module's BTF against its own the
+# first time one loads, parsing all of vmlinux's BTF (minutes of emulated ring 0 on KVM-PVM); a
+# module without .BTF skips that. objcopy also drops the appended signature, so the guest logs
+# "module verification failed" and marks itself tainted; Debian's kernel does not enforce
+# signatures outside Secure Boot. docs/linux-guest.md, "Modules".
+install_module() {
+  local source=$1 target=$2
+  mkdir -p "$(dirname "$target")"
+  run "objcopy ${source##*/}" objcopy --remove-section=.BTF "$source" "$target"
+  chmod 0644 "$target"
+}
+
+# mke2fs from the host's e2fsprogs with the shared libraries it links (busybox's makes only ext2).
+install_mke2fs() {
+  local staging=$1 mke2fs library
+  mke2fs=$(command -v mke2fs || echo /sbin/mke2fs)
+  [[ -x $mke2fs ]] || die "no mke2fs on the host (package e2fsprogs)"
+  rm -f "$staging/sbin/mke2fs" "$staging/sbin/mkfs.ext4"  # busybox applet links (ext2 only)
+  install -D -m 0755 "$mke2fs" "$staging/sbin/mke2fs"
+  ln -sf mke2fs "$staging/sbin/mkfs.ext4"
+  [[ ! -f /etc/mke2fs.conf ]] || install -D -m 0644 /etc/mke2fs.conf "$staging/etc/mke2fs.conf"
+  while read -r library; do
+    install -D -m 0755 "$library" "$staging$library"
+  done < <(ldd "$mke2fs" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+  [[ -n $(find "$staging" -name 'ld-linux*' -print -quit) ]] || die "ldd $mke2fs named no dynamic loader"
+}
+
 build_initramfs() {
   local modules_dir=$1 system_map=$2 target=$3
   local staging=$work/initramfs
@@ -216,6 +244,7 @@ build_initramfs() {
     ln -s /bin/busybox "$staging/$applet"
   done < <("$busybox" --list-full)
   install -m 0755 "$helper_dir/init" "$staging/init"
+  install_mke2fs "$staging"
   printf 'root:x:0:0:root:/root:/bin/sh\n' >"$staging/etc/passwd"
   printf 'root:x:0:\n' >"$staging/etc/group"
   # Mounted by /init with one `mount -a`.
@@ -234,7 +263,7 @@ build_initramfs() {
       load) loads+=("$name") ;;
       builtin) builtins+=("$name") ;;
       absent) absent+=("$name") ;;
-      file) install -D -m 0644 "$modules_dir/$name" "$guest_modules/$name" ;;
+      file) install_module "$modules_dir/$name" "$guest_modules/$name" ;;
     esac
   done <<<"$resolved"
   printf '%s\n' "${loads[@]}" >"$staging/etc/vmhive/modules"
