@@ -11,6 +11,8 @@ packages=(
   libgtest-dev libgmock-dev               # unit and integration tests
   clang libfuzzer-14-dev libclang-rt-14-dev  # fuzz targets
   libcli11-dev                            # command-line parsing
+  nlohmann-json3-dev                      # the control socket's JSON requests
+  zlib1g-dev                              # CRC-32 checksums of snapshot state files
   busybox-static lz4 kmod cpio            # the default Linux guest's initramfs
   iproute2                                # network tests: namespaces, bridges, taps
 )

@@ -2,13 +2,20 @@
 // that says how it ended; `vmhive info` reports what this host's KVM offers.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <iterator>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "arch/x86/cpuid.h"
+#include "cli/clone_command.h"
 #include "cli/run_options.h"
+#include "control/control_socket.h"
 #include "kvm/kvm.h"
 #include "vmm/machine.h"
 #include "vmm/vm_outcome.h"
@@ -24,7 +31,8 @@ int fail(const std::string& message, int status = exit_status::kVmmError) {
 
 void report_outcome(const VmOutcome& outcome) {
   switch (outcome.kind) {
-    case VmOutcomeKind::kPowerOff: return;
+    case VmOutcomeKind::kPowerOff:
+    case VmOutcomeKind::kStopped: return;
     case VmOutcomeKind::kReset: std::fprintf(stderr, "vmhive: the guest reset the machine\n"); return;
     case VmOutcomeKind::kDebugExit:
       if (outcome.code != 0) std::fprintf(stderr, "vmhive: the guest wrote %d to the debug-exit port\n", outcome.code);
@@ -48,6 +56,44 @@ int run_command(const cli::RunOptions& options) {
   if (config->report_timing) std::fprintf(stderr, "%s\n", (*machine)->timing_report().c_str());
   report_outcome(outcome);
   return exit_status_for(outcome);
+}
+
+int restore_command(const RestoreConfig& config) {
+  auto machine = Machine::restore(config);
+  if (!machine.ok()) return fail(machine.error().message);
+  VmOutcome outcome = (*machine)->run();
+  if (config.report_timing) std::fprintf(stderr, "%s\n", (*machine)->timing_report().c_str());
+  report_outcome(outcome);
+  return exit_status_for(outcome);
+}
+
+// Asks the VM behind `socket` for a snapshot and prints its JSON reply.
+int snapshot_command(const std::string& socket, const std::string& dir, bool stop) {
+  std::string absolute = dir;
+  if (!dir.empty() && dir[0] != '/') {
+    char cwd[4096];
+    if (::getcwd(cwd, sizeof cwd) != nullptr) absolute = std::string(cwd) + "/" + dir;
+  }
+  // JSON string escaping for the path: quotes, backslashes and control bytes.
+  std::string escaped;
+  for (char c : absolute) {
+    if (c == '"' || c == '\\') {
+      escaped += '\\';
+      escaped += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char text[8];
+      std::snprintf(text, sizeof text, "\\u%04x", c);
+      escaped += text;
+    } else {
+      escaped += c;
+    }
+  }
+  const std::string request = std::string("{\"op\":\"snapshot\",\"dir\":\"") + escaped + "\",\"resume\":" +
+                              (stop ? "false" : "true") + "}";
+  auto reply = control::send_request(socket, request, std::chrono::seconds(120));
+  if (!reply.ok()) return fail(reply.error().message);
+  std::printf("%s\n", reply->c_str());
+  return reply->rfind("{\"ok\":true", 0) == 0 ? 0 : exit_status::kVmmError;
 }
 
 int info_command(const std::string& kvm_device) {
@@ -98,11 +144,39 @@ int main(int argc, char** argv) {
   run->add_option("--device-poll-us", run_options.device_poll_us,
                   "how long the device thread busy-polls the queues after activity (default 50, 0: never)");
 
+  run->add_option("--control", run_options.control, "listen for control requests (snapshot, pause, ...) on this Unix socket");
+
+  std::string snapshot_socket, snapshot_dir;
+  bool snapshot_stop = false;
+  CLI::App* snapshot = app.add_subcommand("snapshot", "save a running VM (started with --control) to a directory");
+  snapshot->add_option("--control", snapshot_socket, "the VM's control socket")->required();
+  snapshot->add_option("dir", snapshot_dir, "directory for the snapshot (state and memory files)")->required();
+  snapshot->add_flag("--stop", snapshot_stop, "stop the VM after the snapshot instead of letting it run on");
+
+  RestoreConfig restore_config;
+  CLI::App* restore = app.add_subcommand("restore", "continue a VM from a snapshot directory");
+  restore->add_option("dir", restore_config.snapshot_dir, "snapshot directory")->required();
+  restore->add_option("--console", restore_config.console, "stdio, or a file for the guest's serial output");
+  restore->add_option("--control", restore_config.control_socket, "control socket for the restored VM");
+  restore->add_option("--kvm", restore_config.kvm_device, "KVM device (default /dev/kvm)");
+  restore->add_flag("--report-timing", restore_config.report_timing, "print set-up time, run time and exit counts");
+
+  cli::CloneOptions clone_options;
+  CLI::App* clone = app.add_subcommand("clone", "start many VMs from one snapshot, each in its own process");
+  clone->add_option("dir", clone_options.snapshot_dir, "snapshot directory")->required();
+  clone->add_option("--count", clone_options.count, "how many clones (default 1)");
+  clone->add_option("--console-dir", clone_options.console_dir,
+                    "write clone N's serial output to DIR/clone-N.log (default: discard)");
+  clone->add_option("--control-dir", clone_options.control_dir, "give clone N the control socket DIR/clone-N.sock");
+
   std::string info_kvm = "/dev/kvm";
   CLI::App* info = app.add_subcommand("info", "what this host's KVM offers");
   info->add_option("--kvm", info_kvm, "KVM device (default /dev/kvm)");
 
-  if (argc > 1 && argv[1][0] != '-' && std::string(argv[1]) != "run" && std::string(argv[1]) != "info") {
+  static const char* const kSubcommands[] = {"run", "info", "snapshot", "restore", "clone"};
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::none_of(std::begin(kSubcommands), std::end(kSubcommands),
+                   [&](const char* name) { return std::string(argv[1]) == name; })) {
     return fail(std::string("unknown subcommand '") + argv[1] + "' (try --help)", exit_status::kUsage);
   }
   try {
@@ -120,6 +194,15 @@ int main(int argc, char** argv) {
   if (*run) {
     run_options.cmdline_given = run->count("--cmdline") > 0;
     return run_command(run_options);
+  }
+  if (*snapshot) return snapshot_command(snapshot_socket, snapshot_dir, snapshot_stop);
+  if (*restore) return restore_command(restore_config);
+  if (*clone) {
+    char self[4096] = {};
+    const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    auto status = cli::clone_command(clone_options, length > 0 ? std::string(self, static_cast<size_t>(length)) : std::string(argv[0]));
+    if (!status.ok()) return fail(status.error().message);
+    return *status;
   }
   return info_command(info_kvm);
 }

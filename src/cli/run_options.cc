@@ -85,6 +85,7 @@ Result<VmConfig> make_vm_config(const RunOptions& options, const HostFacts& host
     return make_error("--device-poll-us " + poll + ": give microseconds, 0 to 999999");
   }
   config.device_poll_us = static_cast<uint32_t>(std::stoul(poll));
+  config.control_socket = options.control;
   return config;
 }
 

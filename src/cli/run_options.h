@@ -27,6 +27,7 @@ struct RunOptions {
   std::vector<std::string> disks;  // each --disk as typed
   std::vector<std::string> nets;   // each --net as typed
   std::string device_poll_us = "50";
+  std::string control;  // control socket path, empty: none
 };
 
 // Facts about the host the checks depend on, passed in so tests can vary them.

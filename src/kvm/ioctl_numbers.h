@@ -29,7 +29,14 @@ inline constexpr unsigned long kSetMsrs = _IOC(_IOC_WRITE, KVMIO, 0x89, kMsrsHea
 inline constexpr unsigned long kGetMsrIndexList = _IOC(_IOC_READ | _IOC_WRITE, KVMIO, 0x02, kMsrListHeaderSize);
 inline constexpr unsigned long kSetGsiRouting = _IOC(_IOC_WRITE, KVMIO, 0x6a, kIrqRoutingHeaderSize);
 
+// struct kvm_xsave (4 KiB, then a flexible array): C++ gets its size wrong too.
+inline constexpr unsigned long kXsaveSize = 4096;
+inline constexpr unsigned long kGetXsave = _IOC(_IOC_READ, KVMIO, 0xa4, kXsaveSize);
+inline constexpr unsigned long kSetXsave = _IOC(_IOC_WRITE, KVMIO, 0xa5, kXsaveSize);
+
 // The values C code gets from <linux/kvm.h> on x86-64.
+static_assert(kGetXsave == 0x9000aea4);
+static_assert(kSetXsave == 0x5000aea5);
 static_assert(kGetSupportedCpuid == 0xc008ae05);
 static_assert(kSetCpuid2 == 0x4008ae90);
 static_assert(kGetMsrs == 0xc008ae88);

@@ -125,6 +125,70 @@ Result<kvm_fpu> Vcpu::get_fpu() const {
   return fpu;
 }
 
+namespace {
+
+// A pair of plain get/set ioctls on a vCPU fd.
+template <class State>
+Result<State> get_state(int fd, unsigned long request, const char* name, uint32_t index) {
+  State state{};
+  if (::ioctl(fd, request, &state) < 0) return ioctl_error(name, index);
+  return state;
+}
+
+template <class State>
+Result<void> set_state(int fd, unsigned long request, const State& state, const char* name, uint32_t index) {
+  if (::ioctl(fd, request, &state) < 0) return ioctl_error(name, index);
+  return {};
+}
+
+}  // namespace
+
+static_assert(sizeof(XsaveArea) == ioctls::kXsaveSize);
+Result<XsaveArea> Vcpu::get_xsave() const { return get_state<XsaveArea>(fd_.get(), ioctls::kGetXsave, "KVM_GET_XSAVE", index_); }
+Result<void> Vcpu::set_xsave(const XsaveArea& xsave) const {
+  return set_state(fd_.get(), ioctls::kSetXsave, xsave, "KVM_SET_XSAVE", index_);
+}
+Result<kvm_xcrs> Vcpu::get_xcrs() const { return get_state<kvm_xcrs>(fd_.get(), KVM_GET_XCRS, "KVM_GET_XCRS", index_); }
+Result<void> Vcpu::set_xcrs(const kvm_xcrs& xcrs) const {
+  return set_state(fd_.get(), KVM_SET_XCRS, xcrs, "KVM_SET_XCRS", index_);
+}
+Result<kvm_vcpu_events> Vcpu::get_events() const {
+  return get_state<kvm_vcpu_events>(fd_.get(), KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS", index_);
+}
+Result<void> Vcpu::set_events(const kvm_vcpu_events& events) const {
+  return set_state(fd_.get(), KVM_SET_VCPU_EVENTS, events, "KVM_SET_VCPU_EVENTS", index_);
+}
+Result<kvm_mp_state> Vcpu::get_mp_state() const {
+  return get_state<kvm_mp_state>(fd_.get(), KVM_GET_MP_STATE, "KVM_GET_MP_STATE", index_);
+}
+Result<void> Vcpu::set_mp_state(const kvm_mp_state& state) const {
+  return set_state(fd_.get(), KVM_SET_MP_STATE, state, "KVM_SET_MP_STATE", index_);
+}
+Result<kvm_debugregs> Vcpu::get_debugregs() const {
+  return get_state<kvm_debugregs>(fd_.get(), KVM_GET_DEBUGREGS, "KVM_GET_DEBUGREGS", index_);
+}
+Result<void> Vcpu::set_debugregs(const kvm_debugregs& debugregs) const {
+  return set_state(fd_.get(), KVM_SET_DEBUGREGS, debugregs, "KVM_SET_DEBUGREGS", index_);
+}
+
+Result<std::vector<MsrValue>> Vcpu::get_present_msrs(const std::vector<uint32_t>& indices) const {
+  std::vector<MsrValue> present;
+  size_t next = 0;
+  while (next < indices.size()) {
+    const size_t count = indices.size() - next;
+    ioctls::MsrList list(static_cast<uint32_t>(count));
+    for (size_t i = 0; i < count; ++i) {
+      list.entries()[i] = kvm_msr_entry{};
+      list.entries()[i].index = indices[next + i];
+    }
+    int read = ::ioctl(fd_.get(), ioctls::kGetMsrs, list.data());
+    if (read < 0) return ioctl_error("KVM_GET_MSRS", index_);
+    for (int i = 0; i < read; ++i) present.push_back(MsrValue{list.entries()[i].index, list.entries()[i].data});
+    next += static_cast<size_t>(read) + 1;  // KVM stops at the first MSR it refuses: skip that one
+  }
+  return present;
+}
+
 Result<void> Vcpu::inject_exception(uint8_t vector, std::optional<uint32_t> error_code) const {
   kvm_vcpu_events events{};
   if (::ioctl(fd_.get(), KVM_GET_VCPU_EVENTS, &events) < 0) return ioctl_error("KVM_GET_VCPU_EVENTS", index_);

@@ -14,6 +14,12 @@
 
 namespace vmhive::kvm {
 
+// KVM_GET_XSAVE's 4 KiB area (struct kvm_xsave ends in a flexible array that
+// C++ containers cannot hold).
+struct XsaveArea {
+  uint32_t region[1024];
+};
+
 struct MsrValue {
   uint32_t index;
   uint64_t value;
@@ -47,6 +53,22 @@ class Vcpu {
   Result<void> set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) const;
   Result<kvm_lapic_state> get_lapic() const;
   Result<void> set_lapic(const kvm_lapic_state& lapic) const;
+  // The rest of a vCPU's state, for snapshots (docs/snapshots.md).
+  Result<XsaveArea> get_xsave() const;
+  Result<void> set_xsave(const XsaveArea& xsave) const;
+  Result<kvm_xcrs> get_xcrs() const;
+  Result<void> set_xcrs(const kvm_xcrs& xcrs) const;
+  Result<kvm_vcpu_events> get_events() const;
+  Result<void> set_events(const kvm_vcpu_events& events) const;
+  Result<kvm_mp_state> get_mp_state() const;
+  Result<void> set_mp_state(const kvm_mp_state& state) const;
+  Result<kvm_debugregs> get_debugregs() const;
+  Result<void> set_debugregs(const kvm_debugregs& debugregs) const;
+  // The MSRs among `indices` that KVM will read for this vCPU, with their
+  // values: KVM lists some MSRs that a given CPUID makes absent, and those are
+  // left out rather than failing the whole read.
+  Result<std::vector<MsrValue>> get_present_msrs(const std::vector<uint32_t>& indices) const;
+
   // Makes the vCPU take exception `vector` (with an error code if given)
   // when it next runs, as if its current instruction had raised it.
   Result<void> inject_exception(uint8_t vector, std::optional<uint32_t> error_code = std::nullopt) const;

@@ -111,4 +111,38 @@ Result<Vcpu> Vm::create_vcpu(uint32_t index) const {
   return Vcpu::adopt(UniqueFd(fd), index, kvm_->vcpu_mmap_size());
 }
 
+Result<kvm_irqchip> Vm::get_irqchip(uint32_t chip_id) const {
+  kvm_irqchip chip{};
+  chip.chip_id = chip_id;
+  if (::ioctl(fd_.get(), KVM_GET_IRQCHIP, &chip) < 0) return ioctl_error("KVM_GET_IRQCHIP");
+  return chip;
+}
+
+Result<void> Vm::set_irqchip(const kvm_irqchip& chip) const {
+  if (::ioctl(fd_.get(), KVM_SET_IRQCHIP, &chip) < 0) return ioctl_error("KVM_SET_IRQCHIP");
+  return {};
+}
+
+Result<kvm_pit_state2> Vm::get_pit() const {
+  kvm_pit_state2 pit{};
+  if (::ioctl(fd_.get(), KVM_GET_PIT2, &pit) < 0) return ioctl_error("KVM_GET_PIT2");
+  return pit;
+}
+
+Result<void> Vm::set_pit(const kvm_pit_state2& pit) const {
+  if (::ioctl(fd_.get(), KVM_SET_PIT2, &pit) < 0) return ioctl_error("KVM_SET_PIT2");
+  return {};
+}
+
+Result<kvm_clock_data> Vm::get_clock() const {
+  kvm_clock_data clock{};
+  if (::ioctl(fd_.get(), KVM_GET_CLOCK, &clock) < 0) return ioctl_error("KVM_GET_CLOCK");
+  return clock;
+}
+
+Result<void> Vm::set_clock(const kvm_clock_data& clock) const {
+  if (::ioctl(fd_.get(), KVM_SET_CLOCK, &clock) < 0) return ioctl_error("KVM_SET_CLOCK");
+  return {};
+}
+
 }  // namespace vmhive::kvm

@@ -44,6 +44,15 @@ class Vm {
 
   Result<Vcpu> create_vcpu(uint32_t index) const;
 
+  // In-kernel device state, for snapshots: PIC master (0), PIC slave (1),
+  // IOAPIC (2); the PIT; the kvmclock base.
+  Result<kvm_irqchip> get_irqchip(uint32_t chip_id) const;
+  Result<void> set_irqchip(const kvm_irqchip& chip) const;
+  Result<kvm_pit_state2> get_pit() const;
+  Result<void> set_pit(const kvm_pit_state2& pit) const;
+  Result<kvm_clock_data> get_clock() const;
+  Result<void> set_clock(const kvm_clock_data& clock) const;
+
   int fd() const { return fd_.get(); }
 
  private:

@@ -1,6 +1,13 @@
 #include "memory/guest_memory.h"
 
+#include "common/unique_fd.h"
+
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <cstdio>
@@ -20,7 +27,13 @@ std::string hex(uint64_t value) {
 
 }  // namespace
 
-Result<GuestMemory> GuestMemory::create(const std::vector<MemoryRegion>& regions) {
+Result<GuestMemory> GuestMemory::create(const std::vector<MemoryRegion>& regions) { return map(regions, -1); }
+
+Result<GuestMemory> GuestMemory::map_file_private(const std::vector<MemoryRegion>& regions, int fd) {
+  return map(regions, fd);
+}
+
+Result<GuestMemory> GuestMemory::map(const std::vector<MemoryRegion>& regions, int fd) {
   if (regions.empty()) return make_error("guest memory: no RAM regions given");
   uint64_t total = 0;
   uint64_t previous_end = 0;
@@ -36,8 +49,16 @@ Result<GuestMemory> GuestMemory::create(const std::vector<MemoryRegion>& regions
     previous_end = region.guest_address + region.size;
     total += region.size;
   }
+  const bool anonymous = fd < 0;
+  if (!anonymous) {
+    struct stat status {};
+    if (::fstat(fd, &status) != 0) return make_error(std::string("memory file: fstat failed: ") + std::strerror(errno));
+    if (static_cast<uint64_t>(status.st_size) != total)
+      return make_error("memory file is " + std::to_string(status.st_size) + " bytes, the snapshot's RAM is " +
+                        std::to_string(total));
+  }
   void* addr = ::mmap(nullptr, total, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                      MAP_PRIVATE | MAP_NORESERVE | (anonymous ? MAP_ANONYMOUS : 0), fd, 0);
   if (addr == MAP_FAILED)
     return make_error("guest memory: cannot map " + std::to_string(total >> 20) +
                       " MiB of RAM: " + std::strerror(errno));
@@ -48,7 +69,75 @@ Result<GuestMemory> GuestMemory::create(const std::vector<MemoryRegion>& regions
     host_regions.push_back({region.guest_address, region.size, mapping.data() + offset});
     offset += region.size;
   }
-  return GuestMemory(std::move(mapping), std::move(host_regions));
+  return GuestMemory(std::move(mapping), std::move(host_regions), anonymous);
+}
+
+namespace {
+
+bool page_is_zero(const uint8_t* page) {
+  static constexpr uint8_t kZeros[kPageSize] = {};
+  return std::memcmp(page, kZeros, kPageSize) == 0;
+}
+
+// Which pages of [start, start + pages * 4 KiB) the host has present or in
+// swap (/proc/self/pagemap bits 63 and 62): an anonymous page that is neither
+// was never written and reads as zero.
+Result<std::vector<bool>> touched_pages(const uint8_t* start, uint64_t pages) {
+  UniqueFd pagemap(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
+  if (!pagemap.valid()) return make_error(std::string("cannot open /proc/self/pagemap: ") + std::strerror(errno));
+  std::vector<bool> touched(pages);
+  std::vector<uint64_t> entries(4096);
+  const uint64_t first = reinterpret_cast<uintptr_t>(start) / kPageSize;
+  for (uint64_t done = 0; done < pages;) {
+    const uint64_t batch = std::min<uint64_t>(entries.size(), pages - done);
+    const ssize_t got = ::pread(pagemap.get(), entries.data(), batch * sizeof(uint64_t),
+                                static_cast<off_t>((first + done) * sizeof(uint64_t)));
+    if (got != static_cast<ssize_t>(batch * sizeof(uint64_t)))
+      return make_error(std::string("reading /proc/self/pagemap failed: ") + std::strerror(errno));
+    for (uint64_t i = 0; i < batch; ++i) touched[done + i] = (entries[i] >> 62) != 0;
+    done += batch;
+  }
+  return touched;
+}
+
+}  // namespace
+
+Result<uint64_t> GuestMemory::save_to_file(int fd) const {
+  const uint64_t total = total_size();
+  if (::ftruncate(fd, 0) != 0 || ::ftruncate(fd, static_cast<off_t>(total)) != 0)
+    return make_error(std::string("memory file: cannot size it: ") + std::strerror(errno));
+  const uint64_t pages = total / kPageSize;
+  std::vector<bool> touched;
+  if (anonymous_) touched = VMHIVE_TRY(touched_pages(mapping_.data(), pages));
+  uint64_t written = 0;
+  // Runs of non-zero pages go out in one pwrite each.
+  uint64_t run_start = 0, run_length = 0;
+  auto flush = [&]() -> Result<void> {
+    const uint8_t* from = mapping_.data() + run_start * kPageSize;
+    uint64_t remaining = run_length * kPageSize;
+    off_t offset = static_cast<off_t>(run_start * kPageSize);
+    while (remaining > 0) {
+      const ssize_t wrote = ::pwrite(fd, from, remaining, offset);
+      if (wrote <= 0) return make_error(std::string("memory file: write failed: ") + std::strerror(errno));
+      from += wrote;
+      offset += wrote;
+      remaining -= static_cast<uint64_t>(wrote);
+      written += static_cast<uint64_t>(wrote);
+    }
+    run_length = 0;
+    return {};
+  };
+  for (uint64_t page = 0; page < pages; ++page) {
+    const bool data = (!anonymous_ || touched[page]) && !page_is_zero(mapping_.data() + page * kPageSize);
+    if (data) {
+      if (run_length == 0) run_start = page;
+      ++run_length;
+    } else if (run_length > 0) {
+      VMHIVE_CHECK(flush());
+    }
+  }
+  if (run_length > 0) VMHIVE_CHECK(flush());
+  return written;
 }
 
 Result<std::span<uint8_t>> GuestMemory::slice(uint64_t gpa, uint64_t len) const {

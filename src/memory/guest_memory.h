@@ -32,6 +32,16 @@ class GuestMemory {
   // Maps anonymous memory for the given regions (page-aligned, sorted,
   // non-overlapping). Memory is reserved lazily (MAP_NORESERVE).
   static Result<GuestMemory> create(const std::vector<MemoryRegion>& regions);
+  // Maps the regions, laid end to end, from a snapshot's memory file (`fd`,
+  // exactly as long as the regions together) copy-on-write: pages the guest
+  // never writes stay shared with every other mapping of the file through the
+  // page cache, and nothing the guest writes reaches the file.
+  static Result<GuestMemory> map_file_private(const std::vector<MemoryRegion>& regions, int fd);
+
+  // Writes guest RAM to `fd` (regions end to end) as a sparse file: pages
+  // that are zero are holes. Returns the bytes written. For anonymous memory
+  // only pages the host has present or swapped are looked at.
+  Result<uint64_t> save_to_file(int fd) const;
 
   GuestMemory(GuestMemory&&) = default;
   GuestMemory& operator=(GuestMemory&&) = default;
@@ -62,11 +72,13 @@ class GuestMemory {
   uint64_t total_size() const;
 
  private:
-  GuestMemory(Mapping mapping, std::vector<HostRegion> regions)
-      : mapping_(std::move(mapping)), regions_(std::move(regions)) {}
+  GuestMemory(Mapping mapping, std::vector<HostRegion> regions, bool anonymous)
+      : mapping_(std::move(mapping)), regions_(std::move(regions)), anonymous_(anonymous) {}
+  static Result<GuestMemory> map(const std::vector<MemoryRegion>& regions, int fd);
 
   Mapping mapping_;
   std::vector<HostRegion> regions_;
+  bool anonymous_ = true;
 };
 
 }  // namespace vmhive

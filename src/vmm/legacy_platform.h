@@ -39,6 +39,8 @@ class LegacyPlatform {
     return io_bus_.add(base, length, device);
   }
   devices::Uart8250& serial() { return serial_; }
+  devices::CmosRtc& rtc() { return rtc_; }
+  devices::I8042& keyboard_controller() { return keyboard_controller_; }
 
  private:
   explicit LegacyPlatform(LegacyPlatformHooks hooks);

@@ -2,7 +2,9 @@
 
 #include "arch/x86/syscall_semantics.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -20,6 +22,8 @@
 #include "arch/x86/cpu_boot_state.h"
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
+#include "snapshot/kvm_state.h"
+#include "snapshot/state_file.h"
 #include "vmm/vcpu_setup.h"
 
 namespace vmhive {
@@ -101,26 +105,24 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config) {
   return machine;
 }
 
-Result<void> Machine::assemble() {
+Result<void> Machine::assemble_base(GuestMemory memory, std::string_view default_template) {
   stop_ = VMHIVE_TRY(StopController::create());
   auto console = ConsoleOutput::open(config_.console);
   if (!console.ok()) return with_context("--console " + config_.console, console.error());
   console_ = std::make_unique<ConsoleOutput>(std::move(*console));
+  if (!config_.control_socket.empty()) {
+    auto control = control::ControlSocket::listen(config_.control_socket);
+    if (!control.ok()) return with_context("--control", control.error());
+    control_.emplace(std::move(*control));
+  }
 
-  kvm_ = std::make_unique<kvm::Kvm>(VMHIVE_TRY(kvm::Kvm::open(config_.kvm_device)));
   const uint32_t max_vcpus = std::min<uint32_t>(static_cast<uint32_t>(kvm_->max_vcpus()), kMaxVcpusByApicIds);
   if (config_.vcpu_count == 0 || config_.vcpu_count > max_vcpus) {
     return make_error("--cpus " + std::to_string(config_.vcpu_count) + ": this host allows 1 to " +
                       std::to_string(max_vcpus) + " vCPUs");
   }
-  std::string template_name =
-      config_.cpu_template.empty() ? default_template_for(kvm_->backend()) : config_.cpu_template;
-  const x86::CpuTemplate* cpu_template = VMHIVE_TRY(x86::find_cpu_template(template_name));
-  const auto cpuid = x86::apply_template(VMHIVE_TRY(kvm_->supported_cpuid()), *cpu_template);
-
-  auto memory = GuestMemory::create(x86::ram_regions(config_.memory_size));
-  if (!memory.ok()) return with_context("--mem", memory.error());
-  memory_ = std::make_unique<GuestMemory>(std::move(*memory));
+  template_name_ = config_.cpu_template.empty() ? std::string(default_template) : config_.cpu_template;
+  memory_ = std::make_unique<GuestMemory>(std::move(memory));
 
   vm_ = std::make_unique<kvm::Vm>(VMHIVE_TRY(kvm::Vm::create(*kvm_)));
   if (kvm_->backend() != kvm::Backend::kPvm) {
@@ -136,6 +138,16 @@ Result<void> Machine::assemble() {
       .stop = [this](const StopRequest& request) { stop_->request_stop(outcome_for(request)); },
       .wall_clock = [] { return static_cast<int64_t>(std::time(nullptr)); },
   }));
+  return {};
+}
+
+Result<void> Machine::assemble() {
+  kvm_ = std::make_unique<kvm::Kvm>(VMHIVE_TRY(kvm::Kvm::open(config_.kvm_device)));
+  auto memory = GuestMemory::create(x86::ram_regions(config_.memory_size));
+  if (!memory.ok()) return with_context("--mem", memory.error());
+  VMHIVE_CHECK(assemble_base(std::move(*memory), default_template_for(kvm_->backend())));
+  const x86::CpuTemplate* cpu_template = VMHIVE_TRY(x86::find_cpu_template(template_name_));
+  cpuid_ = x86::apply_template(VMHIVE_TRY(kvm_->supported_cpuid()), *cpu_template);
 
   // PCI exists only when a device needs it, so a VM without one is the
   // machine it was before PCI (nothing new for its guest to probe).
@@ -169,13 +181,16 @@ Result<void> Machine::assemble() {
 
   for (uint32_t index = 0; index < config_.vcpu_count; ++index) {
     vcpus_.push_back(VMHIVE_TRY(vm_->create_vcpu(index)));
-    VMHIVE_CHECK(set_up_vcpu(vcpus_.back(), VcpuSetup{&cpuid, config_.vcpu_count, cpu_entry}));
+    VMHIVE_CHECK(set_up_vcpu(vcpus_.back(), VcpuSetup{&cpuid_, config_.vcpu_count, cpu_entry}));
     exit_counters_.push_back(std::make_unique<ExitCounters>());
   }
-  if (kvm_->backend() == kvm::Backend::kPvm) {
-    VMHIVE_CHECK(vm_->trap_msr_write(x86::kMsrLstar));
-    for (const auto& vcpu : vcpus_) syscall_repairs_.push_back(std::make_unique<PvmSyscallRepair>(vcpu, *memory_));
-  }
+  return arm_pvm_syscall_repair();
+}
+
+Result<void> Machine::arm_pvm_syscall_repair() {
+  if (kvm_->backend() != kvm::Backend::kPvm) return {};
+  VMHIVE_CHECK(vm_->trap_msr_write(x86::kMsrLstar));
+  for (const auto& vcpu : vcpus_) syscall_repairs_.push_back(std::make_unique<PvmSyscallRepair>(vcpu, *memory_));
   return {};
 }
 
@@ -192,13 +207,16 @@ VmOutcome Machine::run() {
 Result<void> Machine::serve_until_stopped() {
   auto signals = VMHIVE_TRY(TerminationSignals::block());
   VMHIVE_CHECK(VcpuThreads::install_kick_handler());
-  stop_->set_on_stop([this] { threads_.kick_all(); });
+  stop_->set_on_stop([this] {
+    pause_->shutdown();
+    threads_.kick_all();
+  });
   if (pci_) VMHIVE_CHECK(pci_->start());
   for (uint32_t index = 0; index < vcpus_.size(); ++index) {
     PvmSyscallRepair* repair = syscall_repairs_.empty() ? nullptr : syscall_repairs_[index].get();
     VMHIVE_CHECK(threads_.start(VcpuLoopContext{&vcpus_[index], memory_.get(), &platform_->io_bus(),
                                                 mmio_bus_.get(), stop_.get(), exit_counters_[index].get(),
-                                                repair}));
+                                                repair, pause_.get()}));
   }
 
   const bool interactive = console_->is_stdio() && ::isatty(STDIN_FILENO);
@@ -210,9 +228,10 @@ Result<void> Machine::serve_until_stopped() {
   constexpr int kRetryMilliseconds = 10;
 
   while (!stop_->stopping()) {
-    pollfd fds[3] = {{signals.fd(), POLLIN, 0}, {stop_->wake_fd(), POLLIN, 0}, {-1, POLLIN, 0}};
+    pollfd fds[4] = {{signals.fd(), POLLIN, 0}, {stop_->wake_fd(), POLLIN, 0}, {-1, POLLIN, 0},
+                     {control_ ? control_->fd() : -1, POLLIN, 0}};
     if (stdin_open && pending.size() < kMaxPending) fds[2].fd = STDIN_FILENO;
-    int ready = ::poll(fds, 3, pending.empty() ? -1 : kRetryMilliseconds);
+    int ready = ::poll(fds, 4, pending.empty() ? -1 : kRetryMilliseconds);
     if (ready < 0 && errno != EINTR) return make_error(std::string("poll failed: ") + std::strerror(errno));
     if (fds[0].revents & POLLIN) {
       if (int signal = signals.take(); signal != 0) {
@@ -235,12 +254,194 @@ Result<void> Machine::serve_until_stopped() {
         }
       }
     }
+    if (fds[3].revents & POLLIN) serve_control_request();
     if (!pending.empty()) {
       size_t accepted = platform_->serial().enqueue_input(pending);
       pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(accepted));
     }
   }
   return {};
+}
+
+Result<std::unique_ptr<Machine>> Machine::restore(const RestoreConfig& config) {
+  const std::string state_path = config.snapshot_dir + "/state";
+  const std::string memory_path = config.snapshot_dir + "/memory";
+  auto bytes = snapshot::read_whole_file(state_path, snapshot::kMaxStateFileBytes);
+  if (!bytes.ok()) return with_context("snapshot " + config.snapshot_dir, bytes.error());
+  auto file = snapshot::StateFile::parse(*bytes);
+  if (!file.ok()) return with_context(state_path, file.error());
+  auto state = snapshot::decode_machine_state(*file);
+  if (!state.ok()) return with_context(state_path, state.error());
+
+  VmConfig vm_config;
+  vm_config.memory_size = state->description.memory_size;
+  vm_config.vcpu_count = state->description.vcpu_count;
+  vm_config.console = config.console;
+  vm_config.cpu_template = state->description.cpu_template;
+  vm_config.kvm_device = config.kvm_device;
+  vm_config.report_timing = config.report_timing;
+  vm_config.control_socket = config.control_socket;
+  std::unique_ptr<Machine> machine(new Machine(vm_config));
+
+  machine->kvm_ = std::make_unique<kvm::Kvm>(VMHIVE_TRY(kvm::Kvm::open(config.kvm_device)));
+  const std::string backend = kvm::backend_name(machine->kvm_->backend());
+  if (backend != state->description.backend)
+    return make_error("snapshot " + config.snapshot_dir + " was taken on a " + state->description.backend +
+                      " host; this host is " + backend);
+  VMHIVE_CHECK(x86::check_cpuid_supported(state->description.cpuid, VMHIVE_TRY(machine->kvm_->supported_cpuid())));
+
+  UniqueFd memory_fd(::open(memory_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!memory_fd.valid()) return make_error("snapshot memory file " + memory_path + ": " + std::strerror(errno));
+  auto memory = GuestMemory::map_file_private(x86::ram_regions(state->description.memory_size), memory_fd.get());
+  if (!memory.ok()) return with_context(memory_path, memory.error());
+  VMHIVE_CHECK(machine->assemble_from(*state, std::move(*memory)));
+  return machine;
+}
+
+Result<void> Machine::assemble_from(const snapshot::MachineState& state, GuestMemory memory) {
+  VMHIVE_CHECK(assemble_base(std::move(memory), state.description.cpu_template));
+  cpuid_ = state.description.cpuid;
+  VMHIVE_CHECK(snapshot::apply_vm(*vm_, state.vm));
+  for (uint32_t index = 0; index < config_.vcpu_count; ++index) {
+    vcpus_.push_back(VMHIVE_TRY(vm_->create_vcpu(index)));
+    VMHIVE_CHECK(vcpus_.back().set_cpuid(x86::cpuid_for_vcpu(cpuid_, index, config_.vcpu_count)));
+    auto applied = snapshot::apply_vcpu(vcpus_.back(), state.vcpus[index]);
+    if (!applied.ok()) return with_context("restoring vCPU " + std::to_string(index), applied.error());
+    exit_counters_.push_back(std::make_unique<ExitCounters>());
+  }
+  platform_->serial().restore(state.uart);
+  platform_->rtc().restore(state.rtc);
+  platform_->keyboard_controller().restore(state.i8042);
+  VMHIVE_CHECK(arm_pvm_syscall_repair());
+  if (!syscall_repairs_.empty()) {
+    for (size_t index = 0; index < syscall_repairs_.size() && index < state.syscall_repairs.size(); ++index) {
+      VMHIVE_CHECK(syscall_repairs_[index]->restore(state.syscall_repairs[index].handler,
+                                                    state.syscall_repairs[index].stepping));
+    }
+  }
+  return {};
+}
+
+Result<void> Machine::pause_vcpus() {
+  pause_->request_pause();
+  threads_.kick_all();
+  if (!pause_->wait_until_parked(static_cast<uint32_t>(vcpus_.size()), std::chrono::seconds(10))) {
+    pause_->resume();
+    return make_error(stop_->stopping() ? "the VM is stopping" : "the vCPUs did not pause within 10 s");
+  }
+  return {};
+}
+
+void Machine::resume_vcpus() { pause_->resume(); }
+
+Result<snapshot::MachineState> Machine::capture_state() const {
+  snapshot::MachineState state;
+  state.description.memory_size = config_.memory_size;
+  state.description.vcpu_count = config_.vcpu_count;
+  state.description.backend = kvm::backend_name(kvm_->backend());
+  state.description.cpu_template = template_name_;
+  state.description.cpuid = cpuid_;
+  state.description.memory_file_size = memory_->total_size();
+  const std::vector<uint32_t> msr_indices = VMHIVE_TRY(kvm_->msr_index_list());
+  for (const auto& vcpu : vcpus_) state.vcpus.push_back(VMHIVE_TRY(snapshot::capture_vcpu(vcpu, msr_indices)));
+  state.vm = VMHIVE_TRY(snapshot::capture_vm(*vm_));
+  state.uart = platform_->serial().state();
+  state.rtc = platform_->rtc().state();
+  state.i8042 = platform_->keyboard_controller().state();
+  for (const auto& repair : syscall_repairs_) {
+    const auto [handler, stepping] = repair->state();
+    state.syscall_repairs.push_back(snapshot::SyscallRepairState{handler, stepping});
+  }
+  return state;
+}
+
+Result<std::string> Machine::snapshot(const std::string& dir) {
+  if (pci_) {
+    return make_error("snapshots of machines with PCI (virtio) devices are not supported yet; "
+                      "this VM has them");
+  }
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return make_error("snapshot directory " + dir + ": " + std::strerror(errno));
+  const auto start = std::chrono::steady_clock::now();
+  const bool was_paused = paused_;
+  if (!was_paused) VMHIVE_CHECK(pause_vcpus());
+  const auto paused = std::chrono::steady_clock::now();
+  auto written = [&]() -> Result<std::string> {
+    snapshot::MachineState state = VMHIVE_TRY(capture_state());
+    const auto captured = std::chrono::steady_clock::now();
+    // Memory first, state last: a directory with a state file is complete.
+    const std::string memory_path = dir + "/memory";
+    const std::string memory_temp = memory_path + ".tmp";
+    UniqueFd memory_fd(::open(memory_temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!memory_fd.valid()) return make_error("snapshot memory file " + memory_temp + ": " + std::strerror(errno));
+    const uint64_t memory_bytes = VMHIVE_TRY(memory_->save_to_file(memory_fd.get()));
+    if (::fsync(memory_fd.get()) != 0 || ::rename(memory_temp.c_str(), memory_path.c_str()) != 0)
+      return make_error("snapshot memory file " + memory_path + ": " + std::strerror(errno));
+    const auto memory_done = std::chrono::steady_clock::now();
+    const std::vector<uint8_t> state_bytes = snapshot::encode_machine_state(state);
+    VMHIVE_CHECK(snapshot::write_file_atomically(dir + "/state", state_bytes));
+    const auto done = std::chrono::steady_clock::now();
+    char summary[320];
+    std::snprintf(summary, sizeof summary,
+                  "\"pause_ms\":%.3f,\"capture_ms\":%.3f,\"memory_ms\":%.3f,\"state_ms\":%.3f,"
+                  "\"total_ms\":%.3f,\"memory_bytes_written\":%llu,\"state_bytes\":%zu",
+                  milliseconds_between(start, paused), milliseconds_between(paused, captured),
+                  milliseconds_between(captured, memory_done), milliseconds_between(memory_done, done),
+                  milliseconds_between(start, done), static_cast<unsigned long long>(memory_bytes),
+                  state_bytes.size());
+    return std::string(summary);
+  }();
+  if (!was_paused) resume_vcpus();
+  return written;
+}
+
+void Machine::serve_control_request() {
+  auto connection = control_->accept_request(std::chrono::seconds(2));
+  if (!connection.ok()) return;  // the client was told, or is gone
+  auto request = control::parse_control_request(connection->line);
+  if (!request.ok()) {
+    control::ControlSocket::reply(*connection, control::error_reply(request.error().message));
+    return;
+  }
+  std::string reply;
+  switch (request->op) {
+    case control::Operation::kSnapshot: {
+      auto summary = snapshot(request->dir);
+      if (!summary.ok()) {
+        reply = control::error_reply(summary.error().message);
+        break;
+      }
+      reply = control::ok_reply(*summary);
+      if (!request->resume) {
+        stop_->request_stop(VmOutcome{VmOutcomeKind::kStopped, 0, {}});
+      }
+      break;
+    }
+    case control::Operation::kPause:
+      if (!paused_) {
+        auto paused = pause_vcpus();
+        if (!paused.ok()) {
+          reply = control::error_reply(paused.error().message);
+          break;
+        }
+        paused_ = true;
+      }
+      reply = control::ok_reply("\"state\":\"paused\"");
+      break;
+    case control::Operation::kResume:
+      if (paused_) resume_vcpus();
+      paused_ = false;
+      reply = control::ok_reply("\"state\":\"running\"");
+      break;
+    case control::Operation::kStop:
+      stop_->request_stop(VmOutcome{VmOutcomeKind::kStopped, 0, {}});
+      reply = control::ok_reply("\"state\":\"stopping\"");
+      break;
+    case control::Operation::kStatus:
+      reply = control::ok_reply(paused_ ? "\"state\":\"paused\"" : "\"state\":\"running\"");
+      break;
+  }
+  control::ControlSocket::reply(*connection, reply);
 }
 
 std::string Machine::timing_report() const {

@@ -52,6 +52,13 @@ Result<void> PvmSyscallRepair::set_breakpoint(uint64_t address, bool single_step
   return vcpu_->set_guest_debug(debug);
 }
 
+Result<void> PvmSyscallRepair::restore(uint64_t handler, bool stepping) {
+  handler_ = handler;
+  stepping_ = stepping;
+  if (handler_ == 0 && !stepping_) return {};
+  return set_breakpoint(handler_, stepping_);
+}
+
 Result<void> PvmSyscallRepair::arm() {
   const kvm_sregs sregs = VMHIVE_TRY(vcpu_->get_sregs());
   auto handler = page_fault_handler(sregs);

@@ -41,6 +41,12 @@ class PvmSyscallRepair {
   Result<void> on_lstar_write(uint64_t value);
   Result<DebugExitOutcome> on_debug_exit(const kvm_debug_exit_arch& debug);
 
+  // For snapshots: where the breakpoint is (0: none) and whether the
+  // handler's first instruction is being single-stepped. restore() sets the
+  // vCPU's guest-debug registers to match.
+  std::pair<uint64_t, bool> state() const { return {handler_, stepping_}; }
+  Result<void> restore(uint64_t handler, bool stepping);
+
  private:
   Result<void> arm();
   Result<void> set_breakpoint(uint64_t address, bool single_step);

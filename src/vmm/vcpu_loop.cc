@@ -171,7 +171,10 @@ void run_vcpu_loop(const VcpuLoopContext& context) {
       stop_with_vmm_error(context, entered.error().message);
       return;
     }
-    if (!*entered) continue;  // kicked by a signal: look at stopping() again
+    if (!*entered) {  // kicked: a stop, or a pause (any pending I/O is complete now)
+      if (context.pause != nullptr && context.pause->pause_requested()) context.pause->park();
+      continue;
+    }
     if (!handle_exit(context)) return;
   }
 }

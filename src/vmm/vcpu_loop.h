@@ -10,6 +10,7 @@
 #include "devices/mmio_bus.h"
 #include "kvm/vcpu.h"
 #include "memory/guest_memory.h"
+#include "vmm/pause_gate.h"
 #include "vmm/pvm_syscall_repair.h"
 #include "vmm/stop_controller.h"
 
@@ -34,6 +35,7 @@ struct VcpuLoopContext {
   StopController* stop;
   ExitCounters* counters;
   PvmSyscallRepair* syscall_repair = nullptr;  // only on KVM-PVM
+  PauseGate* pause = nullptr;                   // parks the vCPU for snapshots
 };
 
 // Runs until the stop controller says stop; every way a vCPU can end the VM

@@ -32,6 +32,16 @@ struct VmConfig {
   std::vector<virtio::DiskSpec> disks;  // virtio-blk, in PCI slot order
   std::vector<NetSpec> nets;             // virtio-net, after the disks
   uint32_t device_poll_us = 50;          // device thread busy-polls this long after activity (0: never)
+  std::string control_socket;            // empty: none (control/control_request.h)
+};
+
+// A VM started from a snapshot directory instead of a kernel.
+struct RestoreConfig {
+  std::string snapshot_dir;
+  std::string console = "stdio";
+  std::string control_socket;
+  std::string kvm_device = "/dev/kvm";
+  bool report_timing = false;
 };
 
 }  // namespace vmhive

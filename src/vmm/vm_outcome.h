@@ -6,7 +6,9 @@
 
 namespace vmhive {
 
-enum class VmOutcomeKind { kPowerOff, kReset, kCrash, kDebugExit, kSignal, kVmmError };
+// kStopped: ended through the control socket (a stop, or a snapshot that
+// does not resume).
+enum class VmOutcomeKind { kPowerOff, kReset, kCrash, kDebugExit, kSignal, kVmmError, kStopped };
 
 struct VmOutcome {
   VmOutcomeKind kind;
@@ -25,7 +27,8 @@ inline constexpr int kGuestFailure = 5;
 
 inline int exit_status_for(const VmOutcome& outcome) {
   switch (outcome.kind) {
-    case VmOutcomeKind::kPowerOff: return exit_status::kPowerOff;
+    case VmOutcomeKind::kPowerOff:
+    case VmOutcomeKind::kStopped: return exit_status::kPowerOff;
     case VmOutcomeKind::kReset: return exit_status::kReset;
     case VmOutcomeKind::kCrash: return exit_status::kCrash;
     case VmOutcomeKind::kDebugExit: return outcome.code == 0 ? exit_status::kPowerOff : exit_status::kGuestFailure;

@@ -1,5 +1,7 @@
 #include "arch/x86/cpuid.h"
 
+#include <cstdio>
+
 #include <algorithm>
 #include <bit>
 
@@ -192,6 +194,42 @@ std::vector<kvm_cpuid_entry2> cpuid_for_vcpu(const std::vector<kvm_cpuid_entry2>
 const kvm_cpuid_entry2* find_cpuid_entry(const std::vector<kvm_cpuid_entry2>& entries, uint32_t leaf,
                                          uint32_t subleaf) {
   return find_mutable(const_cast<std::vector<kvm_cpuid_entry2>&>(entries), leaf, subleaf);
+}
+
+Result<void> check_cpuid_supported(const std::vector<kvm_cpuid_entry2>& wanted,
+                                   const std::vector<kvm_cpuid_entry2>& supported) {
+  struct FeatureWord {
+    uint32_t leaf;
+    uint32_t subleaf;
+    const char* register_name;
+    uint32_t kvm_cpuid_entry2::*field;
+    uint32_t ignored;  // bits the OS or KVM sets at run time, not host features
+  };
+  static constexpr uint32_t kOsxsave = 1u << 27, kHypervisor = 1u << 31, kOspke = 1u << 4;
+  const FeatureWord words[] = {
+      {1, 0, "ecx", &kvm_cpuid_entry2::ecx, kOsxsave | kHypervisor},
+      {1, 0, "edx", &kvm_cpuid_entry2::edx, 0},
+      {7, 0, "ebx", &kvm_cpuid_entry2::ebx, 0},
+      {7, 0, "ecx", &kvm_cpuid_entry2::ecx, kOspke},
+      {7, 0, "edx", &kvm_cpuid_entry2::edx, 0},
+      {0x80000001, 0, "ecx", &kvm_cpuid_entry2::ecx, 0},
+      {0x80000001, 0, "edx", &kvm_cpuid_entry2::edx, 0},
+  };
+  std::string missing;
+  for (const FeatureWord& word : words) {
+    const kvm_cpuid_entry2* want = find_cpuid_entry(wanted, word.leaf, word.subleaf);
+    if (want == nullptr) continue;
+    const kvm_cpuid_entry2* have = find_cpuid_entry(supported, word.leaf, word.subleaf);
+    const uint32_t offered = have == nullptr ? 0 : have->*word.field;
+    const uint32_t lacking = (want->*word.field) & ~offered & ~word.ignored;
+    if (lacking == 0) continue;
+    char text[96];
+    std::snprintf(text, sizeof text, "%sleaf 0x%x.%u %s bits 0x%08x", missing.empty() ? "" : "; ", word.leaf,
+                  word.subleaf, word.register_name, lacking);
+    missing += text;
+  }
+  if (!missing.empty()) return make_error("the snapshot needs CPU features this host lacks: " + missing);
+  return {};
 }
 
 }  // namespace vmhive::x86

@@ -51,4 +51,11 @@ std::vector<kvm_cpuid_entry2> cpuid_for_vcpu(const std::vector<kvm_cpuid_entry2>
 const kvm_cpuid_entry2* find_cpuid_entry(const std::vector<kvm_cpuid_entry2>& entries, uint32_t leaf,
                                          uint32_t subleaf = 0);
 
+// Whether a guest whose CPUID is `wanted` (a snapshot's) can run on a host
+// offering `supported`: every feature flag set in leaves 1, 7.0 and
+// 0x80000001 must be offered. The error lists the leaf, register and bits
+// this host lacks.
+Result<void> check_cpuid_supported(const std::vector<kvm_cpuid_entry2>& wanted,
+                                   const std::vector<kvm_cpuid_entry2>& supported);
+
 }  // namespace vmhive::x86

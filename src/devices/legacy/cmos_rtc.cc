@@ -127,4 +127,16 @@ void CmosRtc::write_register(uint8_t index, uint8_t value) {
   }
 }
 
+CmosRtc::State CmosRtc::state() {
+  std::lock_guard lock(mutex_);
+  return State{index_, ram_, frozen_time_};
+}
+
+void CmosRtc::restore(const State& state) {
+  std::lock_guard lock(mutex_);
+  index_ = state.index;
+  ram_ = state.ram;
+  frozen_time_ = state.frozen_time;
+}
+
 }  // namespace vmhive::devices

@@ -30,6 +30,15 @@ class CmosRtc final : public PioDevice {
   void read(uint16_t offset, std::span<uint8_t> data) override;
   void write(uint16_t offset, std::span<const uint8_t> data) override;
 
+  // For snapshots. The time itself is not state: it always reads the clock.
+  struct State {
+    uint8_t index;
+    std::array<uint8_t, 128> ram;
+    int64_t frozen_time;
+  };
+  State state();
+  void restore(const State& state);
+
  private:
   uint8_t read_register(uint8_t index);
   void write_register(uint8_t index, uint8_t value);

@@ -95,4 +95,17 @@ bool I8042::write_data(uint8_t value) {
   return false;  // bytes for a keyboard that is not there
 }
 
+I8042::State I8042::state() {
+  std::lock_guard lock(mutex_);
+  return State{output_buffer_, pending_command_, command_byte_, last_write_was_command_};
+}
+
+void I8042::restore(const State& state) {
+  std::lock_guard lock(mutex_);
+  output_buffer_ = state.output_buffer;
+  pending_command_ = state.pending_command;
+  command_byte_ = state.command_byte;
+  last_write_was_command_ = state.last_write_was_command;
+}
+
 }  // namespace vmhive::devices

@@ -30,6 +30,16 @@ class I8042 final : public PioDevice {
   void read(uint16_t offset, std::span<uint8_t> data) override;
   void write(uint16_t offset, std::span<const uint8_t> data) override;
 
+  // For snapshots.
+  struct State {
+    std::optional<uint8_t> output_buffer;
+    std::optional<uint8_t> pending_command;
+    uint8_t command_byte;
+    bool last_write_was_command;
+  };
+  State state();
+  void restore(const State& state);
+
  private:
   uint8_t read_register(uint16_t offset);
   // Returns true when the write asks for a reset.

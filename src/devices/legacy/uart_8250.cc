@@ -184,6 +184,29 @@ uint8_t Uart8250::pending_interrupt() const {
 // The interrupt output follows IER and the pending sources directly. It is
 // not gated by MCR.OUT2 (the PC board's buffer enable), so a guest that
 // enables interrupts without setting OUT2 still gets them; Linux sets OUT2.
+Uart8250::State Uart8250::state() const {
+  std::lock_guard lock(mutex_);
+  return State{ier_, fcr_, lcr_, mcr_, msr_deltas_, scratch_, divisor_low_, divisor_high_, thr_empty_interrupt_,
+               irq_level_, std::vector<uint8_t>(receive_fifo_.begin(), receive_fifo_.end())};
+}
+
+void Uart8250::restore(const State& state) {
+  std::lock_guard lock(mutex_);
+  ier_ = state.ier;
+  fcr_ = state.fcr;
+  lcr_ = state.lcr;
+  mcr_ = state.mcr;
+  msr_deltas_ = state.msr_deltas;
+  scratch_ = state.scratch;
+  divisor_low_ = state.divisor_low;
+  divisor_high_ = state.divisor_high;
+  thr_empty_interrupt_ = state.thr_empty_interrupt;
+  const size_t kept = std::min(state.receive_fifo.size(), kInputCapacity);
+  receive_fifo_.assign(state.receive_fifo.begin(), state.receive_fifo.begin() + static_cast<std::ptrdiff_t>(kept));
+  irq_level_ = !state.irq_level;  // make update_irq_line() drive the line to the restored level
+  update_irq_line();
+}
+
 void Uart8250::update_irq_line() {
   bool level = pending_interrupt() != kIirNoInterrupt;
   if (level == irq_level_) return;

@@ -15,6 +15,7 @@
 #include <functional>
 #include <mutex>
 #include <span>
+#include <vector>
 
 #include "devices/io_bus.h"
 
@@ -46,6 +47,16 @@ class Uart8250 final : public PioDevice {
   // its receiver is cut off from the line).
   size_t enqueue_input(std::span<const uint8_t> bytes);
   bool can_accept_input() const;
+
+  // Everything the guest can observe, for snapshots. restore() also sets the
+  // IRQ line to the restored level.
+  struct State {
+    uint8_t ier, fcr, lcr, mcr, msr_deltas, scratch, divisor_low, divisor_high;
+    bool thr_empty_interrupt, irq_level;
+    std::vector<uint8_t> receive_fifo;
+  };
+  State state() const;
+  void restore(const State& state);
 
  private:
   // Everything below runs with mutex_ held.

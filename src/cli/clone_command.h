@@ -1,0 +1,25 @@
+// `vmhive clone SNAPSHOT --count N`: N VMs from one snapshot, one process
+// each (`vmhive restore`), so a clone that fails takes nothing else down. The
+// command stays in front: it passes SIGINT/SIGTERM on to every clone and
+// ends when they all have.
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+
+namespace vmhive::cli {
+
+struct CloneOptions {
+  std::string snapshot_dir;
+  std::string count = "1";
+  std::string console_dir;  // empty: clones' consoles are discarded
+  std::string control_dir;  // empty: no control sockets
+};
+
+inline constexpr unsigned kMaxClones = 100000;
+
+// Returns the exit status: 0 when every clone ended with 0.
+Result<int> clone_command(const CloneOptions& options, const std::string& vmhive_binary);
+
+}  // namespace vmhive::cli

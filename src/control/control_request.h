@@ -1,0 +1,35 @@
+// The per-VM control protocol: one JSON object per line on a Unix socket
+// (`vmhive run --control PATH`), answered by one JSON object per line.
+//   {"op": "snapshot", "dir": "/path", "resume": true}   save the VM; go on or stop
+//   {"op": "pause"} / {"op": "resume"}                   hold or release the vCPUs
+//   {"op": "stop"}                                        end the VM (exit status 0)
+//   {"op": "status"}                                      {"ok": true, "state": "running"|"paused"}
+// Replies: {"ok": true, ...} or {"ok": false, "error": "<one line>"}.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace vmhive::control {
+
+enum class Operation { kSnapshot, kPause, kResume, kStop, kStatus };
+
+struct ControlRequest {
+  Operation op = Operation::kStatus;
+  std::string dir;     // snapshot: where to write it
+  bool resume = true;  // snapshot: run on afterwards (false: the VM stops)
+};
+
+// Longest request line accepted.
+inline constexpr size_t kMaxRequestBytes = 64 * 1024;
+
+// Parses one request line; every malformed input is an error, never a throw.
+Result<ControlRequest> parse_control_request(std::string_view line);
+
+// Reply lines.
+std::string ok_reply(std::string_view extra_json_members = {});
+std::string error_reply(std::string_view message);
+
+}  // namespace vmhive::control
