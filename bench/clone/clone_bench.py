@@ -82,9 +82,12 @@ def qemu_snapshot(guest, work):
 def restore_once(argv, answer=b"mark=7"):
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    proc.stdin.write(b"p"); proc.stdin.flush()
-    answered = wait_for(proc, answer)
-    proc.kill(); _, errors = proc.communicate()
+    try:
+        proc.stdin.write(b"p"); proc.stdin.flush()
+        answered = wait_for(proc, answer)
+    finally:
+        proc.kill()  # never leave a VM behind, even when it did not answer
+    _, errors = proc.communicate()
     return (answered - start) * 1000, errors.decode(errors="replace")
 
 def latency(name, argv, count, answer=b"mark=7"):
@@ -108,12 +111,14 @@ def resident(name, argv, count, answer=b"mark=7"):
         procs.append(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
     for proc in procs:
         proc.stdin.write(b"p"); proc.stdin.flush()
-    for proc in procs:
-        wait_for(proc, answer, 120)
-    elapsed = time.monotonic() - start
-    pss, uss = zip(*(smaps(proc.pid) for proc in procs))
-    for proc in procs:
-        proc.kill()
+    try:
+        for proc in procs:
+            wait_for(proc, answer, 120)
+        elapsed = time.monotonic() - start
+        pss, uss = zip(*(smaps(proc.pid) for proc in procs))
+    finally:
+        for proc in procs:
+            proc.kill()
     for proc in procs:
         proc.wait()
     print(f"{name:7s} {count} resident clones all answered in {elapsed:.2f} s ({count / elapsed:.0f}/s); "
