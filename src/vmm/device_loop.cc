@@ -15,16 +15,24 @@ Result<std::unique_ptr<DeviceLoop>> DeviceLoop::create() {
   if (!epoll.valid()) return make_error(std::string("epoll_create1 failed: ") + std::strerror(errno));
   UniqueFd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop.valid()) return make_error(std::string("eventfd failed: ") + std::strerror(errno));
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.ptr = nullptr;  // the stop fd
-  if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, stop.get(), &event) < 0) {
-    return make_error(std::string("epoll_ctl failed: ") + std::strerror(errno));
+  UniqueFd pause(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!pause.valid()) return make_error(std::string("eventfd failed: ") + std::strerror(errno));
+  std::unique_ptr<DeviceLoop> loop(new DeviceLoop(std::move(epoll), std::move(stop), std::move(pause)));
+  // The stop and pause fds carry a null pointer and the loop itself.
+  for (auto [fd, marker] : {std::pair{loop->stop_.get(), static_cast<void*>(nullptr)},
+                            std::pair{loop->pause_.get(), static_cast<void*>(loop.get())}}) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.ptr = marker;
+    if (::epoll_ctl(loop->epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) {
+      return make_error(std::string("epoll_ctl failed: ") + std::strerror(errno));
+    }
   }
-  return std::unique_ptr<DeviceLoop>(new DeviceLoop(std::move(epoll), std::move(stop)));
+  return loop;
 }
 
 DeviceLoop::~DeviceLoop() {
+  resume();
   if (thread_.joinable()) {
     const uint64_t one = 1;
     (void)!::write(stop_.get(), &one, sizeof one);
@@ -68,19 +76,55 @@ Result<void> DeviceLoop::start() {
   return {};
 }
 
+Result<void> DeviceLoop::pause() {
+  std::unique_lock guard(pause_lock_);
+  pause_requested_ = true;
+  if (!thread_.joinable()) return {};
+  const uint64_t one = 1;
+  (void)!::write(pause_.get(), &one, sizeof one);
+  if (!pause_changed_.wait_for(guard, std::chrono::seconds(10), [this] { return parked_; })) {
+    pause_requested_ = false;
+    return make_error("the device thread did not pause within 10 s");
+  }
+  return {};
+}
+
+void DeviceLoop::resume() {
+  std::lock_guard guard(pause_lock_);
+  pause_requested_ = false;
+  pause_changed_.notify_all();
+}
+
+void DeviceLoop::park_while_paused() {
+  uint64_t counter;
+  (void)!::read(pause_.get(), &counter, sizeof counter);
+  std::unique_lock guard(pause_lock_);
+  if (!pause_requested_) return;
+  parked_ = true;
+  pause_changed_.notify_all();
+  pause_changed_.wait(guard, [this] { return !pause_requested_; });
+  parked_ = false;
+}
+
 void DeviceLoop::run() {
   using Clock = std::chrono::steady_clock;
   const bool can_poll = poll_window_.count() > 0 && !pollers_.empty();
   bool polling = false;
   Clock::time_point last_work;
   epoll_event events[16];
+  park_while_paused();  // paused before it started
   for (;;) {
     const int count = ::epoll_wait(epoll_.get(), events, 16, polling ? 0 : -1);
     if (count < 0) {
       if (errno == EINTR) continue;
       return;
     }
+    bool pause_seen = false;
     for (int i = 0; i < count; ++i) {
+      if (events[i].data.ptr == this) {
+        pause_seen = true;  // parks after this batch
+        continue;
+      }
       auto* watch = static_cast<Watch*>(events[i].data.ptr);
       if (watch == nullptr) return;  // stop
       if (watch->is_eventfd) {
@@ -103,6 +147,7 @@ void DeviceLoop::run() {
         polling = false;
       }
     }
+    if (pause_seen) park_while_paused();
   }
 }
 

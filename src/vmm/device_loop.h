@@ -4,8 +4,10 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -38,8 +40,17 @@ class DeviceLoop {
   Result<void> add_poller(std::function<bool()> poll, std::function<void()> stop);
   Result<void> start();
 
+  // Parks the thread between events and returns once it is parked (or at
+  // once if it never started): no callback runs, so no device touches guest
+  // memory or a backend until resume(). For snapshots, with the vCPUs paused
+  // too. Doorbells and backend data that arrive meanwhile wait in their fds.
+  Result<void> pause();
+  void resume();
+
  private:
-  DeviceLoop(UniqueFd epoll, UniqueFd stop) : epoll_(std::move(epoll)), stop_(std::move(stop)) {}
+  DeviceLoop(UniqueFd epoll, UniqueFd stop, UniqueFd pause)
+      : epoll_(std::move(epoll)), stop_(std::move(stop)), pause_(std::move(pause)) {}
+  void park_while_paused();
   void run();
 
   struct Watch {
@@ -51,6 +62,11 @@ class DeviceLoop {
 
   UniqueFd epoll_;
   UniqueFd stop_;
+  UniqueFd pause_;  // written by pause(): wakes the thread so that it parks
+  std::mutex pause_lock_;
+  std::condition_variable pause_changed_;
+  bool pause_requested_ = false;
+  bool parked_ = false;
   struct Poller {
     std::function<bool()> poll;
     std::function<void()> stop;

@@ -1,12 +1,15 @@
 // The modern virtio-pci transport with the entropy device behind it, driven
 // the way Linux's virtio_pci_modern driver drives it: capabilities, feature
 // negotiation, queue set-up, DRIVER_OK, a notification, the used ring and an
-// MSI-X interrupt; then the ways a driver can get it wrong.
+// MSI-X interrupt; then the ways a driver can get it wrong, and a snapshot of
+// a running device restored into a fresh transport.
 #include "devices/virtio/pci_transport.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "devices/virtio/rng/entropy_device.h"
@@ -239,6 +242,182 @@ TEST_F(TransportTest, MovesDoorbellsWithTheBar) {
   EXPECT_EQ(registrar_.calls[0].second, 0xc0000000 + kNotifyOffset);
   transport_.bar_mapped(0, std::nullopt);
   EXPECT_EQ(registrar_.calls.back().second, std::nullopt);
+}
+
+// An entropy device that remembers how it was activated.
+class ActivationRecordingEntropy : public EntropyDevice {
+ public:
+  Result<void> activate(uint64_t features) override {
+    activations.push_back(features);
+    return EntropyDevice::activate(features);
+  }
+  std::vector<uint64_t> activations;
+};
+
+// Entropy requests of 64 bytes: request i uses descriptor i and the buffer at
+// kBuffers + 0x1000 * i.
+constexpr uint64_t kBuffers = 0x100000;
+
+class TransportSnapshotTest : public TransportTest {
+ protected:
+  void submit(uint16_t request) {
+    ASSERT_TRUE(memory_.fill(kBuffers + 0x1000 * request, 0, 64).ok());
+    driver_.set_descriptor(request, kBuffers + 0x1000 * request, 64, testing::kDescWrite, 0);
+    driver_.publish(request);
+  }
+  bool buffer_is_zero(uint16_t request) {
+    std::vector<uint8_t> bytes(64);
+    EXPECT_TRUE(memory_.read(kBuffers + 0x1000 * request, bytes).ok());
+    return std::count(bytes.begin(), bytes.end(), 0) == 64;
+  }
+  // A running device that has served three requests.
+  PciTransport::State served_three() {
+    enable_msix();
+    negotiate(kFeatureVersion1 | kFeatureEventIdx, driver_.state());
+    for (uint16_t request = 0; request < 3; ++request) {
+      submit(request);
+      ring_doorbell();
+    }
+    EXPECT_EQ(driver_.used_index(), 3);
+    return transport_.state();
+  }
+  // `state` put into a transport freshly made for an entropy device.
+  Result<void> restore_into_fresh(const PciTransport::State& state) {
+    EntropyDevice device;
+    RecordingSink sink;
+    PciTransport fresh(device, memory_, sink);
+    return fresh.restore(state);
+  }
+  static std::string message(const Result<void>& result) {
+    return result.ok() ? std::string("(restored)") : result.error().message;
+  }
+};
+
+TEST_F(TransportSnapshotTest, StateRecordsTheRunningQueue) {
+  const PciTransport::State state = served_three();
+  EXPECT_EQ(state.config_space.size(), 256u);
+  EXPECT_EQ(state.status, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
+  EXPECT_EQ(state.driver_features, kFeatureVersion1 | kFeatureEventIdx);
+  EXPECT_TRUE(state.msix.enabled);
+  ASSERT_EQ(state.queues.size(), 1u);
+  const PciTransport::QueueState& queue = state.queues[0];
+  EXPECT_TRUE(queue.started);
+  EXPECT_TRUE(queue.enabled);
+  EXPECT_EQ(queue.size, 8);
+  EXPECT_EQ(queue.vector, 0);
+  EXPECT_EQ(queue.rings.descriptor_table, driver_.state().descriptor_table);
+  EXPECT_EQ(queue.rings.available_ring, driver_.state().available_ring);
+  EXPECT_EQ(queue.rings.used_ring, driver_.state().used_ring);
+  EXPECT_EQ(queue.rings.next_available, 3);
+  EXPECT_EQ(queue.rings.next_used, 3);
+}
+
+TEST_F(TransportSnapshotTest, ARestoredTransportContinuesTheRings) {
+  const PciTransport::State state = served_three();
+
+  ActivationRecordingEntropy device;
+  RecordingSink sink;
+  PciTransport restored(device, memory_, sink);
+  auto result = restored.restore(state);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(device.activations, std::vector<uint64_t>{kFeatureVersion1 | kFeatureEventIdx});
+  EXPECT_EQ(restored.status(), state.status);
+  EXPECT_EQ(restored.config().bytes(), transport_.config().bytes());
+  ASSERT_FALSE(sink.routes.empty());
+  EXPECT_EQ(sink.routes[0], (std::pair<unsigned, pci::MsiMessage>{0, {0xfee00000, 0x41}}));
+
+  // Nothing served twice: the requests before the snapshot stay done.
+  ASSERT_TRUE(memory_.fill(kBuffers, 0, 3 * 0x1000).ok());
+  submit(3);
+  restored.notify_queue(0);
+  EXPECT_EQ(driver_.used_index(), 4);
+  EXPECT_EQ(driver_.used_element(3), (std::pair<uint32_t, uint32_t>{3, 64}));
+  EXPECT_EQ(driver_.used_element(0), (std::pair<uint32_t, uint32_t>{0, 64})) << "slot 0 not overwritten";
+  EXPECT_FALSE(buffer_is_zero(3));
+  for (uint16_t request = 0; request < 3; ++request) EXPECT_TRUE(buffer_is_zero(request)) << "request " << request;
+  EXPECT_EQ(driver_.available_event(), 4);
+  EXPECT_TRUE(sink.signals.empty()) << "EVENT_IDX: the driver asked for an interrupt at entry 0, long past";
+
+  submit(4);
+  driver_.set_used_event(4);  // interrupt me for this one
+  restored.notify_queue(0);
+  EXPECT_EQ(driver_.used_index(), 5);
+  EXPECT_EQ(driver_.used_element(4), (std::pair<uint32_t, uint32_t>{4, 64}));
+  EXPECT_EQ(sink.signals, std::vector<unsigned>{0}) << "vector 0, as the driver programmed it";
+
+  const PciTransport::State after = restored.state();
+  EXPECT_EQ(after.queues[0].rings.next_available, 5);
+  EXPECT_EQ(after.queues[0].rings.next_used, 5);
+  EXPECT_EQ(after.queues[0].rings.used_at_last_interrupt, 5);
+}
+
+TEST_F(TransportSnapshotTest, ARestoreOfAnUnstartedDeviceActivatesNothing) {
+  const PciTransport::State state = transport_.state();
+  ActivationRecordingEntropy device;
+  RecordingSink sink;
+  PciTransport restored(device, memory_, sink);
+  ASSERT_TRUE(restored.restore(state).ok());
+  EXPECT_TRUE(device.activations.empty());
+  EXPECT_EQ(restored.status(), 0);
+  EXPECT_FALSE(restored.state().queues[0].started);
+}
+
+TEST_F(TransportSnapshotTest, RefusesAnotherQueueCount) {
+  PciTransport::State state = served_three();
+  state.queues.push_back(state.queues[0]);
+  EXPECT_NE(message(restore_into_fresh(state)).find("2 queues saved, the device has 1"), std::string::npos);
+  state.queues.clear();
+  EXPECT_NE(message(restore_into_fresh(state)).find("0 queues saved"), std::string::npos);
+}
+
+TEST_F(TransportSnapshotTest, RefusesAQueueLargerThanTheDeviceAllows) {
+  PciTransport::State state = served_three();
+  state.queues[0].size = 512;
+  state.queues[0].rings.size = 512;
+  EXPECT_NE(message(restore_into_fresh(state)).find("queue 0: size 512 (at most 256)"), std::string::npos);
+  state.queues[0].size = 8;
+  state.queues[0].rings.size = 16;  // the rings disagree with the register
+  EXPECT_FALSE(restore_into_fresh(state).ok());
+}
+
+TEST_F(TransportSnapshotTest, RefusesFeaturesTheDeviceDoesNotOffer) {
+  PciTransport::State state = served_three();
+  state.driver_features |= 1ull << 5;  // a block device's feature
+  EXPECT_NE(message(restore_into_fresh(state)).find("features this device does not offer"), std::string::npos);
+}
+
+TEST_F(TransportSnapshotTest, RefusesAStartedQueueOnAStoppedDevice) {
+  const PciTransport::State running = served_three();
+  PciTransport::State state = running;
+  state.status &= static_cast<uint8_t>(~kStatusDriverOk);
+  EXPECT_NE(message(restore_into_fresh(state)).find("queue 0 runs while the device does not"), std::string::npos);
+  state = running;
+  state.status |= kStatusNeedsReset;
+  EXPECT_FALSE(restore_into_fresh(state).ok()) << "a failed device runs no queue";
+  state = running;
+  state.queues[0].enabled = false;
+  EXPECT_FALSE(restore_into_fresh(state).ok()) << "a queue the driver never enabled";
+}
+
+TEST_F(TransportSnapshotTest, RefusesAnotherDevicesConfiguration) {
+  const PciTransport::State state = served_three();
+  // A one-queue device of another type: another device ID and class in the
+  // configuration space.
+  class OneQueueNet : public EntropyDevice {
+   public:
+    DeviceType type() const override { return DeviceType::kNet; }
+  } device;
+  RecordingSink sink;
+  PciTransport net(device, memory_, sink);
+  auto result = net.restore(state);
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.error().message.find("not this device's"), std::string::npos) << result.error().message;
+}
+
+TEST_F(TransportSnapshotTest, RefusesRingsOutsideRam) {
+  PciTransport::State state = served_three();
+  state.queues[0].rings.used_ring = 1ull << 40;
+  EXPECT_NE(message(restore_into_fresh(state)).find("used ring"), std::string::npos);
 }
 
 // A device that leaves buffers on its queue (a receive queue with no frames

@@ -70,6 +70,12 @@ class ConfigSpace {
   uint16_t read16(uint16_t offset) const;
   void set16(uint16_t offset, uint16_t value);
 
+  // Snapshots: the 256 bytes as they are, and putting them back. restore()
+  // refuses bytes whose read-only bits differ from this device's (another
+  // device, another layout): only what a driver could have written may differ.
+  const std::array<uint8_t, kConfigSpaceSize>& bytes() const { return bytes_; }
+  Result<void> restore(std::span<const uint8_t> bytes);
+
   uint16_t command() const { return read16(kCommand); }
   uint64_t bar_size(unsigned index) const { return index < kBarCount ? bar_sizes_[index] : 0; }
   // The address the driver programmed into a BAR (flag bits removed).

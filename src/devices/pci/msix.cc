@@ -118,3 +118,35 @@ void MsixTable::notify(unsigned vector) {
 }
 
 }  // namespace vmhive::pci
+
+namespace vmhive::pci {
+
+MsixTable::State MsixTable::state() const {
+  std::lock_guard guard(lock_);
+  State state;
+  for (const Entry& entry : entries_) state.entries.push_back({entry.address_low, entry.address_high, entry.data, entry.control});
+  state.pending = pending_;
+  state.enabled = enabled_;
+  state.function_masked = function_masked_;
+  return state;
+}
+
+Result<void> MsixTable::restore(const State& state) {
+  std::lock_guard guard(lock_);
+  if (state.entries.size() != entries_.size() || state.pending.size() != pending_.size())
+    return make_error("MSI-X table of " + std::to_string(state.entries.size()) + " vectors; this device has " +
+                      std::to_string(entries_.size()));
+  for (unsigned vector = 0; vector < entries_.size(); ++vector) {
+    const auto& saved = state.entries[vector];
+    entries_[vector] = Entry{saved[0], saved[1], saved[2], saved[3] & kVectorMasked};
+    sink_.route(vector, MsiMessage{(uint64_t{saved[1]} << 32) | saved[0], saved[2]});
+  }
+  pending_ = state.pending;
+  if (entries_.size() % 64 != 0) pending_.back() &= (1ull << (entries_.size() % 64)) - 1;  // no bits past the table
+  enabled_ = state.enabled;
+  function_masked_ = state.function_masked;
+  deliver_unmasked_pending();
+  return {};
+}
+
+}  // namespace vmhive::pci

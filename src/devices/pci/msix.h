@@ -14,6 +14,8 @@
 #include <span>
 #include <vector>
 
+#include "common/result.h"
+
 namespace vmhive::pci {
 
 inline constexpr uint8_t kMsixCapabilityId = 0x11;
@@ -58,6 +60,18 @@ class MsixTable {
   // Ignored while MSI-X is disabled (no INTx fallback) or for a vector past
   // the table.
   void notify(unsigned vector);
+
+  // Snapshots. An entry is its four dwords as the table holds them.
+  struct State {
+    std::vector<std::array<uint32_t, 4>> entries;  // address low, address high, data, vector control
+    std::vector<uint64_t> pending;
+    bool enabled = false;
+    bool function_masked = false;
+  };
+  State state() const;
+  // Takes `state` (same vector count), routes every vector's message again
+  // and delivers what is pending and unmasked.
+  Result<void> restore(const State& state);
 
   bool enabled() const;
   unsigned vector_count() const { return static_cast<unsigned>(entries_.size()); }

@@ -109,6 +109,13 @@ void PciBus::update_bar_mappings(Slot& slot) {
   }
 }
 
+void PciBus::remap_bars() {
+  std::lock_guard guard(lock_);
+  for (Slot& slot : slots_) {
+    if (slot.device != nullptr) update_bar_mappings(slot);
+  }
+}
+
 std::optional<uint64_t> PciBus::mapped_bar(uint8_t slot, unsigned bar) const {
   std::lock_guard guard(lock_);
   if (slot >= kDevicesPerBus || bar >= kBarCount) return std::nullopt;

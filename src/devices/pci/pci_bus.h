@@ -45,6 +45,10 @@ class PciBus {
   void config_read(const ConfigAddress& address, std::span<uint8_t> data);
   void config_write(const ConfigAddress& address, std::span<const uint8_t> data);
 
+  // Maps every device's BARs as its configuration space now says (after a
+  // restore put back the configuration the driver had written).
+  void remap_bars();
+
   // The BAR mapped at the moment, for tests and diagnostics.
   std::optional<uint64_t> mapped_bar(uint8_t slot, unsigned bar) const;
 

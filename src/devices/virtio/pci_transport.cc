@@ -354,6 +354,80 @@ void PciTransport::interrupt_config() {
   if (config_vector_ != kNoVector) msix_.notify(config_vector_);
 }
 
+PciTransport::State PciTransport::state() const {
+  std::lock_guard guard(lock_);
+  State state;
+  state.config_space.assign(config_.bytes().begin(), config_.bytes().end());
+  state.msix = msix_.state();
+  state.device_feature_select = device_feature_select_;
+  state.driver_feature_select = driver_feature_select_;
+  state.driver_features = driver_features_;
+  state.config_vector = config_vector_;
+  state.status = status_;
+  state.config_generation = config_generation_;
+  state.queue_select = queue_select_;
+  state.isr = isr_.load();
+  for (unsigned index = 0; index < queue_registers_.size(); ++index) {
+    const QueueRegisters& registers = queue_registers_[index];
+    QueueState queue;
+    queue.size = registers.size;
+    queue.vector = registers.vector;
+    queue.enabled = registers.enabled;
+    queue.started = queues_[index].has_value();
+    queue.rings = queues_[index] ? queues_[index]->state()
+                                 : VirtqueueState{registers.size, registers.descriptor_table,
+                                                  registers.available_ring, registers.used_ring, 0, 0, 0};
+    state.queues.push_back(queue);
+  }
+  return state;
+}
+
+Result<void> PciTransport::restore(const State& state) {
+  std::lock_guard guard(lock_);
+  const std::string device = type_name(device_.type());
+  if (state.queues.size() != queue_registers_.size())
+    return make_error(device + ": " + std::to_string(state.queues.size()) + " queues saved, the device has " +
+                      std::to_string(queue_registers_.size()));
+  if ((state.driver_features & ~offered_features()) != 0)
+    return make_error(device + ": the driver negotiated features this device does not offer");
+  if (auto restored = config_.restore(state.config_space); !restored.ok()) return with_context(device, restored.error());
+  if (auto restored = msix_.restore(state.msix); !restored.ok()) return with_context(device, restored.error());
+  device_feature_select_ = state.device_feature_select;
+  driver_feature_select_ = state.driver_feature_select;
+  driver_features_ = state.driver_features;
+  config_vector_ = checked_vector(state.config_vector);
+  status_ = state.status;
+  config_generation_ = state.config_generation;
+  queue_select_ = state.queue_select;
+  isr_ = state.isr & 3;
+  const bool running = (status_ & kStatusDriverOk) && (status_ & kStatusFeaturesOk) && !(status_ & kStatusNeedsReset);
+  for (unsigned index = 0; index < queue_registers_.size(); ++index) {
+    const QueueState& saved = state.queues[index];
+    if (saved.size > device_.max_queue_size() || saved.rings.size != saved.size)
+      return make_error(device + " queue " + std::to_string(index) + ": size " + std::to_string(saved.size) +
+                        " (at most " + std::to_string(device_.max_queue_size()) + ")");
+    QueueRegisters& registers = queue_registers_[index];
+    registers.size = saved.size;
+    registers.vector = checked_vector(saved.vector);
+    registers.enabled = saved.enabled;
+    registers.descriptor_table = saved.rings.descriptor_table;
+    registers.available_ring = saved.rings.available_ring;
+    registers.used_ring = saved.rings.used_ring;
+    queues_[index].reset();
+    if (!saved.started) continue;
+    if (!running || !saved.enabled)
+      return make_error(device + " queue " + std::to_string(index) + " runs while the device does not");
+    auto queue = Virtqueue::create(memory_, saved.rings, driver_features_);
+    if (!queue.ok()) return make_error(device + " queue " + std::to_string(index) + ": " + queue.error().message);
+    queues_[index].emplace(std::move(*queue));
+  }
+  if (running) {
+    if (auto activated = device_.activate(driver_features_); !activated.ok())
+      return make_error(device + ": " + activated.error().message);
+  }
+  return {};
+}
+
 uint8_t PciTransport::status() const {
   std::lock_guard guard(lock_);
   return status_;

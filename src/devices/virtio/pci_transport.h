@@ -71,6 +71,39 @@ class PciTransport : public pci::PciDevice {
   bool poll_queues();
   void stop_polling();
 
+  // Snapshots: everything the driver programmed and the device's ring
+  // positions. Taken and restored while the device thread is paused.
+  struct QueueState {
+    uint16_t size = 0;
+    uint16_t vector = kNoVector;
+    bool enabled = false;
+    bool started = false;  // a Virtqueue runs on it (DRIVER_OK, no failure)
+    VirtqueueState rings;  // addresses and the device's indices
+  };
+  struct State {
+    std::vector<uint8_t> config_space;  // 256 bytes
+    pci::MsixTable::State msix;
+    uint32_t device_feature_select = 0;
+    uint32_t driver_feature_select = 0;
+    uint64_t driver_features = 0;
+    uint16_t config_vector = kNoVector;
+    uint8_t status = 0;
+    uint8_t config_generation = 0;
+    uint16_t queue_select = 0;
+    uint8_t isr = 0;
+    std::vector<QueueState> queues;
+  };
+  State state() const;
+  // Puts `state` into a transport freshly made for the same device: checks
+  // it against this device (queue count and sizes, configuration layout,
+  // features offered, rings inside RAM), re-creates the running queues and
+  // activates the device with the negotiated features. The BAR mapping
+  // follows from the restored configuration space (PciBus::remap_bars).
+  Result<void> restore(const State& state);
+  // Serves whatever the driver made available while nobody looked (after a
+  // restore, before the vCPUs run).
+  void serve_pending() { stop_polling(); }
+
   uint8_t status() const;
   // Why the device last needed a reset, for logs and tests; empty if never.
   std::string failure() const;
