@@ -5,6 +5,9 @@
  *                         it stops after the flush and spins (a test then kills the VMM)
  *   mode=verify seed=N    only reads back and compares (data kept across VM runs)
  *   mode=readonly         checks that a write is refused with VIRTIO_BLK_S_IOERR
+ *   mode=serve            answers console commands until told to quit (snapshot tests):
+ *                         w<seed>x writes and flushes the pattern of <seed>, v<seed>x reads
+ *                         it back and compares, p answers "disk: alive", q exits
  *   mode=bench kind=seqread|seqwrite|randread size=KiB count=N
  *                         N requests of `size` KiB one at a time (queue depth 1), between
  *                         the lines "bench: begin" and "bench: end" (bench/virtio times them)
@@ -87,6 +90,59 @@ static int verify(struct virtio_device *device, unsigned seed)
 	return 1;
 }
 
+/* Writes the pattern of `seed` over the first SECTORS sectors and flushes. */
+static int write_pattern(struct virtio_device *device, unsigned seed)
+{
+	for (uint64_t sector = 0; sector < SECTORS; sector += SECTORS_PER_REQUEST) {
+		for (unsigned i = 0; i < SECTORS_PER_REQUEST * 512; i++)
+			data[i] = pattern(sector + i / 512, i % 512, seed);
+		if (submit(device, T_OUT, sector, SECTORS_PER_REQUEST * 512, 0) != 0) {
+			console_printf("disk: write of sector %lu failed\n", sector);
+			return 0;
+		}
+	}
+	if (submit(device, T_FLUSH, 0, 0, 0) != 0) {
+		console_printf("disk: flush failed\n");
+		return 0;
+	}
+	return 1;
+}
+
+static unsigned read_number(void)
+{
+	unsigned value = 0;
+	for (;;) {
+		uint8_t c = console_getc();
+		if (c < '0' || c > '9')
+			return value;
+		value = value * 10 + (unsigned)(c - '0');
+	}
+}
+
+/* mode=serve: the guest waits at the console, so a snapshot can be taken
+ * between any two commands and the commands sent to its restores and clones. */
+__attribute__((noreturn)) static void serve(struct virtio_device *device)
+{
+	console_printf("disk: serving\n");
+	for (;;) {
+		uint8_t command = console_getc();
+		if (command == 'p') {
+			console_printf("disk: alive\n");
+		} else if (command == 'w') {
+			unsigned seed = read_number();
+			if (write_pattern(device, seed))
+				console_printf("disk: wrote seed %u\n", seed);
+		} else if (command == 'v') {
+			unsigned seed = read_number();
+			if (verify(device, seed))
+				console_printf("disk: verified seed %u\n", seed);
+		} else if (command == 'q') {
+			console_printf("disk: bye\n");
+			debug_exit(0);
+		}
+	}
+}
+
 /* xorshift: the random offsets of a random-read run, the same in every VMM. */
 static uint64_t next_random(uint64_t *state)
 {
@@ -155,18 +211,8 @@ void guest_main(uint64_t start_info_paddr)
 	unsigned seed = (unsigned)cmdline_number(cmdline, "seed", 0);
 
 	if (mode && word_equals(mode, length, "write")) {
-		for (uint64_t sector = 0; sector < SECTORS; sector += SECTORS_PER_REQUEST) {
-			for (unsigned i = 0; i < SECTORS_PER_REQUEST * 512; i++)
-				data[i] = pattern(sector + i / 512, i % 512, seed);
-			if (submit(&device, T_OUT, sector, SECTORS_PER_REQUEST * 512, 0) != 0) {
-				console_printf("disk: write of sector %lu failed\n", sector);
-				debug_exit(1);
-			}
-		}
-		if (submit(&device, T_FLUSH, 0, 0, 0) != 0) {
-			console_printf("disk: flush failed\n");
+		if (!write_pattern(&device, seed))
 			debug_exit(1);
-		}
 		size_t hold_length = 0;
 		if (cmdline && cmdline_value(cmdline, "hold", &hold_length)) {
 			/* For a test that kills the VMM now: everything is flushed. */
@@ -191,6 +237,8 @@ void guest_main(uint64_t start_info_paddr)
 	}
 	if (mode && word_equals(mode, length, "bench"))
 		bench(&device, cmdline, capacity);
-	console_printf("disk: give mode=write, verify, readonly or bench\n");
+	if (mode && word_equals(mode, length, "serve"))
+		serve(&device);
+	console_printf("disk: give mode=write, verify, readonly, bench or serve\n");
 	debug_exit(2);
 }

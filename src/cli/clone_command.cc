@@ -99,6 +99,9 @@ Result<int> clone_command(const CloneOptions& options, const std::string& vmhive
     std::vector<std::string> args{vmhive_binary, "restore", options.snapshot_dir};
     if (!options.console_dir.empty()) args.insert(args.end(), {"--console", options.console_dir + "/" + name + ".log"});
     if (!options.control_dir.empty()) args.insert(args.end(), {"--control", options.control_dir + "/" + name + ".sock"});
+    if (!options.overlay_dir.empty())
+      args.insert(args.end(), {"--overlay-dir", options.overlay_dir, "--overlay-prefix", name});
+    if (!options.tap_prefix.empty()) args.insert(args.end(), {"--net", "tap=" + options.tap_prefix + std::to_string(index)});
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);

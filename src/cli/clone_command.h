@@ -15,6 +15,8 @@ struct CloneOptions {
   std::string count = "1";
   std::string console_dir;  // empty: clones' consoles are discarded
   std::string control_dir;  // empty: no control sockets
+  std::string overlay_dir;  // empty: each clone's disk overlays are unnamed and go with it
+  std::string tap_prefix;   // clone N's virtio-net uses the tap <prefix>N (snapshots with one net)
 };
 
 inline constexpr unsigned kMaxClones = 100000;

@@ -14,6 +14,7 @@
 
 #include "arch/x86/cpuid.h"
 #include "cli/clone_command.h"
+#include "cli/device_options.h"
 #include "cli/run_options.h"
 #include "control/control_socket.h"
 #include "kvm/kvm.h"
@@ -160,6 +161,14 @@ int main(int argc, char** argv) {
   restore->add_option("--control", restore_config.control_socket, "control socket for the restored VM");
   restore->add_option("--kvm", restore_config.kvm_device, "KVM device (default /dev/kvm)");
   restore->add_flag("--report-timing", restore_config.report_timing, "print set-up time, run time and exit counts");
+  std::vector<std::string> restore_nets;
+  restore->add_option("--net", restore_nets,
+                      "tap=NAME for the snapshot's virtio-net devices, in order (the MAC is the snapshot's); repeatable");
+  restore->add_option("--overlay-dir", restore_config.overlay_dir,
+                      "keep the disks' overlays (over the snapshot's disk copies) in DIR (default: unnamed, gone with the VM)");
+  restore->add_option("--overlay-prefix", restore_config.overlay_prefix, "overlay file names: PREFIX-disk-N.overlay");
+  restore->add_option("--device-poll-us", restore_config.device_poll_us,
+                      "device thread busy-polls this long after activity (default 50, 0: never)");
 
   cli::CloneOptions clone_options;
   CLI::App* clone = app.add_subcommand("clone", "start many VMs from one snapshot, each in its own process");
@@ -168,6 +177,9 @@ int main(int argc, char** argv) {
   clone->add_option("--console-dir", clone_options.console_dir,
                     "write clone N's serial output to DIR/clone-N.log (default: discard)");
   clone->add_option("--control-dir", clone_options.control_dir, "give clone N the control socket DIR/clone-N.sock");
+  clone->add_option("--overlay-dir", clone_options.overlay_dir,
+                    "keep clone N's disk overlays in DIR/clone-N-disk-M.overlay (default: unnamed, gone with it)");
+  clone->add_option("--tap-prefix", clone_options.tap_prefix, "clone N's virtio-net uses the tap PREFIXN");
 
   std::string info_kvm = "/dev/kvm";
   CLI::App* info = app.add_subcommand("info", "what this host's KVM offers");
@@ -196,7 +208,19 @@ int main(int argc, char** argv) {
     return run_command(run_options);
   }
   if (*snapshot) return snapshot_command(snapshot_socket, snapshot_dir, snapshot_stop);
-  if (*restore) return restore_command(restore_config);
+  if (*restore) {
+    for (const std::string& text : restore_nets) {
+      auto net = cli::parse_net_option(text);
+      if (!net.ok() || net->mac) {
+        std::fprintf(stderr, "vmhive: --net %s: %s\n", text.c_str(),
+                     net.ok() ? "a restored device keeps the snapshot's MAC; give only tap=NAME"
+                              : net.error().message.c_str());
+        return 2;
+      }
+      restore_config.taps.push_back(net->tap);
+    }
+    return restore_command(restore_config);
+  }
   if (*clone) {
     char self[4096] = {};
     const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);

@@ -213,6 +213,134 @@ Result<SyscallRepairState> decode_repair(std::span<const uint8_t> bytes) {
   return state;
 }
 
+constexpr uint32_t kMaxMsixVectors = 2048;
+constexpr uint32_t kMaxQueues = 64;
+constexpr size_t kMaxPath = 4096;
+constexpr size_t kMaxSerial = 20;
+constexpr uint32_t kMaxVirtioFunctions = 31;
+
+std::vector<uint8_t> encode_virtio(const VirtioFunctionState& state) {
+  ByteWriter writer;
+  writer.put_u16(state.device_type);
+  writer.put_u8(state.slot);
+  writer.put_string(state.disk.image);
+  writer.put_u8(state.disk.shared ? 1 : 0);
+  writer.put_u64(state.disk.size);
+  writer.put_u64(static_cast<uint64_t>(state.disk.mtime_ns));
+  writer.put_string(state.disk.serial);
+  writer.put_bytes(state.mac);
+  const virtio::PciTransport::State& transport = state.transport;
+  writer.put_u32(static_cast<uint32_t>(transport.config_space.size()));
+  writer.put_bytes(transport.config_space);
+  writer.put_u32(static_cast<uint32_t>(transport.msix.entries.size()));
+  for (const auto& entry : transport.msix.entries) {
+    for (uint32_t dword : entry) writer.put_u32(dword);
+  }
+  writer.put_u32(static_cast<uint32_t>(transport.msix.pending.size()));
+  for (uint64_t word : transport.msix.pending) writer.put_u64(word);
+  writer.put_u8(transport.msix.enabled ? 1 : 0);
+  writer.put_u8(transport.msix.function_masked ? 1 : 0);
+  writer.put_u32(transport.device_feature_select);
+  writer.put_u32(transport.driver_feature_select);
+  writer.put_u64(transport.driver_features);
+  writer.put_u16(transport.config_vector);
+  writer.put_u8(transport.status);
+  writer.put_u8(transport.config_generation);
+  writer.put_u16(transport.queue_select);
+  writer.put_u8(transport.isr);
+  writer.put_u32(static_cast<uint32_t>(transport.queues.size()));
+  for (const auto& queue : transport.queues) {
+    writer.put_u16(queue.size);
+    writer.put_u16(queue.vector);
+    writer.put_u8(queue.enabled ? 1 : 0);
+    writer.put_u8(queue.started ? 1 : 0);
+    writer.put_u16(queue.rings.size);
+    writer.put_u64(queue.rings.descriptor_table);
+    writer.put_u64(queue.rings.available_ring);
+    writer.put_u64(queue.rings.used_ring);
+    writer.put_u16(queue.rings.next_available);
+    writer.put_u16(queue.rings.next_used);
+    writer.put_u16(queue.rings.used_at_last_interrupt);
+  }
+  return writer.take();
+}
+
+Result<VirtioFunctionState> decode_virtio(std::span<const uint8_t> bytes, uint32_t index) {
+  const std::string context = "virtio section " + std::to_string(index);
+  ByteReader reader(bytes, context);
+  VirtioFunctionState state;
+  state.device_type = VMHIVE_TRY(reader.get_u16());
+  if (state.device_type != static_cast<uint16_t>(virtio::DeviceType::kBlock) &&
+      state.device_type != static_cast<uint16_t>(virtio::DeviceType::kNet) &&
+      state.device_type != static_cast<uint16_t>(virtio::DeviceType::kEntropy))
+    return make_error(context + ": unknown virtio device type " + std::to_string(state.device_type));
+  state.slot = VMHIVE_TRY(reader.get_u8());
+  if (state.slot == 0 || state.slot >= 32) return make_error(context + ": PCI slot " + std::to_string(state.slot));
+  state.disk.image = VMHIVE_TRY(reader.get_string(kMaxPath));
+  state.disk.shared = VMHIVE_TRY(get_bool(reader, context.c_str()));
+  state.disk.size = VMHIVE_TRY(reader.get_u64());
+  state.disk.mtime_ns = static_cast<int64_t>(VMHIVE_TRY(reader.get_u64()));
+  state.disk.serial = VMHIVE_TRY(reader.get_string(kMaxSerial));
+  auto mac = VMHIVE_TRY(reader.get_bytes(state.mac.size()));
+  std::copy(mac.begin(), mac.end(), state.mac.begin());
+  virtio::PciTransport::State& transport = state.transport;
+  const uint32_t config_bytes = VMHIVE_TRY(reader.get_u32());
+  if (config_bytes != 256) return make_error(context + ": configuration space of " + std::to_string(config_bytes) + " bytes");
+  auto config = VMHIVE_TRY(reader.get_bytes(config_bytes));
+  transport.config_space.assign(config.begin(), config.end());
+  const uint32_t vectors = VMHIVE_TRY(reader.get_u32());
+  if (vectors > kMaxMsixVectors) return make_error(context + ": " + std::to_string(vectors) + " MSI-X vectors");
+  for (uint32_t vector = 0; vector < vectors; ++vector) {
+    std::array<uint32_t, 4> entry{};
+    for (uint32_t& dword : entry) dword = VMHIVE_TRY(reader.get_u32());
+    transport.msix.entries.push_back(entry);
+  }
+  const uint32_t pending_words = VMHIVE_TRY(reader.get_u32());
+  if (pending_words != (vectors + 63) / 64)
+    return make_error(context + ": " + std::to_string(pending_words) + " MSI-X pending words for " +
+                      std::to_string(vectors) + " vectors");
+  for (uint32_t word = 0; word < pending_words; ++word) transport.msix.pending.push_back(VMHIVE_TRY(reader.get_u64()));
+  transport.msix.enabled = VMHIVE_TRY(get_bool(reader, context.c_str()));
+  transport.msix.function_masked = VMHIVE_TRY(get_bool(reader, context.c_str()));
+  transport.device_feature_select = VMHIVE_TRY(reader.get_u32());
+  transport.driver_feature_select = VMHIVE_TRY(reader.get_u32());
+  transport.driver_features = VMHIVE_TRY(reader.get_u64());
+  transport.config_vector = VMHIVE_TRY(reader.get_u16());
+  transport.status = VMHIVE_TRY(reader.get_u8());
+  transport.config_generation = VMHIVE_TRY(reader.get_u8());
+  transport.queue_select = VMHIVE_TRY(reader.get_u16());
+  transport.isr = VMHIVE_TRY(reader.get_u8());
+  const uint32_t queues = VMHIVE_TRY(reader.get_u32());
+  if (queues > kMaxQueues) return make_error(context + ": " + std::to_string(queues) + " queues");
+  for (uint32_t queue_index = 0; queue_index < queues; ++queue_index) {
+    virtio::PciTransport::QueueState queue;
+    queue.size = VMHIVE_TRY(reader.get_u16());
+    queue.vector = VMHIVE_TRY(reader.get_u16());
+    queue.enabled = VMHIVE_TRY(get_bool(reader, context.c_str()));
+    queue.started = VMHIVE_TRY(get_bool(reader, context.c_str()));
+    queue.rings.size = VMHIVE_TRY(reader.get_u16());
+    queue.rings.descriptor_table = VMHIVE_TRY(reader.get_u64());
+    queue.rings.available_ring = VMHIVE_TRY(reader.get_u64());
+    queue.rings.used_ring = VMHIVE_TRY(reader.get_u64());
+    queue.rings.next_available = VMHIVE_TRY(reader.get_u16());
+    queue.rings.next_used = VMHIVE_TRY(reader.get_u16());
+    queue.rings.used_at_last_interrupt = VMHIVE_TRY(reader.get_u16());
+    transport.queues.push_back(queue);
+  }
+  VMHIVE_CHECK(reader.expect_end());
+  if (state.device_type == static_cast<uint16_t>(virtio::DeviceType::kBlock)) {
+    if (state.disk.image.empty() || state.disk.size == 0 || state.disk.size % 512 != 0)
+      return make_error(context + ": a disk without an image or with a size of " + std::to_string(state.disk.size));
+    // A copy in the snapshot is disk-<n>, nothing else there (not `memory`, not `..`).
+    const bool absolute = state.disk.image.front() == '/';
+    const bool copy_name = state.disk.image.rfind("disk-", 0) == 0 && state.disk.image.find('/') == std::string::npos;
+    if (absolute != state.disk.shared || (!absolute && !copy_name))
+      return make_error(context + ": disk image \"" + state.disk.image +
+                        "\" is neither a file of the snapshot nor a shared image's absolute path");
+  }
+  return state;
+}
+
 }  // namespace
 
 std::vector<uint8_t> encode_machine_state(const MachineState& state) {
@@ -225,6 +353,8 @@ std::vector<uint8_t> encode_machine_state(const MachineState& state) {
   writer.add(kI8042Section, 0, encode_i8042(state.i8042));
   for (uint32_t index = 0; index < state.syscall_repairs.size(); ++index)
     writer.add(kSyscallRepairSection, index, encode_repair(state.syscall_repairs[index]));
+  for (uint32_t index = 0; index < state.virtio.size(); ++index)
+    writer.add(kVirtioSection, index, encode_virtio(state.virtio[index]));
   return writer.finish();
 }
 
@@ -239,7 +369,7 @@ auto decode_section(const StateFile& file, uint32_t tag, uint32_t instance, Deco
 
 Result<MachineState> decode_machine_state(const StateFile& file) {
   for (const auto& section : file.sections()) {
-    if (section.tag < kMachineSection || section.tag > kSyscallRepairSection)
+    if (section.tag < kMachineSection || section.tag > kVirtioSection)
       return make_error("state file has a section with unknown tag " + std::to_string(section.tag));
   }
   MachineState state;
@@ -262,6 +392,13 @@ Result<MachineState> decode_machine_state(const StateFile& file) {
                       std::to_string(vcpus) + " vCPUs");
   for (uint32_t index = 0; index < repairs; ++index)
     state.syscall_repairs.push_back(VMHIVE_TRY(decode_section(file, kSyscallRepairSection, index, decode_repair)));
+  const size_t functions = file.count(kVirtioSection);
+  if (functions > kMaxVirtioFunctions)
+    return make_error("state file has " + std::to_string(functions) + " virtio sections (at most 31)");
+  for (uint32_t index = 0; index < functions; ++index) {
+    auto decode = [index](std::span<const uint8_t> bytes) { return decode_virtio(bytes, index); };
+    state.virtio.push_back(VMHIVE_TRY(decode_section(file, kVirtioSection, index, decode)));
+  }
   return state;
 }
 

@@ -7,6 +7,7 @@
 
 #include <linux/kvm.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "devices/legacy/cmos_rtc.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/uart_8250.h"
+#include "devices/virtio/pci_transport.h"
 #include "kvm/vcpu.h"
 #include "snapshot/state_file.h"
 
@@ -29,6 +31,7 @@ enum SectionTag : uint32_t {
   kRtcSection = 5,
   kI8042Section = 6,
   kSyscallRepairSection = 7,  // KVM-PVM only, instance = vCPU index
+  kVirtioSection = 8,         // VirtioFunctionState, instance = the function's place in the list
 };
 
 // What a restore must build before it loads any state into it.
@@ -68,6 +71,24 @@ struct SyscallRepairState {
   bool stepping = false;
 };
 
+// A virtio-blk disk's content at the snapshot.
+struct VirtioDiskRecord {
+  std::string image;    // a file in the snapshot directory (a name), or, if shared, an absolute path
+  bool shared = false;  // a read-only image used where it is; refused on restore if it changed
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;  // of a shared image
+  std::string serial;    // the ID the guest saw (GET_ID)
+};
+
+// One virtio device on the PCI bus, in the order the machine added them.
+struct VirtioFunctionState {
+  uint16_t device_type = 0;  // virtio::DeviceType
+  uint8_t slot = 0;          // PCI device number
+  VirtioDiskRecord disk;     // block only
+  std::array<uint8_t, 6> mac{};  // net only
+  virtio::PciTransport::State transport;
+};
+
 struct MachineState {
   MachineDescription description;
   std::vector<VcpuState> vcpus;
@@ -76,6 +97,7 @@ struct MachineState {
   devices::CmosRtc::State rtc{};
   devices::I8042::State i8042{};
   std::vector<SyscallRepairState> syscall_repairs;  // empty unless KVM-PVM
+  std::vector<VirtioFunctionState> virtio;          // empty without PCI
 };
 
 // The state file's bytes.

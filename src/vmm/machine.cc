@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
+#include <climits>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -281,6 +283,7 @@ Result<std::unique_ptr<Machine>> Machine::restore(const RestoreConfig& config) {
   vm_config.kvm_device = config.kvm_device;
   vm_config.report_timing = config.report_timing;
   vm_config.control_socket = config.control_socket;
+  vm_config.device_poll_us = config.device_poll_us;
   std::unique_ptr<Machine> machine(new Machine(vm_config));
 
   machine->kvm_ = std::make_unique<kvm::Kvm>(VMHIVE_TRY(kvm::Kvm::open(config.kvm_device)));
@@ -295,6 +298,22 @@ Result<std::unique_ptr<Machine>> Machine::restore(const RestoreConfig& config) {
   auto memory = GuestMemory::map_file_private(x86::ram_regions(state->description.memory_size), memory_fd.get());
   if (!memory.ok()) return with_context(memory_path, memory.error());
   VMHIVE_CHECK(machine->assemble_from(*state, std::move(*memory)));
+  if (!state->virtio.empty()) {
+    // Last, once the vCPUs' local APICs hold their state: a restored device
+    // may interrupt at once.
+    char snapshot_dir[PATH_MAX];
+    if (::realpath(config.snapshot_dir.c_str(), snapshot_dir) == nullptr)
+      return make_error("snapshot " + config.snapshot_dir + ": " + std::strerror(errno));
+    machine->pci_ = VMHIVE_TRY(PciPlatform::restore(
+        *machine->vm_, *machine->memory_, *machine->mmio_bus_, *machine->platform_, state->virtio,
+        RestoredPciDevices{.snapshot_dir = snapshot_dir,
+                           .overlay_dir = config.overlay_dir,
+                           .overlay_prefix = config.overlay_prefix,
+                           .taps = config.taps,
+                           .poll_window = std::chrono::microseconds(config.device_poll_us)}));
+  } else if (!config.taps.empty()) {
+    return make_error("the snapshot has no virtio-net device for --net");
+  }
   return machine;
 }
 
@@ -356,18 +375,22 @@ Result<snapshot::MachineState> Machine::capture_state() const {
 }
 
 Result<std::string> Machine::snapshot(const std::string& dir) {
-  if (pci_) {
-    return make_error("snapshots of machines with PCI (virtio) devices are not supported yet; "
-                      "this VM has them");
-  }
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
     return make_error("snapshot directory " + dir + ": " + std::strerror(errno));
   const auto start = std::chrono::steady_clock::now();
   const bool was_paused = paused_;
   if (!was_paused) VMHIVE_CHECK(pause_vcpus());
+  if (pci_) {
+    if (auto devices_paused = pci_->pause(); !devices_paused.ok()) {
+      if (!was_paused) resume_vcpus();
+      return devices_paused.error();
+    }
+  }
   const auto paused = std::chrono::steady_clock::now();
   auto written = [&]() -> Result<std::string> {
     snapshot::MachineState state = VMHIVE_TRY(capture_state());
+    // Disks are frozen with the devices still: their content matches memory.
+    if (pci_) state.virtio = VMHIVE_TRY(pci_->capture(dir));
     const auto captured = std::chrono::steady_clock::now();
     // Memory first, state last: a directory with a state file is complete.
     const std::string memory_path = dir + "/memory";
@@ -391,6 +414,7 @@ Result<std::string> Machine::snapshot(const std::string& dir) {
                   state_bytes.size());
     return std::string(summary);
   }();
+  if (pci_) pci_->resume();
   if (!was_paused) resume_vcpus();
   return written;
 }

@@ -42,6 +42,10 @@ struct RestoreConfig {
   std::string control_socket;
   std::string kvm_device = "/dev/kvm";
   bool report_timing = false;
+  uint32_t device_poll_us = 50;
+  std::string overlay_dir;     // where to keep disk overlays; empty: unnamed files that go with the VM
+  std::string overlay_prefix = "restore";  // overlay names: <prefix>-disk-<n>.overlay
+  std::vector<std::string> taps;  // one per virtio-net device in the snapshot
 };
 
 }  // namespace vmhive

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "temp_dir.h"
 #include "vm_process.h"
 
 namespace vmhive::testing {
@@ -66,6 +67,35 @@ TEST_F(NetGuest, TwoGuestsExchangeFramesOverABridge) {
   EXPECT_NE(receiver.output().find("net: received 200 frames"), std::string::npos) << receiver.output();
   // The host saw them: frames the guest sends arrive on its tap.
   EXPECT_GE(counter("tapb", "rx_packets"), 200u);
+}
+
+// A receiver snapshotted with its receive buffers posted, restored on a tap:
+// the restored device fills the buffers the guest posted before the snapshot.
+TEST_F(NetGuest, ARestoredReceiverGetsFramesOnItsNewTap) {
+  VMHIVE_REQUIRE_KVM();
+  TempDir temp;
+  const std::string control = temp.file("control.sock");
+  const std::string snapshot = temp.file("snapshot");
+  VmProcess receiver = VmProcess::start({"run", "--kernel", guest_path("net"), "--net", "tap=tapa", "--control",
+                                         control, "--cmdline", "role=receiver count=200"},
+                                        netns_);
+  ASSERT_TRUE(receiver.wait_for_output("net: ready", 30s)) << receiver.output() << receiver.errors();
+  auto taken = run_vmhive({"snapshot", "--control", control, "--stop", snapshot}, 60s);
+  ASSERT_EQ(taken.status, 0) << describe(taken);
+  EXPECT_EQ(receiver.wait(30s), 0) << receiver.errors();
+
+  // Without a tap for its virtio-net device the snapshot cannot run.
+  auto no_tap = run_vmhive({"restore", snapshot}, 30s);
+  EXPECT_EQ(no_tap.status, 1) << describe(no_tap);
+  EXPECT_EQ(lines_of(no_tap.errors).size(), 1u) << no_tap.errors;
+  EXPECT_NE(no_tap.errors.find("give as many taps"), std::string::npos) << no_tap.errors;
+
+  VmProcess restored = VmProcess::start({"restore", snapshot, "--net", "tap=tapa"}, netns_);
+  VmProcess sender = start_net_guest("tapb", "role=sender count=200");
+  EXPECT_EQ(sender.wait(60s), 0) << sender.output() << sender.errors();
+  EXPECT_EQ(restored.wait(60s), 0) << restored.output() << restored.errors();
+  EXPECT_NE(restored.output().find("net: received 200 frames"), std::string::npos) << restored.output();
+  EXPECT_EQ(restored.output().find("net: ready"), std::string::npos) << "the guest started again";
 }
 
 TEST_F(NetGuest, ATapInUseIsOneClearLine) {

@@ -181,17 +181,6 @@ TEST_F(Snapshot, CloneCommandStartsClonesThatAnswerOnTheirControlSockets) {
   EXPECT_EQ(*status, 1) << "clones stopped by a signal are not a success: " << clone.errors();
 }
 
-TEST_F(Snapshot, AVmWithVirtioDevicesRefusesASnapshotAndRunsOn) {
-  VmProcess vm = VmProcess::start({"run", "--kernel", guest_path("counter"), "--rng", "--control", control_});
-  ASSERT_TRUE(vm.wait_for_output("counter: ready", 30s)) << vm.errors();
-  auto snapshot = take_snapshot(control_, snapshot_dir());
-  EXPECT_EQ(snapshot.status, 1) << describe(snapshot);
-  EXPECT_NE(snapshot.output.find("not supported yet"), std::string::npos) << snapshot.output;
-  EXPECT_TRUE(set_mark(vm, 3)) << "the VM stopped";
-  vm.write_input("q");
-  EXPECT_EQ(vm.wait(30s), 0);
-}
-
 // Bad snapshots are one clear line and exit status 1, before any vCPU runs.
 class BadSnapshot : public Snapshot {
  protected:

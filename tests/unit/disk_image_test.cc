@@ -1,19 +1,22 @@
 // Disk images on real files: raw images (bad files refused, reads, writes,
 // zeroing) and copy-on-write overlays (the base is never written, partial
 // clusters are copied up, data survives a reopen after a flush, unflushed
-// allocations do not, and an overlay whose base changed is refused).
+// allocations do not, and an overlay whose base changed is refused); and the
+// sparse copies snapshots freeze a disk into.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <vector>
 
+#include "devices/virtio/block/disk_copy.h"
 #include "devices/virtio/block/disk_image.h"
 #include "devices/virtio/block/overlay_image.h"
 #include "devices/virtio/block/raw_image.h"
@@ -171,6 +174,107 @@ TEST_F(DiskImageTest, OverlayRefusesForeignOrTruncatedFiles) {
   auto truncated = open_disk(spec(base_, false, overlay_));
   ASSERT_FALSE(truncated.ok());
   EXPECT_NE(truncated.error().message.find("truncated"), std::string::npos) << truncated.error().message;
+}
+
+// A sparse file of `size` bytes with `pieces` (offset, bytes) written into it.
+void make_sparse_file(const std::string& path, uint64_t size,
+                      const std::vector<std::pair<uint64_t, std::vector<uint8_t>>>& pieces) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(size)), 0);
+  for (const auto& [offset, bytes] : pieces)
+    ASSERT_EQ(::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset)), static_cast<ssize_t>(bytes.size()));
+  ::close(fd);
+}
+
+std::vector<uint8_t> counting_bytes(size_t length, uint8_t first) {
+  std::vector<uint8_t> bytes(length);
+  std::iota(bytes.begin(), bytes.end(), first);
+  std::replace(bytes.begin(), bytes.end(), uint8_t{0}, uint8_t{0x5c});  // no zero bytes
+  return bytes;
+}
+
+uint64_t allocated_bytes(const std::string& path) {
+  struct stat info {};
+  EXPECT_EQ(::stat(path.c_str(), &info), 0);
+  return static_cast<uint64_t>(info.st_blocks) * 512;
+}
+
+class DiskCopyTest : public DiskImageTest {
+ protected:
+  // The whole disk as `image` reads it.
+  std::vector<uint8_t> whole_disk(DiskImage& image) { return read(image, 0, image.size()); }
+};
+
+TEST_F(DiskCopyTest, CopiesARawImageSparsely) {
+  // 5 MiB and 3 sectors: the end is neither a 1 MiB chunk nor a 4 KiB block.
+  const uint64_t size = (5ull << 20) + 1536;
+  const std::string source = temp_.file("source.img");
+  make_sparse_file(source, size,
+                   {{0, counting_bytes(512, 1)},
+                    {(1ull << 20) - 100, counting_bytes(300, 7)},  // across the first chunk's end
+                    {3ull << 20, counting_bytes(4096, 9)},
+                    {size - 512, counting_bytes(512, 3)}});  // the last sector
+  auto image = open_disk(spec(source, true));
+  ASSERT_TRUE(image.ok()) << image.error().message;
+  const std::string copy_path = temp_.file("disk-0");
+  auto written = copy_disk_sparse(**image, copy_path);
+  ASSERT_TRUE(written.ok()) << written.error().message;
+
+  const auto copied = file_bytes(copy_path);
+  EXPECT_EQ(copied.size(), size);
+  EXPECT_TRUE(copied == whole_disk(**image)) << "the copy reads as the disk does";
+  // Five 4 KiB blocks hold data (the piece across 1 MiB touches two), the
+  // last one a 1536-byte tail.
+  EXPECT_EQ(*written, 4u * 4096 + 1536);
+  EXPECT_LT(allocated_bytes(copy_path), 256u * 1024) << "zeros stay holes";
+  EXPECT_FALSE(std::filesystem::exists(copy_path + ".tmp"));
+  // The copy is a disk in its own right.
+  auto reopened = open_disk(spec(copy_path, true));
+  ASSERT_TRUE(reopened.ok()) << reopened.error().message;
+  EXPECT_EQ((*reopened)->size(), size);
+}
+
+TEST_F(DiskCopyTest, CopiesWhatAnOverlayShowsOverItsBase) {
+  const uint64_t size = 8ull << 20;
+  const std::string base = temp_.file("sparse-base.img");
+  make_sparse_file(base, size, {{0, counting_bytes(8192, 1)}, {4ull << 20, counting_bytes(4096, 2)}});
+  auto image = open_disk(spec(base, false, temp_.file("sparse.overlay")));
+  ASSERT_TRUE(image.ok()) << image.error().message;
+  // Over the base's data, in a hole of the base, and zeros over base data.
+  ASSERT_TRUE((*image)->write(4096, counting_bytes(512, 40)).ok());
+  ASSERT_TRUE((*image)->write(6ull << 20, counting_bytes(3000, 50)).ok());
+  ASSERT_TRUE((*image)->zero(4ull << 20, 4096, true).ok());
+
+  const std::string copy_path = temp_.file("disk-1");
+  auto written = copy_disk_sparse(**image, copy_path);
+  ASSERT_TRUE(written.ok()) << written.error().message;
+  const auto copied = file_bytes(copy_path);
+  const auto disk = whole_disk(**image);
+  EXPECT_EQ(copied.size(), size);
+  EXPECT_TRUE(copied == disk) << "the copy reads as the overlay does";
+  EXPECT_EQ(copied[4096], 40);
+  EXPECT_EQ(copied[(6ull << 20) + 2999], counting_bytes(3000, 50)[2999]);
+  EXPECT_EQ(copied[4ull << 20], 0) << "the zeroed range, not the base's data";
+  EXPECT_EQ(*written, 3u * 4096) << "two base blocks and one overlay block";
+  EXPECT_LT(allocated_bytes(copy_path), 256u * 1024);
+}
+
+TEST_F(DiskCopyTest, ReplacesAnExistingFile) {
+  const std::string copy_path = temp_.file("disk-0");
+  std::ofstream(copy_path) << std::string(200000, 'x');
+  auto image = open_disk(spec(base_, true));
+  ASSERT_TRUE(image.ok());
+  ASSERT_TRUE(copy_disk_sparse(**image, copy_path).ok());
+  EXPECT_TRUE(file_bytes(copy_path) == file_bytes(base_));
+}
+
+TEST_F(DiskCopyTest, AnUnwritablePlaceIsAnError) {
+  auto image = open_disk(spec(base_, true));
+  ASSERT_TRUE(image.ok());
+  auto written = copy_disk_sparse(**image, dir_ + "/no/such/dir/disk-0");
+  ASSERT_FALSE(written.ok());
+  EXPECT_NE(written.error().message.find("no/such/dir/disk-0.tmp"), std::string::npos) << written.error().message;
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <zlib.h>
 
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "snapshot/byte_codec.h"
 #include "snapshot/machine_state.h"
@@ -231,6 +233,237 @@ TEST(MachineStateSections, RefusesInconsistentContents) {
     short_vm.add(section.tag, section.instance, payload);
   }
   EXPECT_NE(decode(short_vm.finish()).error().message.find("VM section: truncated"), std::string::npos);
+}
+
+// A virtio function's state with every field set to something of its own, so
+// that a field the codec drops or swaps shows.
+VirtioFunctionState virtio_function(virtio::DeviceType type, uint8_t slot, unsigned queues) {
+  VirtioFunctionState function;
+  function.device_type = static_cast<uint16_t>(type);
+  function.slot = slot;
+  virtio::PciTransport::State& transport = function.transport;
+  transport.config_space.resize(256);
+  for (size_t i = 0; i < 256; ++i) transport.config_space[i] = static_cast<uint8_t>(i * 7 + slot);
+  for (unsigned vector = 0; vector <= queues; ++vector)
+    transport.msix.entries.push_back({0xfee00000u + vector, slot, 0x4000u + vector, vector % 2});
+  transport.msix.pending = {0b10};
+  transport.msix.enabled = true;
+  transport.msix.function_masked = slot % 2 == 0;
+  transport.device_feature_select = 1;
+  transport.driver_feature_select = 0;
+  transport.driver_features = virtio::kFeatureVersion1 | virtio::kFeatureEventIdx | slot;
+  transport.config_vector = static_cast<uint16_t>(queues);
+  transport.status = virtio::kStatusAcknowledge | virtio::kStatusDriver | virtio::kStatusFeaturesOk |
+                     virtio::kStatusDriverOk;
+  transport.config_generation = 3;
+  transport.queue_select = static_cast<uint16_t>(queues - 1);
+  transport.isr = 1;
+  for (unsigned index = 0; index < queues; ++index) {
+    virtio::PciTransport::QueueState queue;
+    queue.size = 256;
+    queue.vector = static_cast<uint16_t>(index);
+    queue.enabled = true;
+    queue.started = index != 1;
+    const uint64_t base = 0x100000ull * (slot * 4 + index + 1);
+    queue.rings = virtio::VirtqueueState{256, base, base + 0x1000, base + 0x2000,
+                                         static_cast<uint16_t>(1000 + index), static_cast<uint16_t>(990 + index),
+                                         static_cast<uint16_t>(980 + index)};
+    transport.queues.push_back(queue);
+  }
+  return function;
+}
+
+MachineState machine_with_virtio() {
+  MachineState state = small_machine(1);
+  VirtioFunctionState block = virtio_function(virtio::DeviceType::kBlock, 1, 1);
+  block.disk = VirtioDiskRecord{"disk-0", false, 64ull << 20, 0, "vmhive-disk-7"};
+  VirtioFunctionState net = virtio_function(virtio::DeviceType::kNet, 2, 2);
+  net.mac = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+  VirtioFunctionState entropy = virtio_function(virtio::DeviceType::kEntropy, 31, 1);
+  state.virtio = {block, net, entropy};
+  return state;
+}
+
+void expect_same_function(const VirtioFunctionState& a, const VirtioFunctionState& b) {
+  EXPECT_EQ(a.device_type, b.device_type);
+  EXPECT_EQ(a.slot, b.slot);
+  EXPECT_EQ(a.disk.image, b.disk.image);
+  EXPECT_EQ(a.disk.shared, b.disk.shared);
+  EXPECT_EQ(a.disk.size, b.disk.size);
+  EXPECT_EQ(a.disk.mtime_ns, b.disk.mtime_ns);
+  EXPECT_EQ(a.disk.serial, b.disk.serial);
+  EXPECT_EQ(a.mac, b.mac);
+  const auto& x = a.transport;
+  const auto& y = b.transport;
+  EXPECT_EQ(x.config_space, y.config_space);
+  EXPECT_EQ(x.msix.entries, y.msix.entries);
+  EXPECT_EQ(x.msix.pending, y.msix.pending);
+  EXPECT_EQ(x.msix.enabled, y.msix.enabled);
+  EXPECT_EQ(x.msix.function_masked, y.msix.function_masked);
+  EXPECT_EQ(x.device_feature_select, y.device_feature_select);
+  EXPECT_EQ(x.driver_feature_select, y.driver_feature_select);
+  EXPECT_EQ(x.driver_features, y.driver_features);
+  EXPECT_EQ(x.config_vector, y.config_vector);
+  EXPECT_EQ(x.status, y.status);
+  EXPECT_EQ(x.config_generation, y.config_generation);
+  EXPECT_EQ(x.queue_select, y.queue_select);
+  EXPECT_EQ(x.isr, y.isr);
+  ASSERT_EQ(x.queues.size(), y.queues.size());
+  for (size_t i = 0; i < x.queues.size(); ++i) {
+    SCOPED_TRACE("queue " + std::to_string(i));
+    const auto& p = x.queues[i];
+    const auto& q = y.queues[i];
+    EXPECT_EQ(p.size, q.size);
+    EXPECT_EQ(p.vector, q.vector);
+    EXPECT_EQ(p.enabled, q.enabled);
+    EXPECT_EQ(p.started, q.started);
+    EXPECT_EQ(p.rings.size, q.rings.size);
+    EXPECT_EQ(p.rings.descriptor_table, q.rings.descriptor_table);
+    EXPECT_EQ(p.rings.available_ring, q.rings.available_ring);
+    EXPECT_EQ(p.rings.used_ring, q.rings.used_ring);
+    EXPECT_EQ(p.rings.next_available, q.rings.next_available);
+    EXPECT_EQ(p.rings.next_used, q.rings.next_used);
+    EXPECT_EQ(p.rings.used_at_last_interrupt, q.rings.used_at_last_interrupt);
+  }
+}
+
+std::string decode_error(const MachineState& state) {
+  auto decoded = decode(encode_machine_state(state));
+  return decoded.ok() ? std::string("(decoded)") : decoded.error().message;
+}
+
+TEST(MachineStateVirtio, RoundTripsBlockNetAndEntropy) {
+  const MachineState state = machine_with_virtio();
+  auto decoded = decode(encode_machine_state(state));
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  ASSERT_EQ(decoded->virtio.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE("function " + std::to_string(i));
+    expect_same_function(decoded->virtio[i], state.virtio[i]);
+  }
+  EXPECT_EQ(decoded->virtio[0].disk.serial, "vmhive-disk-7");
+  EXPECT_EQ(decoded->virtio[1].transport.queues.size(), 2u);
+  EXPECT_EQ(decoded->uart.ier, 3) << "the other sections are still there";
+}
+
+TEST(MachineStateVirtio, ASharedDiskKeepsItsAbsolutePathAndTime) {
+  MachineState state = machine_with_virtio();
+  state.virtio[0].disk = VirtioDiskRecord{"/images/base.img", true, 1ull << 30, 1'700'000'000'123'456'789, "base"};
+  auto decoded = decode(encode_machine_state(state));
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  expect_same_function(decoded->virtio[0], state.virtio[0]);
+}
+
+TEST(MachineStateVirtio, AMachineWithoutVirtioHasNoSections) {
+  const auto bytes = encode_machine_state(small_machine(1));
+  auto file = StateFile::parse(bytes);
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->count(kVirtioSection), 0u);
+  EXPECT_TRUE(decode(bytes)->virtio.empty());
+}
+
+TEST(MachineStateVirtio, RefusesUnknownTypesAndSlots) {
+  MachineState state = machine_with_virtio();
+  state.virtio[1].device_type = 3;  // virtio console: not something vmhive has
+  EXPECT_NE(decode_error(state).find("virtio section 1: unknown virtio device type 3"), std::string::npos)
+      << decode_error(state);
+  state = machine_with_virtio();
+  state.virtio[2].slot = 0;  // the host bridge's
+  EXPECT_NE(decode_error(state).find("virtio section 2: PCI slot 0"), std::string::npos) << decode_error(state);
+  state.virtio[2].slot = 32;
+  EXPECT_NE(decode_error(state).find("PCI slot 32"), std::string::npos);
+  state.virtio[2].slot = 31;
+  EXPECT_EQ(decode_error(state), "(decoded)");
+}
+
+TEST(MachineStateVirtio, RefusesAConfigurationSpaceThatIsNot256Bytes) {
+  MachineState state = machine_with_virtio();
+  state.virtio[0].transport.config_space.resize(255);
+  EXPECT_NE(decode_error(state).find("configuration space of 255 bytes"), std::string::npos) << decode_error(state);
+  state.virtio[0].transport.config_space.resize(4096);
+  EXPECT_NE(decode_error(state).find("configuration space of 4096 bytes"), std::string::npos);
+}
+
+TEST(MachineStateVirtio, RefusesMoreThan64Queues) {
+  MachineState state = machine_with_virtio();
+  auto& queues = state.virtio[1].transport.queues;
+  queues.resize(64, queues[0]);
+  EXPECT_EQ(decode_error(state), "(decoded)") << "64 is the limit";
+  queues.push_back(queues[0]);
+  EXPECT_NE(decode_error(state).find("virtio section 1: 65 queues"), std::string::npos) << decode_error(state);
+}
+
+TEST(MachineStateVirtio, RefusesMsixArraysThatDisagree) {
+  MachineState state = machine_with_virtio();
+  state.virtio[0].transport.msix.pending = {0, 0};
+  EXPECT_NE(decode_error(state).find("2 MSI-X pending words for 2 vectors"), std::string::npos) << decode_error(state);
+  state = machine_with_virtio();
+  state.virtio[0].transport.msix.entries.resize(2049);
+  state.virtio[0].transport.msix.pending.resize(33);
+  EXPECT_NE(decode_error(state).find("2049 MSI-X vectors"), std::string::npos) << decode_error(state);
+}
+
+TEST(MachineStateVirtio, RefusesDiskImagesOutsideTheSnapshot) {
+  auto with_disk = [](std::string image, bool shared) {
+    MachineState state = machine_with_virtio();
+    state.virtio[0].disk.image = std::move(image);
+    state.virtio[0].disk.shared = shared;
+    return decode_error(state);
+  };
+  EXPECT_NE(with_disk("../x", false).find("is neither a file of the snapshot nor a shared image's absolute path"),
+            std::string::npos)
+      << with_disk("../x", false);
+  EXPECT_NE(with_disk("sub/disk-0", false).find("neither"), std::string::npos);
+  EXPECT_NE(with_disk("/etc/passwd", false).find("neither"), std::string::npos) << "absolute, not shared";
+  EXPECT_NE(with_disk("base.img", true).find("neither"), std::string::npos) << "shared, not absolute";
+  EXPECT_NE(with_disk("", false).find("a disk without an image"), std::string::npos);
+  EXPECT_EQ(with_disk("/images/base.img", true), "(decoded)");
+  EXPECT_EQ(with_disk("disk-0", false), "(decoded)");
+
+  MachineState odd_size = machine_with_virtio();
+  odd_size.virtio[0].disk.size = 1000;
+  EXPECT_NE(decode_error(odd_size).find("size of 1000"), std::string::npos) << decode_error(odd_size);
+}
+
+TEST(MachineStateVirtio, RefusesDamagedPayloads) {
+  const auto bytes = encode_machine_state(machine_with_virtio());
+  auto file = StateFile::parse(bytes);
+  ASSERT_TRUE(file.ok());
+  // Re-encodes the file with the payload of virtio section 1 changed by `edit`.
+  auto edited = [&](auto edit) {
+    StateFileWriter writer;
+    for (const auto& section : file->sections()) {
+      auto payload = section.payload;
+      if (section.tag == kVirtioSection && section.instance == 1) edit(payload);
+      writer.add(section.tag, section.instance, payload);
+    }
+    auto decoded = decode(writer.finish());
+    return decoded.ok() ? std::string("(decoded)") : decoded.error().message;
+  };
+  EXPECT_NE(edited([](std::vector<uint8_t>& payload) { payload.pop_back(); }).find("virtio section 1: truncated"),
+            std::string::npos);
+  EXPECT_NE(edited([](std::vector<uint8_t>& payload) { payload.push_back(0); }).find("unexpected bytes"),
+            std::string::npos);
+  // The net function has no image: after type (2), slot (1) and the empty
+  // image name (its 4-byte length) comes the shared flag.
+  EXPECT_NE(edited([](std::vector<uint8_t>& payload) { payload[2 + 1 + 4] = 2; }).find("a flag is 2, not 0 or 1"),
+            std::string::npos);
+
+  // Instances must run 0, 1, 2: a gap is a missing section.
+  StateFileWriter gap;
+  for (const auto& section : file->sections())
+    gap.add(section.tag, section.tag == kVirtioSection && section.instance == 2 ? 5 : section.instance, section.payload);
+  auto decoded = decode(gap.finish());
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.error().message.find("no section with tag 8"), std::string::npos) << decoded.error().message;
+}
+
+TEST(MachineStateVirtio, RefusesMoreFunctionsThanTheBusHolds) {
+  MachineState state = small_machine(1);
+  for (uint8_t slot = 1; slot <= 31; ++slot) state.virtio.push_back(virtio_function(virtio::DeviceType::kEntropy, slot, 1));
+  EXPECT_EQ(decode_error(state), "(decoded)");
+  state.virtio.push_back(virtio_function(virtio::DeviceType::kEntropy, 1, 1));
+  EXPECT_NE(decode_error(state).find("32 virtio sections (at most 31)"), std::string::npos) << decode_error(state);
 }
 
 }  // namespace

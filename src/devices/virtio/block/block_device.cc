@@ -136,9 +136,9 @@ uint8_t BlockDevice::execute(uint32_t type, uint64_t sector, uint32_t& data_writ
     case kTypeFlush:
       return image_->flush().ok() ? kStatusOk : kStatusIoError;
     case kTypeGetId: {
-      const std::string serial = image_->serial();
+      const std::string id_text = serial();
       std::array<uint8_t, kSerialSize> id{};
-      std::memcpy(id.data(), serial.data(), std::min(serial.size(), id.size()));
+      std::memcpy(id.data(), id_text.data(), std::min(id_text.size(), id.size()));
       size_t copied = 0;
       for_each_piece(writable, 0, 1, [&](std::span<uint8_t> piece) {
         const size_t take = std::min(piece.size(), id.size() - copied);

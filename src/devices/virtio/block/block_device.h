@@ -35,7 +35,13 @@ class BlockDevice : public VirtioDevice {
   static constexpr uint16_t kQueueSize = 256;
   static constexpr uint32_t kMaxZeroSectors = 1u << 22;  // 2 GiB per discard/write-zeroes range
 
-  explicit BlockDevice(std::unique_ptr<DiskImage> image) : image_(std::move(image)) {}
+  // `serial` replaces the image's own ID (a restored VM's disk keeps the ID
+  // its guest saw, though its image is now an overlay on the snapshot's copy).
+  explicit BlockDevice(std::unique_ptr<DiskImage> image, std::string serial = {})
+      : image_(std::move(image)), serial_(std::move(serial)) {}
+
+  std::string serial() const { return serial_.empty() ? image_->serial() : serial_; }
+  DiskImage& image() { return *image_; }
 
   DeviceType type() const override { return DeviceType::kBlock; }
   uint64_t features() const override;
@@ -54,6 +60,7 @@ class BlockDevice : public VirtioDevice {
   bool in_range(uint64_t sector, uint64_t bytes) const;
 
   std::unique_ptr<DiskImage> image_;
+  std::string serial_;
   uint64_t negotiated_ = 0;
   DescriptorChain chain_;
 };
