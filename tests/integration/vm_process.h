@@ -52,6 +52,7 @@ class VmProcess {
 
   const std::string& output() const { return stdout_text_; }
   const std::string& errors() const { return stderr_text_; }
+  pid_t pid() const { return pid_; }
 
  private:
   VmProcess(pid_t pid, int input, int output, int errors) : pid_(pid), stdin_(input), stdout_(output), stderr_(errors) {}
