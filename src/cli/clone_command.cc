@@ -27,30 +27,6 @@ Result<unsigned> parse_count(const std::string& text) {
   return static_cast<unsigned>(std::stoul(text));
 }
 
-Result<void> ensure_directory(const std::string& dir, const char* option) {
-  if (dir.empty()) return {};
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-    return make_error(std::string(option) + " " + dir + ": " + std::strerror(errno));
-  return {};
-}
-
-// The snapshot is checked once here, so a bad one is one message, not N.
-Result<void> check_snapshot(const std::string& dir) {
-  auto bytes = snapshot::read_whole_file(dir + "/state", snapshot::kMaxStateFileBytes);
-  if (!bytes.ok()) return with_context("snapshot " + dir, bytes.error());
-  auto file = snapshot::StateFile::parse(*bytes);
-  if (!file.ok()) return with_context(dir + "/state", file.error());
-  auto state = snapshot::decode_machine_state(*file);
-  if (!state.ok()) return with_context(dir + "/state", state.error());
-  struct stat memory {};
-  if (::stat((dir + "/memory").c_str(), &memory) != 0)
-    return make_error("snapshot memory file " + dir + "/memory: " + std::strerror(errno));
-  if (static_cast<uint64_t>(memory.st_size) != state->description.memory_file_size)
-    return make_error("snapshot memory file " + dir + "/memory is " + std::to_string(memory.st_size) +
-                      " bytes, the state file says " + std::to_string(state->description.memory_file_size));
-  return {};
-}
-
 class BlockedSignals {
  public:
   BlockedSignals() {
@@ -70,6 +46,40 @@ class BlockedSignals {
 };
 
 }  // namespace
+
+Result<void> ensure_directory(const std::string& dir, const char* option) {
+  if (dir.empty()) return {};
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return make_error(std::string(option) + " " + dir + ": " + std::strerror(errno));
+  return {};
+}
+
+Result<void> check_snapshot(const std::string& dir) {
+  auto bytes = snapshot::read_whole_file(dir + "/state", snapshot::kMaxStateFileBytes);
+  if (!bytes.ok()) return with_context("snapshot " + dir, bytes.error());
+  auto file = snapshot::StateFile::parse(*bytes);
+  if (!file.ok()) return with_context(dir + "/state", file.error());
+  auto state = snapshot::decode_machine_state(*file);
+  if (!state.ok()) return with_context(dir + "/state", state.error());
+  struct stat memory {};
+  if (::stat((dir + "/memory").c_str(), &memory) != 0)
+    return make_error("snapshot memory file " + dir + "/memory: " + std::strerror(errno));
+  if (static_cast<uint64_t>(memory.st_size) != state->description.memory_file_size)
+    return make_error("snapshot memory file " + dir + "/memory is " + std::to_string(memory.st_size) +
+                      " bytes, the state file says " + std::to_string(state->description.memory_file_size));
+  return {};
+}
+
+std::vector<std::string> clone_restore_arguments(const CloneOptions& options, const std::string& vmhive_binary,
+                                                 unsigned index) {
+  const std::string name = "clone-" + std::to_string(index);
+  std::vector<std::string> args{vmhive_binary, "restore", options.snapshot_dir};
+  if (!options.console_dir.empty()) args.insert(args.end(), {"--console", options.console_dir + "/" + name + ".log"});
+  if (!options.control_dir.empty()) args.insert(args.end(), {"--control", options.control_dir + "/" + name + ".sock"});
+  if (!options.overlay_dir.empty()) args.insert(args.end(), {"--overlay-dir", options.overlay_dir, "--overlay-prefix", name});
+  if (!options.tap_prefix.empty()) args.insert(args.end(), {"--net", "tap=" + options.tap_prefix + std::to_string(index)});
+  return args;
+}
 
 Result<int> clone_command(const CloneOptions& options, const std::string& vmhive_binary) {
   const unsigned count = VMHIVE_TRY(parse_count(options.count));
@@ -96,12 +106,7 @@ Result<int> clone_command(const CloneOptions& options, const std::string& vmhive
   std::string failure;
   for (unsigned index = 0; index < count; ++index) {
     const std::string name = "clone-" + std::to_string(index);
-    std::vector<std::string> args{vmhive_binary, "restore", options.snapshot_dir};
-    if (!options.console_dir.empty()) args.insert(args.end(), {"--console", options.console_dir + "/" + name + ".log"});
-    if (!options.control_dir.empty()) args.insert(args.end(), {"--control", options.control_dir + "/" + name + ".sock"});
-    if (!options.overlay_dir.empty())
-      args.insert(args.end(), {"--overlay-dir", options.overlay_dir, "--overlay-prefix", name});
-    if (!options.tap_prefix.empty()) args.insert(args.end(), {"--net", "tap=" + options.tap_prefix + std::to_string(index)});
+    std::vector<std::string> args = clone_restore_arguments(options, vmhive_binary, index);
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -23,5 +24,14 @@ inline constexpr unsigned kMaxClones = 100000;
 
 // Returns the exit status: 0 when every clone ended with 0.
 Result<int> clone_command(const CloneOptions& options, const std::string& vmhive_binary);
+
+// Shared with the clone server (clone_server.h):
+// the `vmhive restore` command line of clone number `index`;
+std::vector<std::string> clone_restore_arguments(const CloneOptions& options, const std::string& vmhive_binary,
+                                                 unsigned index);
+// the snapshot checked once, so that a bad one is one message, not N;
+Result<void> check_snapshot(const std::string& dir);
+// a directory option's directory, made if missing.
+Result<void> ensure_directory(const std::string& dir, const char* option);
 
 }  // namespace vmhive::cli

@@ -9,11 +9,14 @@
 #include <csignal>
 #include <iterator>
 #include <cstdio>
+#include <cerrno>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "arch/x86/cpuid.h"
 #include "cli/clone_command.h"
+#include "cli/clone_server.h"
 #include "cli/device_options.h"
 #include "cli/run_options.h"
 #include "control/control_socket.h"
@@ -59,9 +62,34 @@ int run_command(const cli::RunOptions& options) {
   return exit_status_for(outcome);
 }
 
-int restore_command(const RestoreConfig& config) {
+// `restore --hold-fd N` (for a clone server): with the machine built, says
+// "ready" on N and waits for "go" (end of file: exit without running); once
+// the vCPUs run it says "running" and closes N.
+bool hold_until_go(int fd) {
+  static constexpr char kReady[] = "ready\n";
+  if (::write(fd, kReady, sizeof kReady - 1) != static_cast<ssize_t>(sizeof kReady - 1)) return false;
+  char word[8] = {};
+  size_t got = 0;
+  while (got < 3) {
+    const ssize_t count = ::read(fd, word + got, 3 - got);
+    if (count < 0 && errno == EINTR) continue;
+    if (count <= 0) return false;
+    got += static_cast<size_t>(count);
+  }
+  return std::string_view(word, 3) == "go\n";
+}
+
+int restore_command(const RestoreConfig& config, int hold_fd) {
   auto machine = Machine::restore(config);
   if (!machine.ok()) return fail(machine.error().message);
+  if (hold_fd >= 0) {
+    if (!hold_until_go(hold_fd)) return 0;  // the server let this clone go unused
+    (*machine)->set_on_running([hold_fd] {
+      static constexpr char kRunning[] = "running\n";
+      (void)!::write(hold_fd, kRunning, sizeof kRunning - 1);
+      ::close(hold_fd);
+    });
+  }
   VmOutcome outcome = (*machine)->run();
   if (config.report_timing) std::fprintf(stderr, "%s\n", (*machine)->timing_report().c_str());
   report_outcome(outcome);
@@ -167,6 +195,9 @@ int main(int argc, char** argv) {
   restore->add_option("--overlay-dir", restore_config.overlay_dir,
                       "keep the disks' overlays (over the snapshot's disk copies) in DIR (default: unnamed, gone with the VM)");
   restore->add_option("--overlay-prefix", restore_config.overlay_prefix, "overlay file names: PREFIX-disk-N.overlay");
+  int restore_hold_fd = -1;
+  restore->add_option("--hold-fd", restore_hold_fd,
+                      "build the VM, write \"ready\" to fd N and start it only on \"go\" (used by clone-server)");
   restore->add_option("--device-poll-us", restore_config.device_poll_us,
                       "device thread busy-polls this long after activity (default 50, 0: never)");
 
@@ -181,11 +212,24 @@ int main(int argc, char** argv) {
                     "keep clone N's disk overlays in DIR/clone-N-disk-M.overlay (default: unnamed, gone with it)");
   clone->add_option("--tap-prefix", clone_options.tap_prefix, "clone N's virtio-net uses the tap PREFIXN");
 
+  cli::CloneServerOptions server_options;
+  CLI::App* server = app.add_subcommand(
+      "clone-server", "keep clones of a snapshot restored and ready; start one per request on a socket");
+  server->add_option("dir", server_options.clones.snapshot_dir, "snapshot directory")->required();
+  server->add_option("--socket", server_options.socket, "Unix socket for requests (JSON lines)")->required();
+  server->add_option("--pool", server_options.pool, "clones kept ready (default 4)");
+  server->add_option("--console-dir", server_options.clones.console_dir,
+                     "write clone N's serial output to DIR/clone-N.log (default: discard)");
+  server->add_option("--control-dir", server_options.clones.control_dir,
+                     "give clone N the control socket DIR/clone-N.sock");
+  server->add_option("--overlay-dir", server_options.clones.overlay_dir, "keep clone N's disk overlays in DIR");
+  server->add_option("--tap-prefix", server_options.clones.tap_prefix, "clone N's virtio-net uses the tap PREFIXN");
+
   std::string info_kvm = "/dev/kvm";
   CLI::App* info = app.add_subcommand("info", "what this host's KVM offers");
   info->add_option("--kvm", info_kvm, "KVM device (default /dev/kvm)");
 
-  static const char* const kSubcommands[] = {"run", "info", "snapshot", "restore", "clone"};
+  static const char* const kSubcommands[] = {"run", "info", "snapshot", "restore", "clone", "clone-server"};
   if (argc > 1 && argv[1][0] != '-' &&
       std::none_of(std::begin(kSubcommands), std::end(kSubcommands),
                    [&](const char* name) { return std::string(argv[1]) == name; })) {
@@ -219,12 +263,13 @@ int main(int argc, char** argv) {
       }
       restore_config.taps.push_back(net->tap);
     }
-    return restore_command(restore_config);
+    return restore_command(restore_config, restore_hold_fd);
   }
-  if (*clone) {
+  if (*clone || *server) {
     char self[4096] = {};
     const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    auto status = cli::clone_command(clone_options, length > 0 ? std::string(self, static_cast<size_t>(length)) : std::string(argv[0]));
+    const std::string binary = length > 0 ? std::string(self, static_cast<size_t>(length)) : std::string(argv[0]);
+    auto status = *clone ? cli::clone_command(clone_options, binary) : cli::clone_server_command(server_options, binary);
     if (!status.ok()) return fail(status.error().message);
     return *status;
   }

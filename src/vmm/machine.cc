@@ -220,6 +220,7 @@ Result<void> Machine::serve_until_stopped() {
                                                 mmio_bus_.get(), stop_.get(), exit_counters_[index].get(),
                                                 repair, pause_.get()}));
   }
+  if (on_running_) on_running_();
 
   const bool interactive = console_->is_stdio() && ::isatty(STDIN_FILENO);
   const auto raw_terminal = interactive ? RawTerminal::enter(STDIN_FILENO) : std::nullopt;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -50,6 +51,9 @@ class Machine {
   // Runs the guest to its end. The outcome says how it ended; a VMM failure
   // while running is an outcome (kVmmError), not an error.
   VmOutcome run();
+  // Called once on the main thread when every vCPU thread has started (the
+  // guest is running): a clone server times its start-up by it.
+  void set_on_running(std::function<void()> on_running) { on_running_ = std::move(on_running); }
 
   // A one-line summary for --report-timing: start-up time, run time, exits.
   std::string timing_report() const;
@@ -77,6 +81,7 @@ class Machine {
   VmConfig config_;
   std::chrono::steady_clock::time_point created_at_;
   std::chrono::steady_clock::time_point started_at_;
+  std::function<void()> on_running_;
   std::chrono::steady_clock::time_point stopped_at_;
 
   std::vector<kvm_cpuid_entry2> cpuid_;  // after the CPU template, before per-vCPU fix-ups

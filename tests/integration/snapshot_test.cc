@@ -2,10 +2,13 @@
 // count and a `mark` in guest memory and prints them on request, so a test can
 // tell a VM that continued from one that started again, and one clone's
 // memory from another's.
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <thread>
@@ -179,6 +182,70 @@ TEST_F(Snapshot, CloneCommandStartsClonesThatAnswerOnTheirControlSockets) {
   auto status = clone.wait(60s);
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(*status, 1) << "clones stopped by a signal are not a success: " << clone.errors();
+}
+
+// One JSON line to a Unix socket, the reply line back.
+std::string socket_request(const std::string& path, const std::string& line) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+  std::string reply;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::write(fd, (line + "\n").data(), line.size() + 1) == static_cast<ssize_t>(line.size() + 1)) {
+    char buffer[512];
+    ssize_t got;
+    while (reply.find('\n') == std::string::npos && (got = ::read(fd, buffer, sizeof buffer)) > 0)
+      reply.append(buffer, static_cast<size_t>(got));
+  }
+  ::close(fd);
+  return reply;
+}
+
+// The resident clone server: a pool of clones restored ahead; each request
+// lets one run (with console input), and the pool refills.
+TEST_F(Snapshot, CloneServerStartsReadyClonesOnRequest) {
+  VmProcess original = boot_and_snapshot();
+  original.write_input("q");
+  EXPECT_EQ(original.wait(30s), 0);
+  const std::string socket = temp_.file("server.sock");
+  const std::string consoles = temp_.file("consoles");
+  VmProcess server = VmProcess::start({"clone-server", snapshot_dir(), "--socket", socket, "--pool", "2",
+                                       "--console-dir", consoles});
+  std::string status;
+  for (int attempt = 0; attempt < 300; ++attempt) {
+    status = socket_request(socket, R"({"op":"status"})");
+    if (status.find("\"ready\":2") != std::string::npos) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_NE(status.find("\"ready\":2"), std::string::npos) << status << server.errors();
+  for (int i = 0; i < 3; ++i) {
+    const std::string reply = socket_request(socket, R"({"op":"clone","input":"m)" + std::to_string(500 + i) + "xp\"}");
+    ASSERT_NE(reply.find("\"ok\":true"), std::string::npos) << reply << server.errors();
+    ASSERT_NE(reply.find("\"start_ms\":"), std::string::npos) << reply;
+    const std::string index = reply.substr(reply.find("\"index\":") + 8, 1);
+    const std::string console = consoles + "/clone-" + index + ".log";
+    bool answered = false;
+    for (int attempt = 0; attempt < 300 && !answered; ++attempt) {
+      answered = file_contents(console).find("mark=" + std::to_string(500 + i) + "\n") != std::string::npos;
+      if (!answered) std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_TRUE(answered) << console << ": " << file_contents(console);
+    EXPECT_EQ(file_contents(console).find("counter: ready"), std::string::npos) << "the clone started over";
+  }
+  EXPECT_NE(socket_request(socket, R"({"op":"status"})").find("\"started\":3"), std::string::npos);
+  EXPECT_NE(socket_request(socket, R"({"op":"launch"})").find("\"ok\":false"), std::string::npos);
+  EXPECT_NE(socket_request(socket, "not json").find("\"ok\":false"), std::string::npos);
+  EXPECT_NE(socket_request(socket, R"({"op":"clone","input":7})").find("\"ok\":false"), std::string::npos);
+  server.send_signal(SIGTERM);
+  EXPECT_EQ(server.wait(60s), 0) << server.errors();
+}
+
+TEST(CloneServer, BadSnapshotIsOneClearLine) {
+  TempDir temp;
+  auto result = run_vmhive({"clone-server", temp.file("none"), "--socket", temp.file("s.sock")}, 30s);
+  EXPECT_EQ(result.status, 1) << describe(result);
+  EXPECT_EQ(lines_of(result.errors).size(), 1u) << result.errors;
 }
 
 // Bad snapshots are one clear line and exit status 1, before any vCPU runs.
