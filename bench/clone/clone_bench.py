@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Clone restore latency and per-clone memory, vmhive against QEMU, in one run.
 
-    bench/clone/clone_bench.py [--clones 500] [--resident 100] [--build build]
+    bench/clone/clone_bench.py [--clones 500] [--resident 100] [--pool 4] [--build build]
 
 Both VMMs restore the same `counter` test guest (guests/counter.c) from a saved
 state: vmhive from `vmhive snapshot`, QEMU from a migration stream of the same
@@ -10,11 +10,15 @@ Latency is from the spawn of the VMM process to the guest's answer on its
 serial port to a 'p' written at once (so: process start, VM and vCPU creation,
 state loading, first page faults, and the guest polling its port), p50 and p99
 over --clones sequential restores. vmhive also reports its own set-up time (to
-the first KVM_RUN). Memory: --resident clones run at once; private (USS) and
+the first KVM_RUN). Then the same through `vmhive clone-server --pool N`, which
+keeps N clones restored ahead and lets one go per request: request to vCPUs
+running (the server's figure), to the reply, and to the answer on the clone's
+console (a file the bench polls every 0.2 ms), each request on a full pool;
+and the rate of back-to-back requests once the pool is drained. Memory: --resident clones run at once; private (USS) and
 proportional (PSS) memory per clone from /proc/PID/smaps_rollup.
 Timings are noisy on this 2-core host: compare the ratios of one run.
 """
-import argparse, os, select, shutil, socket, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, select, shutil, socket, statistics, subprocess, sys, tempfile, time
 
 def percentile(values, p):
     values = sorted(values)
@@ -126,11 +130,77 @@ def resident(name, argv, count, answer=b"mark=7"):
           flush=True)
     return statistics.mean(uss)
 
+def server_request(path, request):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall((json.dumps(request) + "\n").encode())
+    reply = s.makefile().readline()
+    s.close()
+    return json.loads(reply)
+
+def file_has(path, text, deadline):
+    while time.monotonic() < deadline:
+        try:
+            with open(path, "rb") as f:
+                if text in f.read():
+                    return time.monotonic()
+        except FileNotFoundError:
+            pass
+        time.sleep(0.0002)
+    raise RuntimeError(f"no {text!r} in {path}")
+
+def pooled(vmhive, snap, work, count, pool):
+    """vmhive clone-server: clones restored ahead, one let go per request."""
+    socket_path, consoles = f"{work}/server.sock", f"{work}/pool-consoles"
+    server = subprocess.Popen([vmhive, "clone-server", snap, "--socket", socket_path, "--pool", str(pool),
+                               "--console-dir", consoles], stderr=subprocess.DEVNULL)
+    try:
+        def wait_ready():
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if server_request(socket_path, {"op": "status"})["ready"] == pool:
+                        return
+                except (OSError, KeyError, ValueError):
+                    pass
+                time.sleep(0.01)
+            raise RuntimeError("the clone server's pool did not fill")
+        running, replied, answered = [], [], []
+        for _ in range(count):
+            wait_ready()  # each request finds a full pool: the latency of a warm server
+            start = time.monotonic()
+            reply = server_request(socket_path, {"op": "clone", "input": "p"})
+            replied.append((time.monotonic() - start) * 1000)
+            if not reply.get("ok"):
+                raise RuntimeError(f"clone-server: {reply}")
+            running.append(reply["start_ms"])
+            seen = file_has(f"{consoles}/clone-{reply['index']}.log", b"mark=7", start + 30)
+            answered.append((seen - start) * 1000)
+            os.kill(reply["pid"], 9)
+        # Back to back with no pause: the pool drains, then clones come at the restore rate.
+        burst = pool * 5
+        wait_ready()
+        start = time.monotonic()
+        for _ in range(burst):
+            reply = server_request(socket_path, {"op": "clone"})
+            if reply.get("ok"):
+                os.kill(reply["pid"], 9)
+        rate = burst / (time.monotonic() - start)
+    finally:
+        server.terminate()
+        server.wait()
+    print(f"vmhive  clone-server (pool {pool}) over {count}: request→vCPUs running p50 {percentile(running, 50):.3f} ms "
+          f"p99 {percentile(running, 99):.3f} ms; request→reply p50 {percentile(replied, 50):.3f} ms "
+          f"p99 {percentile(replied, 99):.3f} ms; request→first serial output p50 {percentile(answered, 50):.3f} ms "
+          f"p99 {percentile(answered, 99):.3f} ms; {burst} back-to-back requests: {rate:.0f} clones/s", flush=True)
+    return percentile(answered, 50), percentile(answered, 99)
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--clones", type=int, default=500)
     parser.add_argument("--resident", type=int, default=100)
     parser.add_argument("--build", default="build")
+    parser.add_argument("--pool", type=int, default=4, help="clones the clone server keeps ready")
     parser.add_argument("--qemu-clones", type=int, default=None, help="restores for QEMU (default: --clones)")
     args = parser.parse_args()
     vmhive, guest = f"{args.build}/vmhive", f"{args.build}/guests/counter.elf"
@@ -139,6 +209,7 @@ def main():
         snap, reply = vmhive_snapshot(vmhive, guest, work)
         print(f"vmhive snapshot: {reply}")
         v50, v99 = latency("vmhive", [vmhive, "restore", snap, "--report-timing"], args.clones)
+        pooled(vmhive, snap, work, args.clones, args.pool)
         v_uss = resident("vmhive", [vmhive, "restore", snap], args.resident)
         if shutil.which("qemu-system-x86_64"):
             stream = qemu_snapshot(guest, work)
