@@ -51,6 +51,16 @@ Result<kvm_sregs> Vcpu::get_sregs() const {
   return sregs;
 }
 
+Result<kvm_sregs> Vcpu::get_sregs_for_update() const {
+  constexpr uint32_t kMsrFsBase = 0xc0000100;
+  constexpr uint32_t kMsrGsBase = 0xc0000101;
+  kvm_sregs sregs = VMHIVE_TRY(get_sregs());
+  const std::vector<uint64_t> bases = VMHIVE_TRY(get_msrs({kMsrFsBase, kMsrGsBase}));
+  sregs.fs.base = bases[0];
+  sregs.gs.base = bases[1];
+  return sregs;
+}
+
 Result<void> Vcpu::set_sregs(const kvm_sregs& sregs) const {
   if (::ioctl(fd_.get(), KVM_SET_SREGS, &sregs) < 0) return ioctl_error("KVM_SET_SREGS", index_);
   return {};

@@ -42,6 +42,13 @@ class Vcpu {
   Result<void> set_regs(const kvm_regs& regs) const;
   Result<kvm_sregs> get_sregs() const;
   Result<void> set_sregs(const kvm_sregs& sregs) const;
+  // KVM_GET_SREGS for a read-modify-write through set_sregs(): the FS and GS
+  // bases are taken from KVM_GET_MSRS instead. KVM-PVM answers KVM_GET_SREGS
+  // of a non-PVM guest from a copy of the segments that can be older than
+  // the bases in use (its MSR reads take them from the hardware first), and
+  // writing that copy back lost a user process's TLS pointer: the process
+  // faulted at its first %fs access (docs/pvm.md).
+  Result<kvm_sregs> get_sregs_for_update() const;
   Result<kvm_fpu> get_fpu() const;
   Result<void> set_fpu(const kvm_fpu& fpu) const;
   Result<void> set_msrs(const std::vector<MsrValue>& msrs) const;

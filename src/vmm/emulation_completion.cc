@@ -95,7 +95,7 @@ bool complete_emulation_failure(const kvm::Vcpu& vcpu, const kvm_run& run, const
   const std::span<const uint8_t> bytes(run.emulation_failure.insn_bytes, size);
   auto regs = vcpu.get_regs();
   if (!regs.ok()) return false;
-  auto sregs = vcpu.get_sregs();
+  auto sregs = vcpu.get_sregs_for_update();
   if (!sregs.ok()) return false;
   const bool long_mode = sregs->cs.l != 0;
   const unsigned privilege_level = sregs->cs.selector & 3;

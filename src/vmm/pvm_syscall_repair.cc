@@ -87,7 +87,7 @@ Result<DebugExitOutcome> PvmSyscallRepair::on_debug_exit(const kvm_debug_exit_ar
   }
   if (handler_ == 0 || (debug.dr6 & kDr6Breakpoint0) == 0 || debug.pc != handler_) return DebugExitOutcome::kNotOurs;
   kvm_regs regs = VMHIVE_TRY(vcpu_->get_regs());
-  kvm_sregs sregs = VMHIVE_TRY(vcpu_->get_sregs());
+  kvm_sregs sregs = VMHIVE_TRY(vcpu_->get_sregs_for_update());
   if (VMHIVE_TRY(finish_if_stranded(regs, sregs))) return DebugExitOutcome::kSyscallFinished;
   // An ordinary page fault: run the handler's first instruction without the
   // breakpoint (which would fire again at once), then arm it again.
