@@ -108,8 +108,9 @@ class TcpPeer {
   TcpPeer(const std::string& netns, std::string reply)
       : thread_([this, netns, reply = std::move(reply)](std::stop_token stop) { serve(netns, reply, stop); }) {}
 
-  // What the guest sent, once the connection has ended (empty before).
+  // What the guest sent; call once the VM has ended (nothing more can come).
   std::string received() {
+    thread_.request_stop();  // no connection yet: there will be none
     thread_.join();
     return received_;
   }
@@ -143,9 +144,12 @@ class TcpPeer {
     ::close(listener);
     if (connection < 0) return;
     char buffer[65536];
-    while (!stop.stop_requested()) {
+    for (;;) {
       pollfd ready{connection, POLLIN, 0};
-      if (::poll(&ready, 1, 500) != 1) continue;
+      if (::poll(&ready, 1, 500) != 1) {
+        if (stop.stop_requested()) break;  // drained: what was sent has been read
+        continue;
+      }
       ssize_t got = ::read(connection, buffer, sizeof buffer);
       if (got <= 0) break;
       received_.append(buffer, static_cast<size_t>(got));
@@ -199,6 +203,12 @@ constexpr char kSecondBootCommand[] =
     "mount -t ext4 /dev/vda /mnt && seq 1 20000 | cmp - /mnt/data && echo EXT4-READ-AFTER-RESTART-OK; "
     "grep -c ^processor /proc/cpuinfo";
 
+// The interactive shell's prompt (PS1 in scripts/linux-guest/init), and how
+// long a command typed there may take: every keystroke and fork goes through
+// the guest's ring 0, emulated on KVM-PVM.
+constexpr char kPrompt[] = "vmhive:/# ";
+const auto kShellTimeout = host_is_pvm() ? std::chrono::seconds(900) : std::chrono::seconds(120);
+
 bool image_has_ext4_superblock(const std::string& path) {
   std::ifstream image(path, std::ios::binary);
   char magic[2] = {};
@@ -207,7 +217,7 @@ bool image_has_ext4_superblock(const std::string& path) {
   return image && static_cast<unsigned char>(magic[0]) == 0x53 && static_cast<unsigned char>(magic[1]) == 0xef;
 }
 
-TEST(LinuxGuest, VirtioDiskNetworkAndEntropyThenTheDiskAcrossARestart) {
+TEST(LinuxGuest, VirtioDevicesThenTheDiskAcrossARestartThenASnapshotAtTheShellRestoredAndCloned) {
   VMHIVE_REQUIRE_KVM();
   if (::geteuid() != 0 || !shell("command -v ip")) {
     std::fprintf(stderr, "\n*** SKIPPED: the Linux guest test needs root and iproute2 for its tap ***\n\n");
@@ -269,6 +279,61 @@ TEST(LinuxGuest, VirtioDiskNetworkAndEntropyThenTheDiskAcrossARestart) {
     VmProcess vm = boot_linux(dir, 1, {"--disk", disk}, "virtio_pci,virtio_blk", kSecondBootCommand, "");
     expect_ready_command_and_power_off(vm, "EXT4-READ-AFTER-RESTART-OK", start);
     EXPECT_NE(vm.output().find("\n1\r\n"), std::string::npos) << "one processor expected";
+  }
+  if (::testing::Test::HasFatalFailure()) return;
+
+  {
+    SCOPED_TRACE("third boot: the disk mounted, then a shell on the console, snapshotted there");
+    const auto start = Clock::now();
+    const std::string control = temp.file("linux.sock");
+    VmProcess vm = boot_linux(dir, 1, {"--disk", disk, "--control", control}, "virtio_pci,virtio_blk",
+                              "mount -t ext4 /dev/vda /mnt && echo MOUNTED-$((40+2)); exec sh -i", "");
+    ASSERT_TRUE(vm.wait_for_output("MOUNTED-42", host_is_pvm() ? 1500s : 120s)) << vm.output() << vm.errors();
+    ASSERT_TRUE(vm.wait_for_output(kPrompt, kShellTimeout)) << vm.output();
+    std::fprintf(stderr, "[linux] third boot at its shell after %.1f s\n",
+                 std::chrono::duration<double>(Clock::now() - start).count());
+    auto snapshot = run_vmhive({"snapshot", "--control", control, "--stop", temp.file("linux-snapshot")}, 300s);
+    ASSERT_EQ(snapshot.status, 0) << describe(snapshot);
+    std::fprintf(stderr, "[linux] snapshot: %s", snapshot.output.c_str());
+    EXPECT_EQ(vm.wait(60s), 0) << vm.errors();
+  }
+  if (::testing::Test::HasFatalFailure()) return;
+
+  {
+    SCOPED_TRACE("the snapshot restored: the shell answers, the file system is still mounted");
+    const auto start = Clock::now();
+    VmProcess restored = VmProcess::start({"restore", temp.file("linux-snapshot"), "--report-timing"});
+    restored.write_input("echo RESTORED-$((6*7))\n");
+    ASSERT_TRUE(restored.wait_for_output("RESTORED-42", kShellTimeout)) << restored.output() << restored.errors();
+    std::fprintf(stderr, "[linux] the restored shell answered after %.1f s\n",
+                 std::chrono::duration<double>(Clock::now() - start).count());
+    restored.write_input("seq 1 20000 | cmp - /mnt/data && echo RESTORED-DATA-OK\n");
+    EXPECT_TRUE(restored.wait_for_output("RESTORED-DATA-OK", kShellTimeout)) << restored.output();
+    restored.write_input("exit\n");  // init syncs and powers off
+    EXPECT_EQ(restored.wait(kShellTimeout), 0) << restored.errors();
+  }
+
+  {
+    SCOPED_TRACE("5 clones of the snapshot each answer and write their own disk");
+    const auto start = Clock::now();
+    std::vector<VmProcess> clones;
+    for (int i = 0; i < 5; ++i) clones.push_back(VmProcess::start({"restore", temp.file("linux-snapshot")}));
+    for (int i = 0; i < 5; ++i) {
+      const std::string id = std::to_string(i);
+      // Shell built-ins only: no fork, so the answer does not wait for exec in an emulated ring 0.
+      clones[static_cast<size_t>(i)].write_input("echo " + id + " >/mnt/who && read w </mnt/who && echo CLONE-" + id +
+                                                 "-WROTE-$w-$((6*7))\n");
+    }
+    for (int i = 0; i < 5; ++i) {
+      const std::string id = std::to_string(i);
+      auto& clone = clones[static_cast<size_t>(i)];
+      EXPECT_TRUE(clone.wait_for_output("CLONE-" + id + "-WROTE-" + id + "-42", kShellTimeout))
+          << "clone " << i << ": " << clone.output() << clone.errors();
+    }
+    std::fprintf(stderr, "[linux] 5 clones answered after %.1f s\n",
+                 std::chrono::duration<double>(Clock::now() - start).count());
+    for (auto& clone : clones) clone.write_input("exit\n");
+    for (auto& clone : clones) EXPECT_EQ(clone.wait(kShellTimeout), 0) << clone.errors();
   }
 }
 
