@@ -2,7 +2,7 @@
 """Density: how many idle clones of one snapshot run at once on this host.
 
     bench/clone/density.py [--target 10000] [--step 500] [--build build]
-                           [--qemu 200] [--out docs/density]
+                           [--qemu 200] [--linux 0 [--skip-idle]] [--out docs/density]
 
 Snapshots the `idle` test guest (guests/idle.c: it halts until its console has
 input), then starts `vmhive restore` clones of it, one process each, until
@@ -16,6 +16,11 @@ counts those that answer ("idle: alive ... mark=7": the snapshot's memory).
 Then, in the same run, QEMU (Debian's, -accel kvm) boots the same guest as many
 times as --qemu (0: skip) allows, one VM at a time, recording the same memory
 figures, so the two lines share the plot: PNG and CSV go to --out.{png,csv}.
+
+With --linux N it then boots the default Linux guest (build/linux-guest, no
+modules) to its shell, snapshots it there and starts clones of it one by one,
+each asked for a command's answer before the next starts, until N run or one
+does not answer; then every clone answers a second command.
 """
 import argparse, os, random, resource, shutil, subprocess, sys, tempfile, time
 
@@ -235,6 +240,63 @@ def run_qemu(args, guest, work, rows):
             except subprocess.TimeoutExpired:
                 vm.kill()
 
+def snapshot_linux(vmhive, build, work):
+    """Boots the default Linux guest (no modules, 1 vCPU, 256 MiB) to its shell and snapshots it there."""
+    info = subprocess.run([vmhive, "info"], capture_output=True, text=True).stdout
+    field = lambda name: next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                               if line.startswith(name)), "")
+    tradeoffs = field("speed trade-offs").split(" (opt-in")[0]
+    cmdline = f"{field('default cmdline')} {tradeoffs} vmhive.modules=none"
+    control, snap, log = f"{work}/linux.sock", f"{work}/linux-snapshot", f"{work}/linux-reference.log"
+    guest = f"{build}/linux-guest"
+    vm = subprocess.Popen([vmhive, "run", "--kernel", f"{guest}/vmlinux", "--initrd", f"{guest}/initramfs.cpio",
+                           "--mem", "256M", "--cmdline", cmdline, "--control", control, "--console", log],
+                          stdin=subprocess.PIPE)
+    start = time.monotonic()
+    if not wait_for_file(log, b"vmhive:/# ", 1800):
+        vm.kill()
+        raise RuntimeError("the Linux guest did not reach its shell")
+    print(f"linux: shell after {time.monotonic() - start:.0f} s", flush=True)
+    subprocess.run([vmhive, "snapshot", "--control", control, snap, "--stop"], check=True, capture_output=True)
+    vm.wait(timeout=60)
+    return snap
+
+def run_linux(args, vmhive, work, rows):
+    snap = snapshot_linux(vmhive, args.build, work)
+    consoles = f"{work}/linux-consoles"
+    os.makedirs(consoles)
+    base, pids = meminfo(), count_pids()
+    clones, stopped = [], None
+    devnull = open(os.devnull, "wb")
+    try:
+        while len(clones) < args.linux:
+            index = len(clones)
+            clones.append(subprocess.Popen([vmhive, "restore", snap, "--console", f"{consoles}/{index}.log"],
+                                           stdin=subprocess.PIPE, stdout=devnull, stderr=devnull))
+            clones[-1].stdin.write(f"echo LINUX-CLONE-{index}-$((6*7))\n".encode()); clones[-1].stdin.flush()
+            if not wait_for_file(f"{consoles}/{index}.log", f"LINUX-CLONE-{index}-42".encode(), 600):
+                stopped = f"Linux clone {index} did not answer within 600 s"
+                break
+            if len(clones) % max(1, args.linux // 10) == 0 or len(clones) == args.linux:
+                sample = [c.pid for c in random.sample(clones, min(20, len(clones)))]
+                row = record(rows, "linux", len(clones), base, pids, sample)
+                if row["available_mib"] < 1024:
+                    stopped = "less than 1 GiB of host memory available"
+                    break
+        time.sleep(10)
+        busy = cpu_busy_fraction(10)
+        print(f"linux: {len(clones)} Linux clones at their shell" + (f"; stopped: {stopped}" if stopped else "") +
+              f"; host CPU {100 * busy:.1f} % busy over 10 s while they idle", flush=True)
+        for index, clone in enumerate(clones):
+            clone.stdin.write(f"echo ALIVE-{index}-$((7*6))\n".encode()); clone.stdin.flush()
+        alive = sum(wait_for_file(f"{consoles}/{i}.log", f"ALIVE-{i}-42".encode(), 300) for i in range(len(clones)))
+        print(f"linux: liveness: {alive} of {len(clones)} Linux clones answered a second command", flush=True)
+    finally:
+        for clone in clones:
+            clone.kill()
+        for clone in clones:
+            clone.wait()
+
 def plot(rows, path):
     try:
         import matplotlib
@@ -244,11 +306,12 @@ def plot(rows, path):
         print("density: no matplotlib (apt-get install python3-matplotlib, run with /usr/bin/python3): no plot")
         return
     figure, axis = plt.subplots(figsize=(8, 5))
-    for kind, style in (("vmhive", "o-"), ("qemu", "s-")):
+    for kind, style in (("vmhive", "o-"), ("qemu", "s-"), ("linux", "^-")):
         points = [(r["count"], r["host_used_mib"] / 1024) for r in rows if r["kind"] == kind]
         if points:
-            axis.plot([p[0] for p in points], [p[1] for p in points], style, markersize=3,
-                      label=f"{kind} (idle test guest, 256 MiB RAM each)")
+            label = ("vmhive, Linux clones at their shell" if kind == "linux"
+                     else f"{kind} (idle test guest)") + ", 256 MiB RAM each"
+            axis.plot([p[0] for p in points], [p[1] for p in points], style, markersize=3, label=label)
     axis.set_xlabel("VMs running at once")
     axis.set_ylabel("host memory used (GiB, MemTotal - MemAvailable growth)")
     axis.set_title("Host memory against VM count (2 cores, 24 GiB, KVM-PVM)")
@@ -263,6 +326,8 @@ def main():
     parser.add_argument("--target", type=int, default=10000)
     parser.add_argument("--step", type=int, default=500)
     parser.add_argument("--qemu", type=int, default=200, help="QEMU VMs to start (0: none)")
+    parser.add_argument("--linux", type=int, default=0, help="Linux clones to start after (0: none)")
+    parser.add_argument("--skip-idle", action="store_true", help="no idle test-guest clones (with --linux)")
     parser.add_argument("--build", default="build")
     parser.add_argument("--out", default="docs/density")
     parser.add_argument("--plot-only", action="store_true", help="only draw --out.png from --out.csv")
@@ -282,10 +347,13 @@ def main():
     rows = []
     work = tempfile.mkdtemp(prefix="vmhive-density-", dir="/dev/shm")
     try:
-        snap = snapshot_idle(vmhive, guest, work)
-        run_vmhive(args, vmhive, snap, work, rows)
-        time.sleep(5)
-        run_qemu(args, guest, work, rows)
+        if not args.skip_idle:
+            snap = snapshot_idle(vmhive, guest, work)
+            run_vmhive(args, vmhive, snap, work, rows)
+            time.sleep(5)
+            run_qemu(args, guest, work, rows)
+        if args.linux > 0:
+            run_linux(args, vmhive, work, rows)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     with open(args.out + ".csv", "w") as f:
