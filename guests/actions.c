@@ -65,16 +65,6 @@ __asm__(".text\n"
 	"1:	hlt\n"
 	"	jmp 1b\n");
 
-struct idt_gate {
-	uint16_t offset_low;
-	uint16_t selector;
-	uint8_t ist;
-	uint8_t type_attributes;
-	uint16_t offset_middle;
-	uint32_t offset_high;
-	uint32_t reserved;
-};
-
 static struct idt_gate idt[15] __attribute__((aligned(16)));
 static uint64_t alias_page_directory[512] __attribute__((aligned(4096)));
 

@@ -14,17 +14,6 @@
 static volatile uint64_t ticks;
 static volatile uint64_t mark;
 
-static uint64_t read_number(void)
-{
-	uint64_t value = 0;
-	for (;;) {
-		uint8_t c = console_getc();
-		if (c < '0' || c > '9')
-			return value;
-		value = value * 10 + (uint64_t)(c - '0');
-	}
-}
-
 static void answer(uint8_t command)
 {
 	switch (command) {
@@ -32,7 +21,7 @@ static void answer(uint8_t command)
 		console_printf("counter: tick=%llu mark=%llu\n", (unsigned long long)ticks, (unsigned long long)mark);
 		break;
 	case 'm':
-		mark = read_number();
+		mark = console_read_number();
 		console_printf("counter: mark set to %llu\n", (unsigned long long)mark);
 		break;
 	case 'q':

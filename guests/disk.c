@@ -108,17 +108,6 @@ static int write_pattern(struct virtio_device *device, unsigned seed)
 	return 1;
 }
 
-static unsigned read_number(void)
-{
-	unsigned value = 0;
-	for (;;) {
-		uint8_t c = console_getc();
-		if (c < '0' || c > '9')
-			return value;
-		value = value * 10 + (unsigned)(c - '0');
-	}
-}
-
 /* mode=serve: the guest waits at the console, so a snapshot can be taken
  * between any two commands and the commands sent to its restores and clones. */
 __attribute__((noreturn)) static void serve(struct virtio_device *device)
@@ -129,11 +118,11 @@ __attribute__((noreturn)) static void serve(struct virtio_device *device)
 		if (command == 'p') {
 			console_printf("disk: alive\n");
 		} else if (command == 'w') {
-			unsigned seed = read_number();
+			unsigned seed = (unsigned)console_read_number();
 			if (write_pattern(device, seed))
 				console_printf("disk: wrote seed %u\n", seed);
 		} else if (command == 'v') {
-			unsigned seed = read_number();
+			unsigned seed = (unsigned)console_read_number();
 			if (verify(device, seed))
 				console_printf("disk: verified seed %u\n", seed);
 		} else if (command == 'q') {

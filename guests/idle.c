@@ -60,16 +60,6 @@ __asm__(".text\n"
 	"idle_spurious:\n"
 	"	iretq\n");
 
-struct idt_gate {
-	uint16_t offset_low;
-	uint16_t selector;
-	uint8_t ist;
-	uint8_t type_attributes;
-	uint16_t offset_middle;
-	uint32_t offset_high;
-	uint32_t reserved;
-};
-
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 static volatile uint64_t wakeups;
 static volatile uint64_t mark;
@@ -95,34 +85,18 @@ void ring0_early(uint64_t start_info_paddr)
 	__asm__ volatile("lidt %0" : : "m"(pointer));
 }
 
-static void mmio_write(uint64_t address, uint32_t value)
-{
-	*(volatile uint32_t *)(uintptr_t)address = value;
-}
-
 /* Ring 3: the UART's receive interrupt to vector 0x30 on this CPU. */
 static void route_console_interrupt(void)
 {
 	outb(0x21, 0xff); /* both PICs masked: nothing comes through LINT0 */
 	outb(0xa1, 0xff);
-	mmio_write(LAPIC_BASE + 0x80, 0);                           /* TPR: accept every class */
-	mmio_write(LAPIC_BASE + 0xf0, 0x100 | SPURIOUS_VECTOR);     /* SVR: APIC on */
-	mmio_write(IOAPIC_BASE, 0x10 + 2 * 4 + 1);                  /* pin 4, high dword */
-	mmio_write(IOAPIC_BASE + 0x10, 0);                          /* to APIC ID 0 */
-	mmio_write(IOAPIC_BASE, 0x10 + 2 * 4);                      /* pin 4, low dword */
-	mmio_write(IOAPIC_BASE + 0x10, UART_VECTOR);                /* fixed, edge, high, unmasked */
+	mmio_write32(LAPIC_BASE + 0x80, 0);                           /* TPR: accept every class */
+	mmio_write32(LAPIC_BASE + 0xf0, 0x100 | SPURIOUS_VECTOR);     /* SVR: APIC on */
+	mmio_write32(IOAPIC_BASE, 0x10 + 2 * 4 + 1);                  /* pin 4, high dword */
+	mmio_write32(IOAPIC_BASE + 0x10, 0);                          /* to APIC ID 0 */
+	mmio_write32(IOAPIC_BASE, 0x10 + 2 * 4);                      /* pin 4, low dword */
+	mmio_write32(IOAPIC_BASE + 0x10, UART_VECTOR);                /* fixed, edge, high, unmasked */
 	outb(COM1 + 1, 0x01);                                       /* IER: received data */
-}
-
-static uint64_t read_number(void)
-{
-	uint64_t value = 0;
-	for (;;) {
-		uint8_t c = console_getc();
-		if (c < '0' || c > '9')
-			return value;
-		value = value * 10 + (uint64_t)(c - '0');
-	}
 }
 
 void guest_main(uint64_t start_info_paddr)
@@ -141,7 +115,7 @@ void guest_main(uint64_t start_info_paddr)
 			console_printf("idle: alive wakeups=%llu mark=%llu\n", (unsigned long long)wakeups,
 				       (unsigned long long)mark);
 		} else if (command == 'm') {
-			mark = read_number();
+			mark = console_read_number();
 			console_printf("idle: mark set to %llu\n", (unsigned long long)mark);
 		} else if (command == 'q') {
 			console_printf("idle: bye\n");

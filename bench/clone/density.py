@@ -24,6 +24,9 @@ does not answer; then every clone answers a second command.
 """
 import argparse, os, random, resource, shutil, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clone_bench import smaps  # noqa: E402  (PSS and USS of a process, in KiB)
+
 def meminfo():
     values = {}
     with open("/proc/meminfo") as f:
@@ -31,15 +34,6 @@ def meminfo():
             key, rest = line.split(":", 1)
             values[key] = int(rest.split()[0])
     return values
-
-def smaps(pid):
-    values = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
-                values[parts[0][:-1]] = int(parts[1])
-    return values["Pss"], values.get("Private_Clean", 0) + values.get("Private_Dirty", 0)
 
 def cpu_busy_fraction(seconds):
     def sample():

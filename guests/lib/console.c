@@ -135,3 +135,14 @@ done:
 		console_putc(line.text[i]);
 	spin_unlock(&console_lock);
 }
+
+uint64_t console_read_number(void)
+{
+	uint64_t value = 0;
+	for (;;) {
+		uint8_t c = console_getc();
+		if (c < '0' || c > '9')
+			return value;
+		value = value * 10 + (uint64_t)(c - '0');
+	}
+}

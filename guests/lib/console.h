@@ -14,3 +14,4 @@ void console_printf(const char *format, ...) __attribute__((format(printf, 1, 2)
 
 bool console_has_input(void);            /* LSR.DR */
 uint8_t console_getc(void);              /* waits for a byte */
+uint64_t console_read_number(void);      /* decimal digits up to the first other byte (consumed) */

@@ -93,3 +93,15 @@ static inline __attribute__((noreturn)) void spin_forever(void)
 	for (;;)
 		cpu_relax();
 }
+
+/* A 64-bit IDT gate (SDM vol. 3A §6.14.1); type_attributes 0x8e is a present
+   DPL-0 interrupt gate, 0xee the same with DPL 3. */
+struct idt_gate {
+	uint16_t offset_low;
+	uint16_t selector;
+	uint8_t ist;
+	uint8_t type_attributes;
+	uint16_t offset_middle;
+	uint32_t offset_high;
+	uint32_t reserved;
+};

@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include "file_contents.h"
 #include "temp_dir.h"
 #include "vm_process.h"
 
@@ -45,15 +46,6 @@ bool set_mark(VmProcess& vm, uint64_t mark) {
 bool print_shows_mark(VmProcess& vm, uint64_t mark) {
   vm.write_input("p");
   return vm.wait_for_output(" mark=" + std::to_string(mark) + "\n", 30s);
-}
-
-std::string file_contents(const std::string& path) {
-  std::ifstream file(path, std::ios::binary | std::ios::ate);
-  if (!file) return {};
-  std::string bytes(static_cast<size_t>(file.tellg()), '\0');
-  file.seekg(0);
-  file.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return bytes;
 }
 
 RunResult take_snapshot(const std::string& control, const std::string& dir, bool stop = false) {

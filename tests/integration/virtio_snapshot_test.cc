@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "file_contents.h"
 #include "temp_dir.h"
 #include "vm_process.h"
 
@@ -22,15 +23,6 @@ namespace vmhive::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string file_contents(const std::string& path) {
-  std::ifstream file(path, std::ios::binary | std::ios::ate);
-  if (!file) return {};
-  std::string bytes(static_cast<size_t>(file.tellg()), '\0');
-  file.seekg(0);
-  file.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return bytes;
-}
 
 bool write_seed(VmProcess& vm, unsigned seed) {
   vm.write_input("w" + std::to_string(seed) + "x");
