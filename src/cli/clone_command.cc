@@ -86,6 +86,7 @@ Result<int> clone_command(const CloneOptions& options, const std::string& vmhive
   VMHIVE_CHECK(check_snapshot(options.snapshot_dir));
   VMHIVE_CHECK(ensure_directory(options.console_dir, "--console-dir"));
   VMHIVE_CHECK(ensure_directory(options.control_dir, "--control-dir"));
+  VMHIVE_CHECK(ensure_directory(options.overlay_dir, "--overlay-dir"));
 
   BlockedSignals signals;
   posix_spawnattr_t attributes;

@@ -75,7 +75,9 @@ class CloneServer {
   std::deque<std::unique_ptr<HeldClone>> held_;
   std::map<pid_t, unsigned> started_;  // running clones, by pid
   unsigned next_index_ = 0;
-  unsigned failed_restores_ = 0;
+  Clock::time_point last_failure_{};  // refills wait a second after a restore failed
+  bool refill_allowed() const { return Clock::now() - last_failure_ >= std::chrono::seconds(1); }
+  void note_failure() { last_failure_ = Clock::now(); }
 };
 
 Result<void> CloneServer::spawn_one() {
@@ -136,7 +138,8 @@ void CloneServer::collect_ready(int timeout_ms) {
       continue;
     }
     // It failed to restore (its message went to our stderr): drop it.
-    ++failed_restores_;
+    note_failure();
+    ::kill(clone->pid, SIGKILL);
     ::waitpid(clone->pid, nullptr, 0);
     std::erase_if(held_, [clone](const auto& held) { return held.get() == clone; });
   }
@@ -147,18 +150,19 @@ std::string CloneServer::start_clone(const std::string& input, Clock::time_point
   while (Clock::now() < deadline) {
     auto found = std::find_if(held_.begin(), held_.end(), [](const auto& clone) { return clone->ready; });
     if (found == held_.end()) {
+      if (held_.empty() && !refill_allowed())
+        return control::error_reply("clones fail to restore (see the server's stderr)");
       if (held_.size() < options_.pool) {
         if (auto spawned = spawn_one(); !spawned.ok()) return control::error_reply(spawned.error().message);
       }
       collect_ready(50);
-      if (failed_restores_ > 0 && held_.empty()) return control::error_reply("clones fail to restore (see the server's stderr)");
       continue;
     }
     std::unique_ptr<HeldClone> clone = std::move(*found);
     held_.erase(found);
     static constexpr char kGo[] = "go\n";
     const bool went = ::write(clone->hold.get(), kGo, sizeof kGo - 1) == static_cast<ssize_t>(sizeof kGo - 1) &&
-                      read_word(clone->hold.get(), "running\n", deadline);
+                      read_word(clone->hold.get(), "running\n", Clock::now() + kStartTimeout);
     const double start_ms = std::chrono::duration<double, std::milli>(Clock::now() - requested).count();
     if (!went) {
       ::kill(clone->pid, SIGKILL);
@@ -194,10 +198,13 @@ void CloneServer::handle_request() {
   control::ControlSocket::reply(*connection, reply);
 }
 
+// Only the pids this server knows are reaped, each by its own pid, so that
+// none is waited for or signalled after it was collected (and maybe reused).
 void CloneServer::reap() {
-  int status = 0;
-  pid_t pid;
-  while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) started_.erase(pid);
+  std::erase_if(started_, [](const auto& entry) { return ::waitpid(entry.first, nullptr, WNOHANG) > 0; });
+  const size_t before = held_.size();
+  std::erase_if(held_, [](const auto& clone) { return ::waitpid(clone->pid, nullptr, WNOHANG) > 0; });
+  if (held_.size() != before) note_failure();  // a held clone died before its request
 }
 
 Result<int> CloneServer::serve() {
@@ -211,7 +218,7 @@ Result<int> CloneServer::serve() {
   std::fprintf(stderr, "vmhive: clone server on %s, keeping %u clones ready\n", options_.socket.c_str(), options_.pool);
 
   for (;;) {
-    while (held_.size() < options_.pool) {
+    while (held_.size() < options_.pool && refill_allowed()) {
       if (auto spawned = spawn_one(); !spawned.ok()) {
         std::fprintf(stderr, "vmhive: %s\n", spawned.error().message.c_str());
         break;
@@ -221,8 +228,8 @@ Result<int> CloneServer::serve() {
     for (const auto& clone : held_) {
       if (!clone->ready) fds.push_back({clone->hold.get(), POLLIN, 0});
     }
-    // A pool whose restores keep failing is retried once a second, not in a loop.
-    if (::poll(fds.data(), fds.size(), failed_restores_ > 0 ? 1000 : -1) < 0 && errno != EINTR)
+    // A pool whose restores keep failing is refilled once a second, not in a loop.
+    if (::poll(fds.data(), fds.size(), held_.size() < options_.pool ? 1000 : -1) < 0 && errno != EINTR)
       return make_error(std::string("poll: ") + std::strerror(errno));
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo info{};
@@ -248,6 +255,7 @@ Result<int> clone_server_command(const CloneServerOptions& options, const std::s
   VMHIVE_CHECK(check_snapshot(options.clones.snapshot_dir));
   VMHIVE_CHECK(ensure_directory(options.clones.console_dir, "--console-dir"));
   VMHIVE_CHECK(ensure_directory(options.clones.control_dir, "--control-dir"));
+  VMHIVE_CHECK(ensure_directory(options.clones.overlay_dir, "--overlay-dir"));
   auto socket = control::ControlSocket::listen(options.socket);
   if (!socket.ok()) return with_context("--socket", socket.error());
   CloneServer server(options, vmhive_binary, std::move(*socket));

@@ -378,6 +378,11 @@ Result<snapshot::MachineState> Machine::capture_state() const {
 Result<std::string> Machine::snapshot(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
     return make_error("snapshot directory " + dir + ": " + std::strerror(errno));
+  // A directory with a state file is a complete snapshot: an older one's goes
+  // first, so that a snapshot failing half-way (a disk copy done, the memory
+  // file not) never leaves new files beside an old state file.
+  if (::unlink((dir + "/state").c_str()) != 0 && errno != ENOENT)
+    return make_error("snapshot directory " + dir + ": cannot replace its state file: " + std::strerror(errno));
   const auto start = std::chrono::steady_clock::now();
   const bool was_paused = paused_;
   if (!was_paused) VMHIVE_CHECK(pause_vcpus());

@@ -183,10 +183,20 @@ Result<std::pair<virtio::DiskSpec, std::unique_ptr<virtio::DiskImage>>> open_res
     return std::pair{spec, VMHIVE_TRY(virtio::open_disk(spec))};
   }
   const std::string base = devices.snapshot_dir + "/" + record.image;
+  struct stat base_info{};
+  if (::lstat(base.c_str(), &base_info) != 0)
+    return make_error("snapshot disk " + base + ": " + std::strerror(errno));
+  if (!S_ISREG(base_info.st_mode))  // a link could make any readable host file the guest's disk
+    return make_error("snapshot disk " + base + " is not a regular file");
   const bool named = !devices.overlay_dir.empty();
+  uint64_t nonce = 0;
+  if (::getrandom(&nonce, sizeof nonce, 0) != sizeof nonce) nonce = static_cast<uint64_t>(::getpid());
+  char unnamed[64];
+  std::snprintf(unnamed, sizeof unnamed, "/.overlay-%d-%u-%016llx", static_cast<int>(::getpid()), disk_number,
+                static_cast<unsigned long long>(nonce));
   const std::string overlay =
       named ? devices.overlay_dir + "/" + devices.overlay_prefix + "-disk-" + std::to_string(disk_number) + ".overlay"
-            : devices.snapshot_dir + "/.overlay-" + std::to_string(::getpid()) + "-" + std::to_string(disk_number);
+            : devices.snapshot_dir + unnamed;
   // An overlay left from before would hold writes the restored guest never made.
   if (::access(overlay.c_str(), F_OK) == 0)
     return make_error("disk overlay " + overlay + " already exists; a restore starts from the snapshot's disk");
