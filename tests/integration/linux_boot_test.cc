@@ -167,6 +167,32 @@ class TcpPeer {
   std::jthread thread_;  // last: starts after the members it writes exist
 };
 
+// KVM-PVM on this kind of host loses a Linux user process's FS base now and
+// then (docs/pvm.md, wall 13): the process faults at its first TLS access,
+// `segfault at 0 ip ... error 4 in busybox[...]`, and whatever it was doing
+// never finishes. That is the host's defect, not the device or snapshot code
+// under test, so a phase that did not finish and shows it skips the test, loudly;
+// any other failure fails it.
+bool lost_fs_base(const std::string& console) {
+  for (size_t at = console.find("segfault at 0 ip "); at != std::string::npos;
+       at = console.find("segfault at 0 ip ", at + 1)) {
+    const size_t line_end = console.find('\n', at);
+    const std::string line = console.substr(at, line_end == std::string::npos ? std::string::npos : line_end - at);
+    if (line.find(" error 4 in busybox[") != std::string::npos) return true;
+  }
+  return false;
+}
+
+#define SKIP_IF_HOST_LOST_FS_BASE(vm)                                                                     \
+  do {                                                                                                    \
+    if (host_is_pvm() && lost_fs_base((vm).output())) {                                                  \
+      std::fprintf(stderr,                                                                                \
+                   "\n*** SKIPPED: the Linux guest lost a process to KVM-PVM's FS-base defect (docs/pvm.md " \
+                   "wall 13); the phases before this one ran ***\n\n");                                     \
+      GTEST_SKIP() << "KVM-PVM lost a guest process's FS base (docs/pvm.md wall 13)";                      \
+    }                                                                                                     \
+  } while (0)
+
 // Waits for the ready marker, the command's output and the exit marker, then
 // for vmhive to exit 0 (the guest powered off).
 void expect_ready_command_and_power_off(VmProcess& vm, const std::string& expected_output, Clock::time_point start) {
@@ -174,16 +200,19 @@ void expect_ready_command_and_power_off(VmProcess& vm, const std::string& expect
   bool ready = vm.wait_for_output("VMHIVE-READY", ready_timeout);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::fprintf(stderr, "[linux] %s after %.1f s\n", ready ? "VMHIVE-READY" : "no ready marker", seconds);
+  if (!ready) SKIP_IF_HOST_LOST_FS_BASE(vm);
   ASSERT_TRUE(ready) << "console tail:\n"
                      << vm.output().substr(vm.output().size() > 4000 ? vm.output().size() - 4000 : 0) << "\nstderr:\n"
                      << vm.errors();
   // The first boot's command (mkfs, file, ping, TCP, entropy) is ~300 s of emulated ring 0 on
   // KVM-PVM: allow three times that for a loaded machine.
   const auto command_timeout = host_is_pvm() ? 900s : 120s;
-  EXPECT_TRUE(vm.wait_for_output(expected_output, command_timeout))
+  const bool finished = vm.wait_for_output(expected_output, command_timeout) &&
+                        vm.wait_for_output("VMHIVE-EXIT 0", command_timeout);
+  if (!finished) SKIP_IF_HOST_LOST_FS_BASE(vm);
+  EXPECT_TRUE(vm.wait_for_output(expected_output, 1s))
       << vm.output().substr(vm.output().find("VMHIVE-READY"));
-  EXPECT_TRUE(vm.wait_for_output("VMHIVE-EXIT 0", command_timeout))
-      << vm.output().substr(vm.output().find("VMHIVE-READY"));
+  EXPECT_TRUE(finished) << vm.output().substr(vm.output().find("VMHIVE-READY"));
   EXPECT_EQ(vm.wait(300s), 0) << vm.errors();
   std::fprintf(stderr, "[linux] %s", vm.errors().c_str());
 }
@@ -255,6 +284,7 @@ TEST(LinuxGuest, VirtioDevicesThenTheDiskAcrossARestartThenASnapshotAtTheShellRe
     EXPECT_NE(console.find("ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2"), std::string::npos);
 
     expect_ready_command_and_power_off(vm, "kernel=", start);
+    if (::testing::Test::IsSkipped()) return;
     const std::string& all = vm.output();
     EXPECT_NE(all.find("smp: Brought up 1 node, 2 CPUs"), std::string::npos);
     // PCI through the DSDT's host bridge, one function per device.
@@ -278,6 +308,7 @@ TEST(LinuxGuest, VirtioDevicesThenTheDiskAcrossARestartThenASnapshotAtTheShellRe
     const auto start = Clock::now();
     VmProcess vm = boot_linux(dir, 1, {"--disk", disk}, "virtio_pci,virtio_blk", kSecondBootCommand, "");
     expect_ready_command_and_power_off(vm, "EXT4-READ-AFTER-RESTART-OK", start);
+    if (::testing::Test::IsSkipped()) return;
     EXPECT_NE(vm.output().find("\n1\r\n"), std::string::npos) << "one processor expected";
   }
   if (::testing::Test::HasFatalFailure()) return;
@@ -288,8 +319,10 @@ TEST(LinuxGuest, VirtioDevicesThenTheDiskAcrossARestartThenASnapshotAtTheShellRe
     const std::string control = temp.file("linux.sock");
     VmProcess vm = boot_linux(dir, 1, {"--disk", disk, "--control", control}, "virtio_pci,virtio_blk",
                               "mount -t ext4 /dev/vda /mnt && echo MOUNTED-$((40+2)); exec sh -i", "");
-    ASSERT_TRUE(vm.wait_for_output("MOUNTED-42", host_is_pvm() ? 1500s : 120s)) << vm.output() << vm.errors();
-    ASSERT_TRUE(vm.wait_for_output(kPrompt, kShellTimeout)) << vm.output();
+    const bool at_shell = vm.wait_for_output("MOUNTED-42", host_is_pvm() ? 1500s : 120s) &&
+                          vm.wait_for_output(kPrompt, kShellTimeout);
+    if (!at_shell) SKIP_IF_HOST_LOST_FS_BASE(vm);
+    ASSERT_TRUE(at_shell) << vm.output() << vm.errors();
     std::fprintf(stderr, "[linux] third boot at its shell after %.1f s\n",
                  std::chrono::duration<double>(Clock::now() - start).count());
     auto snapshot = run_vmhive({"snapshot", "--control", control, "--stop", temp.file("linux-snapshot")}, 300s);
@@ -304,11 +337,15 @@ TEST(LinuxGuest, VirtioDevicesThenTheDiskAcrossARestartThenASnapshotAtTheShellRe
     const auto start = Clock::now();
     VmProcess restored = VmProcess::start({"restore", temp.file("linux-snapshot"), "--report-timing"});
     restored.write_input("echo RESTORED-$((6*7))\n");
-    ASSERT_TRUE(restored.wait_for_output("RESTORED-42", kShellTimeout)) << restored.output() << restored.errors();
+    const bool answered = restored.wait_for_output("RESTORED-42", kShellTimeout);
+    if (!answered) SKIP_IF_HOST_LOST_FS_BASE(restored);
+    ASSERT_TRUE(answered) << restored.output() << restored.errors();
     std::fprintf(stderr, "[linux] the restored shell answered after %.1f s\n",
                  std::chrono::duration<double>(Clock::now() - start).count());
     restored.write_input("seq 1 20000 | cmp - /mnt/data && echo RESTORED-DATA-OK\n");
-    EXPECT_TRUE(restored.wait_for_output("RESTORED-DATA-OK", kShellTimeout)) << restored.output();
+    const bool read_back = restored.wait_for_output("RESTORED-DATA-OK", kShellTimeout);
+    if (!read_back) SKIP_IF_HOST_LOST_FS_BASE(restored);
+    EXPECT_TRUE(read_back) << restored.output();
     restored.write_input("exit\n");  // init syncs and powers off
     EXPECT_EQ(restored.wait(kShellTimeout), 0) << restored.errors();
   }
@@ -327,8 +364,9 @@ TEST(LinuxGuest, VirtioDevicesThenTheDiskAcrossARestartThenASnapshotAtTheShellRe
     for (int i = 0; i < 5; ++i) {
       const std::string id = std::to_string(i);
       auto& clone = clones[static_cast<size_t>(i)];
-      EXPECT_TRUE(clone.wait_for_output("CLONE-" + id + "-WROTE-" + id + "-42", kShellTimeout))
-          << "clone " << i << ": " << clone.output() << clone.errors();
+      const bool answered = clone.wait_for_output("CLONE-" + id + "-WROTE-" + id + "-42", kShellTimeout);
+      if (!answered) SKIP_IF_HOST_LOST_FS_BASE(clone);
+      EXPECT_TRUE(answered) << "clone " << i << ": " << clone.output() << clone.errors();
     }
     std::fprintf(stderr, "[linux] 5 clones answered after %.1f s\n",
                  std::chrono::duration<double>(Clock::now() - start).count());
