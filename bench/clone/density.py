@@ -247,9 +247,11 @@ def snapshot_linux(vmhive, build, work):
                            "--mem", "256M", "--cmdline", cmdline, "--control", control, "--console", log],
                           stdin=subprocess.PIPE)
     start = time.monotonic()
-    if not wait_for_file(log, b"vmhive:/# ", 1800):
-        vm.kill()
-        raise RuntimeError("the Linux guest did not reach its shell")
+    while not wait_for_file(log, b"vmhive:/# ", 5):
+        if vm.poll() is not None or time.monotonic() - start > 1800:
+            vm.kill()
+            raise RuntimeError("the Linux guest did not reach its shell (see docs/pvm.md wall 13 if its "
+                               f"console shows a busybox segfault): {log}")
     print(f"linux: shell after {time.monotonic() - start:.0f} s", flush=True)
     subprocess.run([vmhive, "snapshot", "--control", control, snap, "--stop"], check=True, capture_output=True)
     vm.wait(timeout=60)
