@@ -60,6 +60,18 @@ def wait_for_file(path, text, timeout):
         time.sleep(0.05)
     return False
 
+def stop_all(procs, timeout=60):
+    """SIGTERM to every process still running, then a wait; SIGKILL for those that do not end."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
 def raise_limits(target):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(1048576, max(hard, 8 * target + 1024))
@@ -190,14 +202,7 @@ def run_vmhive(args, vmhive, snap, work, rows):
               f"{marks} with the snapshot's mark", flush=True)
         return len(clones), running, len(answered), busy, stopped_because
     finally:
-        for clone in clones:
-            if clone.poll() is None:
-                clone.terminate()
-        for clone in clones:
-            try:
-                clone.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                clone.kill()
+        stop_all(clones)
 
 def run_qemu(args, guest, work, rows):
     if args.qemu <= 0 or not shutil.which("qemu-system-x86_64"):
@@ -226,13 +231,7 @@ def run_qemu(args, guest, work, rows):
                     break
         return len(vms)
     finally:
-        for vm in vms:
-            vm.terminate()
-        for vm in vms:
-            try:
-                vm.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                vm.kill()
+        stop_all(vms)
 
 def snapshot_linux(vmhive, build, work):
     """Boots the default Linux guest (no modules, 1 vCPU, 256 MiB) to its shell and snapshots it there."""
