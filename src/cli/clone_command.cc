@@ -14,7 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "snapshot/machine_state.h"
+#include "snapshot/snapshot_dir.h"
 #include "snapshot/state_file.h"
 
 namespace vmhive::cli {
@@ -55,18 +55,8 @@ Result<void> ensure_directory(const std::string& dir, const char* option) {
 }
 
 Result<void> check_snapshot(const std::string& dir) {
-  auto bytes = snapshot::read_whole_file(dir + "/state", snapshot::kMaxStateFileBytes);
-  if (!bytes.ok()) return with_context("snapshot " + dir, bytes.error());
-  auto file = snapshot::StateFile::parse(*bytes);
-  if (!file.ok()) return with_context(dir + "/state", file.error());
-  auto state = snapshot::decode_machine_state(*file);
-  if (!state.ok()) return with_context(dir + "/state", state.error());
-  struct stat memory {};
-  if (::stat((dir + "/memory").c_str(), &memory) != 0)
-    return make_error("snapshot memory file " + dir + "/memory: " + std::strerror(errno));
-  if (static_cast<uint64_t>(memory.st_size) != state->description.memory_file_size)
-    return make_error("snapshot memory file " + dir + "/memory is " + std::to_string(memory.st_size) +
-                      " bytes, the state file says " + std::to_string(state->description.memory_file_size));
+  const snapshot::SnapshotDir snapshot = VMHIVE_TRY(snapshot::SnapshotDir::open(dir));
+  VMHIVE_TRY(snapshot.load());
   return {};
 }
 

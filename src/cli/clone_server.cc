@@ -171,10 +171,7 @@ std::string CloneServer::start_clone(const std::string& input, Clock::time_point
     }
     if (!input.empty()) (void)!::write(clone->input.get(), input.data(), input.size());
     started_[clone->pid] = clone->index;
-    char members[128];
-    std::snprintf(members, sizeof members, "\"index\":%u,\"pid\":%d,\"start_ms\":%.3f", clone->index,
-                  static_cast<int>(clone->pid), start_ms);
-    return control::ok_reply(members);
+    return control::ok_reply({{"index", clone->index}, {"pid", clone->pid}, {"start_ms", start_ms}});
   }
   return control::error_reply("no clone became ready within 10 s");
 }
@@ -192,8 +189,7 @@ void CloneServer::handle_request() {
   } else {
     unsigned ready = 0;
     for (const auto& clone : held_) ready += clone->ready;
-    reply = control::ok_reply("\"ready\":" + std::to_string(ready) + ",\"restoring\":" +
-                              std::to_string(held_.size() - ready) + ",\"started\":" + std::to_string(started_.size()));
+    reply = control::ok_reply({{"ready", ready}, {"restoring", held_.size() - ready}, {"started", started_.size()}});
   }
   control::ControlSocket::reply(*connection, reply);
 }

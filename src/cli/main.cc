@@ -21,7 +21,8 @@
 #include "cli/run_options.h"
 #include "control/control_socket.h"
 #include "kvm/kvm.h"
-#include "vmm/machine.h"
+#include "vmm/machine_builder.h"
+#include "vmm/vm_runner.h"
 #include "vmm/vm_outcome.h"
 
 namespace {
@@ -54,9 +55,11 @@ void report_outcome(const VmOutcome& outcome) {
 int run_command(const cli::RunOptions& options) {
   auto config = cli::make_vm_config(options, cli::probe_host());
   if (!config.ok()) return fail(config.error().message);
-  auto machine = Machine::create(*config);
+  std::vector<std::string> warnings;
+  auto machine = MachineBuilder::build(*config, &warnings);
+  for (const std::string& warning : warnings) std::fprintf(stderr, "vmhive: warning: %s\n", warning.c_str());
   if (!machine.ok()) return fail(machine.error().message);
-  VmOutcome outcome = (*machine)->run();
+  VmOutcome outcome = run_machine(**machine, RunnerOptions{config->control_socket, {}});
   if (config->report_timing) std::fprintf(stderr, "%s\n", (*machine)->timing_report().c_str());
   report_outcome(outcome);
   return exit_status_for(outcome);
@@ -80,17 +83,18 @@ bool hold_until_go(int fd) {
 }
 
 int restore_command(const RestoreConfig& config, int hold_fd) {
-  auto machine = Machine::restore(config);
+  auto machine = MachineBuilder::restore(config);
   if (!machine.ok()) return fail(machine.error().message);
+  RunnerOptions runner{config.control_socket, {}};
   if (hold_fd >= 0) {
     if (!hold_until_go(hold_fd)) return 0;  // the server let this clone go unused
-    (*machine)->set_on_running([hold_fd] {
+    runner.on_running = [hold_fd] {
       static constexpr char kRunning[] = "running\n";
       (void)!::write(hold_fd, kRunning, sizeof kRunning - 1);
       ::close(hold_fd);
-    });
+    };
   }
-  VmOutcome outcome = (*machine)->run();
+  VmOutcome outcome = run_machine(**machine, runner);
   if (config.report_timing) std::fprintf(stderr, "%s\n", (*machine)->timing_report().c_str());
   report_outcome(outcome);
   return exit_status_for(outcome);

@@ -45,18 +45,15 @@ Result<ControlRequest> parse_control_request(std::string_view line) {
   return parsed;
 }
 
-std::string ok_reply(std::string_view extra_json_members) {
-  std::string reply = "{\"ok\":true";
-  if (!extra_json_members.empty()) {
-    reply += ',';
-    reply.append(extra_json_members);
-  }
-  return reply + "}\n";
+std::string ok_reply(const nlohmann::ordered_json& members) {
+  nlohmann::ordered_json reply = {{"ok", true}};
+  for (const auto& [key, value] : members.items()) reply[key] = value;
+  return reply.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 std::string error_reply(std::string_view message) {
-  return json{{"ok", false}, {"error", std::string(message)}}.dump(-1, ' ', false, json::error_handler_t::replace) +
-         "\n";
+  const nlohmann::ordered_json reply = {{"ok", false}, {"error", std::string(message)}};
+  return reply.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 Result<CloneServerRequest> parse_clone_server_request(std::string_view line) {

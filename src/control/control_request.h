@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "common/result.h"
 
 namespace vmhive::control {
@@ -39,8 +41,9 @@ struct CloneServerRequest {
 inline constexpr size_t kMaxCloneInputBytes = 4096;
 Result<CloneServerRequest> parse_clone_server_request(std::string_view line);
 
-// Reply lines.
-std::string ok_reply(std::string_view extra_json_members = {});
+// Reply lines: {"ok":true, <members>...} and {"ok":false,"error":"..."},
+// built by nlohmann-json (members keep their order).
+std::string ok_reply(const nlohmann::ordered_json& members = nlohmann::ordered_json::object());
 std::string error_reply(std::string_view message);
 
 }  // namespace vmhive::control

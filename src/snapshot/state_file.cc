@@ -13,7 +13,7 @@
 #include <utility>
 
 #include "common/unique_fd.h"
-#include "snapshot/byte_codec.h"
+#include "common/byte_codec.h"
 
 namespace vmhive::snapshot {
 namespace {
@@ -135,45 +135,6 @@ Result<std::span<const uint8_t>> StateFile::section(uint32_t tag, uint32_t insta
 size_t StateFile::count(uint32_t tag) const {
   return static_cast<size_t>(
       std::count_if(sections_.begin(), sections_.end(), [tag](const Section& section) { return section.tag == tag; }));
-}
-
-Result<void> write_file_atomically(const std::string& path, std::span<const uint8_t> bytes) {
-  const std::string temp = path + ".tmp";
-  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd.valid()) return make_error("cannot create " + temp + ": " + std::strerror(errno));
-  size_t written = 0;
-  while (written < bytes.size()) {
-    ssize_t wrote = ::write(fd.get(), bytes.data() + written, bytes.size() - written);
-    if (wrote < 0 && errno == EINTR) continue;
-    if (wrote <= 0) return make_error("cannot write " + temp + ": " + std::strerror(errno));
-    written += static_cast<size_t>(wrote);
-  }
-  if (::fsync(fd.get()) != 0) return make_error("cannot sync " + temp + ": " + std::strerror(errno));
-  if (::rename(temp.c_str(), path.c_str()) != 0)
-    return make_error("cannot rename " + temp + " to " + path + ": " + std::strerror(errno));
-  return {};
-}
-
-Result<std::vector<uint8_t>> read_whole_file(const std::string& path, size_t max_size) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return make_error("cannot open " + path + ": " + std::strerror(errno));
-  struct stat status {};
-  if (::fstat(fd.get(), &status) != 0) return make_error("cannot stat " + path + ": " + std::strerror(errno));
-  if (!S_ISREG(status.st_mode)) return make_error(path + " is not a regular file");
-  if (static_cast<uint64_t>(status.st_size) > max_size)
-    return make_error(path + " is " + std::to_string(status.st_size) + " bytes, more than the " +
-                      std::to_string(max_size) + " a state file may have");
-  std::vector<uint8_t> bytes(static_cast<size_t>(status.st_size));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t got = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return make_error("cannot read " + path + ": " + std::strerror(errno));
-    if (got == 0) break;
-    done += static_cast<size_t>(got);
-  }
-  bytes.resize(done);
-  return bytes;
 }
 
 }  // namespace vmhive::snapshot

@@ -1,6 +1,6 @@
 // The snapshot state file: a checksummed container of tagged sections.
 //
-// Layout (little-endian), format version 1:
+// Layout (little-endian), format version 2:
 //   header (32 bytes): magic "VMHVSNAP", u32 version, u32 section count,
 //                      u64 file length, u32 CRC-32 of the preceding 24 bytes,
 //                      u32 reserved (0)
@@ -19,7 +19,7 @@
 
 namespace vmhive::snapshot {
 
-inline constexpr uint32_t kStateFormatVersion = 1;
+inline constexpr uint32_t kStateFormatVersion = 2;  // 2: each virtio device keeps a state of its own
 inline constexpr size_t kMaxStateFileBytes = 64ull << 20;
 
 struct Section {
@@ -50,10 +50,5 @@ class StateFile {
   explicit StateFile(std::vector<Section> sections) : sections_(std::move(sections)) {}
   std::vector<Section> sections_;
 };
-
-// Writes a temporary file beside `path`, fsyncs it and renames it over `path`.
-Result<void> write_file_atomically(const std::string& path, std::span<const uint8_t> bytes);
-// The whole file; an error for a missing or unreadable file or one larger than max_size.
-Result<std::vector<uint8_t>> read_whole_file(const std::string& path, size_t max_size);
 
 }  // namespace vmhive::snapshot

@@ -42,6 +42,20 @@ class LegacyPlatform {
   devices::CmosRtc& rtc() { return rtc_; }
   devices::I8042& keyboard_controller() { return keyboard_controller_; }
 
+  // For snapshots: the devices that hold state a guest can see (the others
+  // are stateless ports).
+  struct State {
+    devices::Uart8250::State uart{};
+    devices::CmosRtc::State rtc{};
+    devices::I8042::State i8042{};
+  };
+  State state() { return State{serial_.state(), rtc_.state(), keyboard_controller_.state()}; }
+  void restore(const State& state) {
+    serial_.restore(state.uart);
+    rtc_.restore(state.rtc);
+    keyboard_controller_.restore(state.i8042);
+  }
+
  private:
   explicit LegacyPlatform(LegacyPlatformHooks hooks);
   Result<void> attach();

@@ -15,11 +15,13 @@
 #include "devices/pci/host_bridge.h"
 #include "devices/pci/pci_bus.h"
 #include "devices/virtio/block/disk_image.h"
+#include "devices/virtio/device_persistence.h"
 #include "devices/virtio/pci_transport.h"
 #include "devices/virtio/virtio_device.h"
 #include "kvm/vm.h"
+#include "devices/virtio/function_state.h"
 #include "memory/guest_memory.h"
-#include "snapshot/machine_state.h"
+#include "snapshot/snapshot_dir.h"
 #include "vmm/device_loop.h"
 #include "vmm/interrupt_routes.h"
 #include "vmm/legacy_platform.h"
@@ -34,15 +36,6 @@ struct PciDevicesConfig {
   std::chrono::microseconds poll_window{0};  // the device thread's busy-poll window
 };
 
-// What a restore of PCI devices needs besides the snapshot's state.
-struct RestoredPciDevices {
-  std::string snapshot_dir;    // absolute: its disk copies become overlay bases
-  std::string overlay_dir;     // where disk overlays are kept; empty: unnamed, gone with the VM
-  std::string overlay_prefix;  // their names: <prefix>-disk-<n>.overlay
-  std::vector<std::string> taps;  // one per virtio-net device, in order
-  std::chrono::microseconds poll_window{0};
-};
-
 class PciPlatform {
  public:
   static Result<std::unique_ptr<PciPlatform>> create(const kvm::Vm& vm, const GuestMemory& memory, MmioBus& mmio,
@@ -51,23 +44,24 @@ class PciPlatform {
   PciPlatform& operator=(const PciPlatform&) = delete;
 
   // A platform with the devices `functions` describe, in their slots, each
-  // put back in the state the snapshot holds. Disks that were copied into the
-  // snapshot get a new overlay over the copy; shared images must not have
-  // changed; nets go on `devices.taps` with the snapshot's MACs.
+  // built again by its kind (devices/virtio/device_kinds.h) from its saved
+  // state with the host resources `context` gives (disk overlays, taps), and
+  // its transport put back as the snapshot holds it.
   static Result<std::unique_ptr<PciPlatform>> restore(const kvm::Vm& vm, const GuestMemory& memory, MmioBus& mmio,
                                                       LegacyPlatform& legacy,
-                                                      const std::vector<snapshot::VirtioFunctionState>& functions,
-                                                      const RestoredPciDevices& devices);
+                                                      const std::vector<virtio::FunctionState>& functions,
+                                                      virtio::DeviceRestoreContext& context,
+                                                      std::chrono::microseconds poll_window);
 
   // Starts the device thread; call before the vCPUs run.
   Result<void> start() { return loop_->start(); }
 
   // Snapshots: pause() parks the device thread (no request in flight, no
-  // backend touched); capture() then records every device and freezes each
-  // writable disk into `dir` as disk-<n>; resume() lets the thread go on.
+  // backend touched); capture() then has every device save itself into
+  // `dir` (a disk freezes its content there); resume() lets the thread go on.
   Result<void> pause() { return loop_->pause(); }
   void resume() { loop_->resume(); }
-  Result<std::vector<snapshot::VirtioFunctionState>> capture(const std::string& dir);
+  Result<std::vector<virtio::FunctionState>> capture(const snapshot::SnapshotDir& dir);
 
  private:
   // One queue doorbell per eventfd, moved with the BAR through KVM_IOEVENTFD.
@@ -92,17 +86,13 @@ class PciPlatform {
     std::unique_ptr<Doorbells> doorbells;
     std::unique_ptr<virtio::PciTransport> transport;
     uint8_t slot = 0;
-    virtio::DiskSpec disk;  // block: how the image was opened
-    std::string serial;     // block: the ID the guest sees
-    std::array<uint8_t, 6> mac{};  // net
   };
 
   PciPlatform(const kvm::Vm& vm, const GuestMemory& memory, MmioBus& mmio);  // BARs go on `mmio`
+  // Puts `model` on the bus (in `slot`, or the next free one) with its
+  // transport, MSI-X vectors, doorbells and backend watch.
   Result<VirtioFunction*> add_virtio(std::unique_ptr<virtio::VirtioDevice> model,
                                      std::optional<uint8_t> slot = std::nullopt);
-  Result<VirtioFunction*> add_disk(const virtio::DiskSpec& spec, std::unique_ptr<virtio::DiskImage> image,
-                                   const std::string& serial, std::optional<uint8_t> slot);
-  Result<VirtioFunction*> add_net(const std::string& tap, std::array<uint8_t, 6> mac, std::optional<uint8_t> slot);
   static Result<std::unique_ptr<PciPlatform>> make(const kvm::Vm& vm, const GuestMemory& memory, MmioBus& mmio,
                                                    LegacyPlatform& legacy, std::chrono::microseconds poll_window);
 

@@ -84,14 +84,14 @@ bool handle_debug_exit(const VcpuLoopContext& context, const kvm_run& run) {
     return false;
   }
   switch (*outcome) {
-    case DebugExitOutcome::kNotOurs:
+    case x86::DebugExitOutcome::kNotOurs:
       stop_with_crash(context, "unexpected debug exit at " + hex(run.debug.arch.pc) + " (DR6 " +
                                    hex(run.debug.arch.dr6) + ")");
       return false;
-    case DebugExitOutcome::kSyscallFinished:
+    case x86::DebugExitOutcome::kSyscallFinished:
       context.counters->syscalls_finished.fetch_add(1, std::memory_order_relaxed);
       return true;
-    case DebugExitOutcome::kResumed:
+    case x86::DebugExitOutcome::kResumed:
       return true;
   }
   return true;

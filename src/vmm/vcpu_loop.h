@@ -11,7 +11,7 @@
 #include "kvm/vcpu.h"
 #include "memory/guest_memory.h"
 #include "vmm/pause_gate.h"
-#include "vmm/pvm_syscall_repair.h"
+#include "arch/x86/pvm_syscall_repair.h"
 #include "vmm/stop_controller.h"
 
 namespace vmhive {
@@ -34,7 +34,7 @@ struct VcpuLoopContext {
   const MmioBus* mmio_bus;
   StopController* stop;
   ExitCounters* counters;
-  PvmSyscallRepair* syscall_repair = nullptr;  // only on KVM-PVM
+  x86::PvmSyscallRepair* syscall_repair = nullptr;  // only on KVM-PVM
   PauseGate* pause = nullptr;                   // parks the vCPU for snapshots
 };
 

@@ -47,8 +47,9 @@ TEST(ControlRequest, MalformedRequestsAreClearErrors) {
 
 TEST(ControlRequest, RepliesAreOneJsonLine) {
   EXPECT_EQ(ok_reply(), "{\"ok\":true}\n");
-  EXPECT_EQ(ok_reply("\"state\":\"paused\""), "{\"ok\":true,\"state\":\"paused\"}\n");
-  EXPECT_EQ(error_reply("bad \"thing\"\n"), "{\"error\":\"bad \\\"thing\\\"\\n\",\"ok\":false}\n");
+  EXPECT_EQ(ok_reply({{"state", "paused"}}), "{\"ok\":true,\"state\":\"paused\"}\n");
+  EXPECT_EQ(ok_reply({{"b", 1}, {"a", "x"}}), "{\"ok\":true,\"b\":1,\"a\":\"x\"}\n") << "members keep their order";
+  EXPECT_EQ(error_reply("bad \"thing\"\n"), "{\"ok\":false,\"error\":\"bad \\\"thing\\\"\\n\"}\n");
 }
 
 TEST(CloneServerRequest, ParsesCloneAndStatus) {

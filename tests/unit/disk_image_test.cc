@@ -228,7 +228,8 @@ TEST_F(DiskCopyTest, CopiesARawImageSparsely) {
   // last one a 1536-byte tail.
   EXPECT_EQ(*written, 4u * 4096 + 1536);
   EXPECT_LT(allocated_bytes(copy_path), 256u * 1024) << "zeros stay holes";
-  EXPECT_FALSE(std::filesystem::exists(copy_path + ".tmp"));
+  for (const auto& entry : std::filesystem::directory_iterator(temp_.path()))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << "a temporary file stayed behind";
   // The copy is a disk in its own right.
   auto reopened = open_disk(spec(copy_path, true));
   ASSERT_TRUE(reopened.ok()) << reopened.error().message;
@@ -274,7 +275,7 @@ TEST_F(DiskCopyTest, AnUnwritablePlaceIsAnError) {
   ASSERT_TRUE(image.ok());
   auto written = copy_disk_sparse(**image, dir_ + "/no/such/dir/disk-0");
   ASSERT_FALSE(written.ok());
-  EXPECT_NE(written.error().message.find("no/such/dir/disk-0.tmp"), std::string::npos) << written.error().message;
+  EXPECT_NE(written.error().message.find("no/such/dir/disk-0"), std::string::npos) << written.error().message;
 }
 
 }  // namespace

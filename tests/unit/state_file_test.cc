@@ -10,7 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "snapshot/byte_codec.h"
+#include "common/byte_codec.h"
+#include "common/state_codec.h"
+#include "devices/virtio/block/block_persist.h"
+#include "devices/virtio/net/net_persist.h"
 #include "snapshot/machine_state.h"
 
 namespace vmhive::snapshot {
@@ -237,8 +240,8 @@ TEST(MachineStateSections, RefusesInconsistentContents) {
 
 // A virtio function's state with every field set to something of its own, so
 // that a field the codec drops or swaps shows.
-VirtioFunctionState virtio_function(virtio::DeviceType type, uint8_t slot, unsigned queues) {
-  VirtioFunctionState function;
+virtio::FunctionState virtio_function(virtio::DeviceType type, uint8_t slot, unsigned queues) {
+  virtio::FunctionState function;
   function.device_type = static_cast<uint16_t>(type);
   function.slot = slot;
   virtio::PciTransport::State& transport = function.transport;
@@ -275,24 +278,40 @@ VirtioFunctionState virtio_function(virtio::DeviceType type, uint8_t slot, unsig
 
 MachineState machine_with_virtio() {
   MachineState state = small_machine(1);
-  VirtioFunctionState block = virtio_function(virtio::DeviceType::kBlock, 1, 1);
-  block.disk = VirtioDiskRecord{"disk-0", false, 64ull << 20, 0, "vmhive-disk-7"};
-  VirtioFunctionState net = virtio_function(virtio::DeviceType::kNet, 2, 2);
-  net.mac = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
-  VirtioFunctionState entropy = virtio_function(virtio::DeviceType::kEntropy, 31, 1);
+  virtio::FunctionState block = virtio_function(virtio::DeviceType::kBlock, 1, 1);
+  block.device = encode_state(virtio::BlockState{"disk-0", false, 64ull << 20, 0, "vmhive-disk-7"});
+  virtio::FunctionState net = virtio_function(virtio::DeviceType::kNet, 2, 2);
+  net.device = encode_state(virtio::NetState{{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}});
+  virtio::FunctionState entropy = virtio_function(virtio::DeviceType::kEntropy, 31, 1);
   state.virtio = {block, net, entropy};
   return state;
 }
 
-void expect_same_function(const VirtioFunctionState& a, const VirtioFunctionState& b) {
+virtio::BlockState block_state(const virtio::FunctionState& function) {
+  auto state = decode_state<virtio::BlockState>(function.device, "block");
+  EXPECT_TRUE(state.ok()) << state.error().message;
+  return state.ok() ? *state : virtio::BlockState{};
+}
+
+void expect_same_function(const virtio::FunctionState& a, const virtio::FunctionState& b) {
   EXPECT_EQ(a.device_type, b.device_type);
   EXPECT_EQ(a.slot, b.slot);
-  EXPECT_EQ(a.disk.image, b.disk.image);
-  EXPECT_EQ(a.disk.shared, b.disk.shared);
-  EXPECT_EQ(a.disk.size, b.disk.size);
-  EXPECT_EQ(a.disk.mtime_ns, b.disk.mtime_ns);
-  EXPECT_EQ(a.disk.serial, b.disk.serial);
-  EXPECT_EQ(a.mac, b.mac);
+  EXPECT_EQ(a.device, b.device);
+  if (a.device_type == static_cast<uint16_t>(virtio::DeviceType::kBlock)) {
+    const auto x = block_state(a);
+    const auto y = block_state(b);
+    EXPECT_EQ(x.image, y.image);
+    EXPECT_EQ(x.shared, y.shared);
+    EXPECT_EQ(x.size, y.size);
+    EXPECT_EQ(x.mtime_ns, y.mtime_ns);
+    EXPECT_EQ(x.serial, y.serial);
+  }
+  if (a.device_type == static_cast<uint16_t>(virtio::DeviceType::kNet)) {
+    auto x = decode_state<virtio::NetState>(a.device, "net");
+    auto y = decode_state<virtio::NetState>(b.device, "net");
+    ASSERT_TRUE(x.ok() && y.ok());
+    EXPECT_EQ(x->mac, y->mac);
+  }
   const auto& x = a.transport;
   const auto& y = b.transport;
   EXPECT_EQ(x.config_space, y.config_space);
@@ -341,14 +360,15 @@ TEST(MachineStateVirtio, RoundTripsBlockNetAndEntropy) {
     SCOPED_TRACE("function " + std::to_string(i));
     expect_same_function(decoded->virtio[i], state.virtio[i]);
   }
-  EXPECT_EQ(decoded->virtio[0].disk.serial, "vmhive-disk-7");
+  EXPECT_EQ(block_state(decoded->virtio[0]).serial, "vmhive-disk-7");
   EXPECT_EQ(decoded->virtio[1].transport.queues.size(), 2u);
   EXPECT_EQ(decoded->uart.ier, 3) << "the other sections are still there";
 }
 
 TEST(MachineStateVirtio, ASharedDiskKeepsItsAbsolutePathAndTime) {
   MachineState state = machine_with_virtio();
-  state.virtio[0].disk = VirtioDiskRecord{"/images/base.img", true, 1ull << 30, 1'700'000'000'123'456'789, "base"};
+  state.virtio[0].device =
+      encode_state(virtio::BlockState{"/images/base.img", true, 1ull << 30, 1'700'000'000'123'456'789, "base"});
   auto decoded = decode(encode_machine_state(state));
   ASSERT_TRUE(decoded.ok()) << decoded.error().message;
   expect_same_function(decoded->virtio[0], state.virtio[0]);
@@ -406,8 +426,10 @@ TEST(MachineStateVirtio, RefusesMsixArraysThatDisagree) {
 TEST(MachineStateVirtio, RefusesDiskImagesOutsideTheSnapshot) {
   auto with_disk = [](std::string image, bool shared) {
     MachineState state = machine_with_virtio();
-    state.virtio[0].disk.image = std::move(image);
-    state.virtio[0].disk.shared = shared;
+    auto disk = block_state(state.virtio[0]);
+    disk.image = std::move(image);
+    disk.shared = shared;
+    state.virtio[0].device = encode_state(disk);
     return decode_error(state);
   };
   EXPECT_NE(with_disk("../x", false).find("is neither a file of the snapshot nor a shared image's absolute path"),
@@ -421,7 +443,9 @@ TEST(MachineStateVirtio, RefusesDiskImagesOutsideTheSnapshot) {
   EXPECT_EQ(with_disk("disk-0", false), "(decoded)");
 
   MachineState odd_size = machine_with_virtio();
-  odd_size.virtio[0].disk.size = 1000;
+  auto disk = block_state(odd_size.virtio[0]);
+  disk.size = 1000;
+  odd_size.virtio[0].device = encode_state(disk);
   EXPECT_NE(decode_error(odd_size).find("size of 1000"), std::string::npos) << decode_error(odd_size);
 }
 
@@ -444,9 +468,13 @@ TEST(MachineStateVirtio, RefusesDamagedPayloads) {
             std::string::npos);
   EXPECT_NE(edited([](std::vector<uint8_t>& payload) { payload.push_back(0); }).find("unexpected bytes"),
             std::string::npos);
-  // The net function has no image: after type (2), slot (1) and the empty
-  // image name (its 4-byte length) comes the shared flag.
-  EXPECT_NE(edited([](std::vector<uint8_t>& payload) { payload[2 + 1 + 4] = 2; }).find("a flag is 2, not 0 or 1"),
+  // The net function's transport: after type (2), slot (1), the device
+  // state (a 4-byte length and the 6-byte MAC) and the configuration space
+  // (a 4-byte length and 256 bytes) come the MSI-X table (three vectors:
+  // a 4-byte count and 16 bytes each) and its pending words (a 4-byte count
+  // and one word), then the enabled flag.
+  EXPECT_NE(edited([](std::vector<uint8_t>& payload) { payload[2 + 1 + 4 + 6 + 4 + 256 + 4 + 3 * 16 + 4 + 8] = 2; })
+                .find("a flag is 2, not 0 or 1"),
             std::string::npos);
 
   // Instances must run 0, 1, 2: a gap is a missing section.

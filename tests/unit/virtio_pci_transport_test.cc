@@ -434,6 +434,7 @@ class IdleDevice : public VirtioDevice {
     ++calls;
     return false;
   }
+  Result<std::vector<uint8_t>> save(const DeviceSaveContext&) override { return std::vector<uint8_t>{}; }
   int calls = 0;
 };
 

@@ -7,7 +7,7 @@
 // first fetch from the guest's supervisor-only entry code then raises a
 // page fault that the guest takes as a user-mode fault (Linux: "segfault at
 // ip entry_SYSCALL_64 error 15"). And its emulator has no SYSRET at all.
-// vmhive finishes both in user space (vmm/pvm_syscall_repair.h).
+// vmhive finishes both in user space (arch/x86/pvm_syscall_repair.h).
 #pragma once
 
 #include <linux/kvm.h>

@@ -13,6 +13,7 @@
 #include <functional>
 #include <mutex>
 
+#include "common/result.h"
 #include "devices/io_bus.h"
 
 namespace vmhive::devices {
@@ -35,6 +36,11 @@ class CmosRtc final : public PioDevice {
     uint8_t index;
     std::array<uint8_t, 128> ram;
     int64_t frozen_time;
+
+    template <class Codec, class Self>
+    static Result<void> fields(Codec& codec, Self& self) {
+      return codec.field(self.index, self.ram, self.frozen_time);
+    }
   };
   State state();
   void restore(const State& state);

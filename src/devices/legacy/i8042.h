@@ -11,6 +11,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/result.h"
 #include "devices/io_bus.h"
 #include "devices/machine_events.h"
 
@@ -36,6 +37,11 @@ class I8042 final : public PioDevice {
     std::optional<uint8_t> pending_command;
     uint8_t command_byte;
     bool last_write_was_command;
+
+    template <class Codec, class Self>
+    static Result<void> fields(Codec& codec, Self& self) {
+      return codec.field(self.output_buffer, self.pending_command, self.command_byte, self.last_write_was_command);
+    }
   };
   State state();
   void restore(const State& state);

@@ -17,6 +17,7 @@
 #include <span>
 #include <vector>
 
+#include "common/result.h"
 #include "devices/io_bus.h"
 
 namespace vmhive::devices {
@@ -51,9 +52,18 @@ class Uart8250 final : public PioDevice {
   // Everything the guest can observe, for snapshots. restore() also sets the
   // IRQ line to the restored level.
   struct State {
+    static constexpr size_t kMaxReceiveFifo = 4096;
+
     uint8_t ier, fcr, lcr, mcr, msr_deltas, scratch, divisor_low, divisor_high;
     bool thr_empty_interrupt, irq_level;
     std::vector<uint8_t> receive_fifo;
+
+    template <class Codec, class Self>
+    static Result<void> fields(Codec& codec, Self& self) {
+      VMHIVE_CHECK(codec.field(self.ier, self.fcr, self.lcr, self.mcr, self.msr_deltas, self.scratch,
+                               self.divisor_low, self.divisor_high, self.thr_empty_interrupt, self.irq_level));
+      return codec.bytes(self.receive_fifo, kMaxReceiveFifo, "receive FIFO");
+    }
   };
   State state() const;
   void restore(const State& state);

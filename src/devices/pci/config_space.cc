@@ -111,13 +111,18 @@ void ConfigSpace::set16(uint16_t offset, uint16_t value) {
   if (offset + 2u <= kConfigSpaceSize) std::memcpy(&bytes_[offset], &value, 2);
 }
 
-Result<void> ConfigSpace::restore(std::span<const uint8_t> bytes) {
+Result<void> ConfigSpace::check_restore(std::span<const uint8_t> bytes) const {
   if (bytes.size() != kConfigSpaceSize)
     return make_error("PCI configuration space of " + std::to_string(bytes.size()) + " bytes (want 256)");
   for (size_t at = 0; at < kConfigSpaceSize; ++at) {
     if ((bytes[at] & ~writable_[at]) != (bytes_[at] & ~writable_[at]))
       return make_error("PCI configuration byte " + std::to_string(at) + " is not this device's");
   }
+  return {};
+}
+
+Result<void> ConfigSpace::restore(std::span<const uint8_t> bytes) {
+  VMHIVE_CHECK(check_restore(bytes));
   std::memcpy(bytes_.data(), bytes.data(), kConfigSpaceSize);
   return {};
 }

@@ -75,6 +75,8 @@ class ConfigSpace {
   // device, another layout): only what a driver could have written may differ.
   const std::array<uint8_t, kConfigSpaceSize>& bytes() const { return bytes_; }
   Result<void> restore(std::span<const uint8_t> bytes);
+  // Whether restore() would take `bytes`: nothing changes.
+  Result<void> check_restore(std::span<const uint8_t> bytes) const;
 
   uint16_t command() const { return read16(kCommand); }
   uint64_t bar_size(unsigned index) const { return index < kBarCount ? bar_sizes_[index] : 0; }

@@ -131,11 +131,16 @@ MsixTable::State MsixTable::state() const {
   return state;
 }
 
-Result<void> MsixTable::restore(const State& state) {
-  std::lock_guard guard(lock_);
+Result<void> MsixTable::check_restore(const State& state) const {
   if (state.entries.size() != entries_.size() || state.pending.size() != pending_.size())
     return make_error("MSI-X table of " + std::to_string(state.entries.size()) + " vectors; this device has " +
                       std::to_string(entries_.size()));
+  return {};
+}
+
+Result<void> MsixTable::restore(const State& state) {
+  VMHIVE_CHECK(check_restore(state));
+  std::lock_guard guard(lock_);
   for (unsigned vector = 0; vector < entries_.size(); ++vector) {
     const auto& saved = state.entries[vector];
     entries_[vector] = Entry{saved[0], saved[1], saved[2], saved[3] & kVectorMasked};

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <mutex>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "common/result.h"
@@ -67,8 +68,25 @@ class MsixTable {
     std::vector<uint64_t> pending;
     bool enabled = false;
     bool function_masked = false;
+
+    template <class Codec, class Self>
+    static Result<void> fields(Codec& codec, Self& self) {
+      VMHIVE_CHECK(codec.list(self.entries, kMsixMaxVectors, [](auto& c, auto& entry) { return c.field(entry); },
+                              "MSI-X vectors"));
+      VMHIVE_CHECK(codec.list(self.pending, (kMsixMaxVectors + 63) / 64, [](auto& c, auto& word) { return c.field(word); },
+                              "MSI-X pending words"));
+      return codec.field(self.enabled, self.function_masked);
+    }
+    Result<void> check() const {
+      if (pending.size() != (entries.size() + 63) / 64)
+        return make_error(std::to_string(pending.size()) + " MSI-X pending words for " +
+                          std::to_string(entries.size()) + " vectors");
+      return {};
+    }
   };
   State state() const;
+  // Whether restore() would take `state`: nothing changes.
+  Result<void> check_restore(const State& state) const;
   // Takes `state` (same vector count), routes every vector's message again
   // and delivers what is pending and unmasked.
   Result<void> restore(const State& state);

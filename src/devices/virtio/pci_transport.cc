@@ -61,15 +61,6 @@ bool overlaps(uint64_t offset, size_t length, uint64_t field, uint64_t field_siz
   return offset < field + field_size && offset + length > field;
 }
 
-const char* type_name(DeviceType type) {
-  switch (type) {
-    case DeviceType::kNet: return "virtio-net";
-    case DeviceType::kBlock: return "virtio-blk";
-    case DeviceType::kEntropy: break;
-  }
-  return "virtio-rng";
-}
-
 }  // namespace
 
 PciTransport::PciTransport(VirtioDevice& device, const GuestMemory& memory, pci::MsiSink& interrupts,
@@ -382,16 +373,42 @@ PciTransport::State PciTransport::state() const {
   return state;
 }
 
+Result<void> PciTransport::State::check() const {
+  if (config_space.size() != pci::kConfigSpaceSize)
+    return make_error("configuration space of " + std::to_string(config_space.size()) + " bytes");
+  return {};
+}
+
 Result<void> PciTransport::restore(const State& state) {
   std::lock_guard guard(lock_);
   const std::string device = type_name(device_.type());
+  // Everything is checked first, the queues built aside: a state this device
+  // cannot take changes nothing.
   if (state.queues.size() != queue_registers_.size())
     return make_error(device + ": " + std::to_string(state.queues.size()) + " queues saved, the device has " +
                       std::to_string(queue_registers_.size()));
   if ((state.driver_features & ~offered_features()) != 0)
     return make_error(device + ": the driver negotiated features this device does not offer");
-  if (auto restored = config_.restore(state.config_space); !restored.ok()) return with_context(device, restored.error());
-  if (auto restored = msix_.restore(state.msix); !restored.ok()) return with_context(device, restored.error());
+  if (auto checked = config_.check_restore(state.config_space); !checked.ok()) return with_context(device, checked.error());
+  if (auto checked = msix_.check_restore(state.msix); !checked.ok()) return with_context(device, checked.error());
+  const bool running = (state.status & kStatusDriverOk) && (state.status & kStatusFeaturesOk) &&
+                       !(state.status & kStatusNeedsReset);
+  std::vector<std::optional<Virtqueue>> queues(queue_registers_.size());
+  for (unsigned index = 0; index < queue_registers_.size(); ++index) {
+    const QueueState& saved = state.queues[index];
+    const std::string queue_name = device + " queue " + std::to_string(index);
+    if (saved.size > device_.max_queue_size() || saved.rings.size != saved.size)
+      return make_error(queue_name + ": size " + std::to_string(saved.size) + " (at most " +
+                        std::to_string(device_.max_queue_size()) + ")");
+    if (!saved.started) continue;
+    if (!running || !saved.enabled) return make_error(queue_name + " runs while the device does not");
+    auto queue = Virtqueue::create(memory_, saved.rings, state.driver_features);
+    if (!queue.ok()) return make_error(queue_name + ": " + queue.error().message);
+    queues[index].emplace(std::move(*queue));
+  }
+
+  VMHIVE_CHECK(config_.restore(state.config_space));
+  VMHIVE_CHECK(msix_.restore(state.msix));
   device_feature_select_ = state.device_feature_select;
   driver_feature_select_ = state.driver_feature_select;
   driver_features_ = state.driver_features;
@@ -400,12 +417,8 @@ Result<void> PciTransport::restore(const State& state) {
   config_generation_ = state.config_generation;
   queue_select_ = state.queue_select;
   isr_ = state.isr & 3;
-  const bool running = (status_ & kStatusDriverOk) && (status_ & kStatusFeaturesOk) && !(status_ & kStatusNeedsReset);
   for (unsigned index = 0; index < queue_registers_.size(); ++index) {
     const QueueState& saved = state.queues[index];
-    if (saved.size > device_.max_queue_size() || saved.rings.size != saved.size)
-      return make_error(device + " queue " + std::to_string(index) + ": size " + std::to_string(saved.size) +
-                        " (at most " + std::to_string(device_.max_queue_size()) + ")");
     QueueRegisters& registers = queue_registers_[index];
     registers.size = saved.size;
     registers.vector = checked_vector(saved.vector);
@@ -413,17 +426,15 @@ Result<void> PciTransport::restore(const State& state) {
     registers.descriptor_table = saved.rings.descriptor_table;
     registers.available_ring = saved.rings.available_ring;
     registers.used_ring = saved.rings.used_ring;
-    queues_[index].reset();
-    if (!saved.started) continue;
-    if (!running || !saved.enabled)
-      return make_error(device + " queue " + std::to_string(index) + " runs while the device does not");
-    auto queue = Virtqueue::create(memory_, saved.rings, driver_features_);
-    if (!queue.ok()) return make_error(device + " queue " + std::to_string(index) + ": " + queue.error().message);
-    queues_[index].emplace(std::move(*queue));
   }
+  queues_ = std::move(queues);
   if (running) {
-    if (auto activated = device_.activate(driver_features_); !activated.ok())
+    if (auto activated = device_.activate(driver_features_); !activated.ok()) {
+      // The device refused what the driver had negotiated: back to reset,
+      // as a driver would find a device it must set up again.
+      reset();
       return make_error(device + ": " + activated.error().message);
+    }
   }
   return {};
 }

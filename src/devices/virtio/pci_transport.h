@@ -79,6 +79,12 @@ class PciTransport : public pci::PciDevice {
     bool enabled = false;
     bool started = false;  // a Virtqueue runs on it (DRIVER_OK, no failure)
     VirtqueueState rings;  // addresses and the device's indices
+
+    template <class Codec, class Self>
+    static Result<void> fields(Codec& codec, Self& self) {
+      VMHIVE_CHECK(codec.field(self.size, self.vector, self.enabled, self.started));
+      return codec.nested(self.rings);
+    }
   };
   struct State {
     std::vector<uint8_t> config_space;  // 256 bytes
@@ -92,13 +98,26 @@ class PciTransport : public pci::PciDevice {
     uint16_t queue_select = 0;
     uint8_t isr = 0;
     std::vector<QueueState> queues;
+
+    static constexpr size_t kMaxQueues = 64;
+    template <class Codec, class Self>
+    static Result<void> fields(Codec& codec, Self& self) {
+      VMHIVE_CHECK(codec.bytes(self.config_space, pci::kConfigSpaceSize, "configuration space"));
+      VMHIVE_CHECK(codec.nested(self.msix));
+      VMHIVE_CHECK(codec.field(self.device_feature_select, self.driver_feature_select, self.driver_features,
+                               self.config_vector, self.status, self.config_generation, self.queue_select, self.isr));
+      return codec.list(self.queues, kMaxQueues, [](auto& c, auto& queue) { return c.nested(queue); }, "queues");
+    }
+    Result<void> check() const;
   };
   State state() const;
   // Puts `state` into a transport freshly made for the same device: checks
   // it against this device (queue count and sizes, configuration layout,
   // features offered, rings inside RAM), re-creates the running queues and
-  // activates the device with the negotiated features. The BAR mapping
-  // follows from the restored configuration space (PciBus::remap_bars).
+  // activates the device with the negotiated features. Everything is checked
+  // before anything changes: a refused state leaves the transport as it was.
+  // The BAR mapping follows from the restored configuration space
+  // (PciBus::remap_bars).
   Result<void> restore(const State& state);
   // Serves whatever the driver made available while nobody looked (after a
   // restore, before the vCPUs run).

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <vector>
 
 #include "common/result.h"
+#include "devices/virtio/device_persistence.h"
 #include "devices/virtio/virtqueue.h"
 
 namespace vmhive::virtio {
@@ -22,6 +25,23 @@ inline constexpr uint8_t kStatusNeedsReset = 64;
 inline constexpr uint8_t kStatusFailed = 128;
 
 enum class DeviceType : uint16_t { kNet = 1, kBlock = 2, kEntropy = 4 };
+
+// "virtio-blk", "virtio-net", "virtio-rng", for messages.
+inline const char* type_name(DeviceType type) {
+  switch (type) {
+    case DeviceType::kNet: return "virtio-net";
+    case DeviceType::kBlock: return "virtio-blk";
+    case DeviceType::kEntropy: return "virtio-rng";
+  }
+  return "virtio device";
+}
+
+// A host descriptor that becomes readable when a device has work for one of
+// its queues without a notification from the driver (frames on a tap).
+struct BackendWatch {
+  int fd;
+  unsigned queue;
+};
 
 class VirtioDevice {
  public:
@@ -50,6 +70,14 @@ class VirtioDevice {
   // means the ring is malformed and the device needs a reset. Called with the
   // transport's lock held, from the device thread or a vCPU.
   virtual Result<bool> process_queue(unsigned index, Virtqueue& queue) = 0;
+
+  // Watched edge-triggered by the device thread; none by default.
+  virtual std::optional<BackendWatch> backend_watch() const { return std::nullopt; }
+
+  // The device's own persisted state (what a restore needs besides the
+  // transport's registers), encoded by the device's persist code and read
+  // back by its entry in device_kinds.h. Called with the device paused.
+  virtual Result<std::vector<uint8_t>> save(const DeviceSaveContext& context) = 0;
 };
 
 }  // namespace vmhive::virtio

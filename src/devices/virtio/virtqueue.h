@@ -34,6 +34,12 @@ struct VirtqueueState {
   uint16_t next_available = 0;  // the next available-ring slot the device reads
   uint16_t next_used = 0;       // the used ring's idx as the device last wrote it
   uint16_t used_at_last_interrupt = 0;
+
+  template <class Codec, class Self>
+  static Result<void> fields(Codec& codec, Self& self) {
+    return codec.field(self.size, self.descriptor_table, self.available_ring, self.used_ring, self.next_available,
+                       self.next_used, self.used_at_last_interrupt);
+  }
 };
 
 // One buffer of a chain: a checked host view of guest memory.

@@ -35,13 +35,16 @@ class BlockDevice : public VirtioDevice {
   static constexpr uint16_t kQueueSize = 256;
   static constexpr uint32_t kMaxZeroSectors = 1u << 22;  // 2 GiB per discard/write-zeroes range
 
-  // `serial` replaces the image's own ID (a restored VM's disk keeps the ID
-  // its guest saw, though its image is now an overlay on the snapshot's copy).
-  explicit BlockDevice(std::unique_ptr<DiskImage> image, std::string serial = {})
-      : image_(std::move(image)), serial_(std::move(serial)) {}
+  // `spec` says how the image was opened (a snapshot keeps a read-only image
+  // by its path and copies any other). `serial` replaces the image's own ID
+  // (a restored VM's disk keeps the ID its guest saw, though its image is now
+  // an overlay on the snapshot's copy).
+  explicit BlockDevice(std::unique_ptr<DiskImage> image, DiskSpec spec = {}, std::string serial = {})
+      : image_(std::move(image)), spec_(std::move(spec)), serial_(std::move(serial)) {}
 
   std::string serial() const { return serial_.empty() ? image_->serial() : serial_; }
   DiskImage& image() { return *image_; }
+  const DiskSpec& spec() const { return spec_; }
 
   DeviceType type() const override { return DeviceType::kBlock; }
   uint64_t features() const override;
@@ -51,6 +54,8 @@ class BlockDevice : public VirtioDevice {
   Result<void> activate(uint64_t negotiated_features) override;
   void reset() override { negotiated_ = 0; }
   Result<bool> process_queue(unsigned index, Virtqueue& queue) override;
+  // block_persist.cc: the disk record, the disk frozen into the snapshot.
+  Result<std::vector<uint8_t>> save(const DeviceSaveContext& context) override;
 
  private:
   // Carries out one request; returns its status and how many bytes it wrote
@@ -60,6 +65,7 @@ class BlockDevice : public VirtioDevice {
   bool in_range(uint64_t sector, uint64_t bytes) const;
 
   std::unique_ptr<DiskImage> image_;
+  DiskSpec spec_;
   std::string serial_;
   uint64_t negotiated_ = 0;
   DescriptorChain chain_;

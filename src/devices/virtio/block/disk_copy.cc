@@ -1,15 +1,13 @@
 #include "devices/virtio/block/disk_copy.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <vector>
 
-#include "common/unique_fd.h"
-#include "devices/virtio/block/raw_image.h"
+#include "common/atomic_file.h"
+#include "common/errno_error.h"
+#include "common/fd_io.h"
 
 namespace vmhive::virtio {
 namespace {
@@ -23,19 +21,10 @@ bool all_zero(std::span<const uint8_t> bytes) {
 
 }  // namespace
 
-Result<uint64_t> copy_disk_sparse(DiskImage& image, const std::string& path) {
+Result<uint64_t> copy_disk_sparse(DiskImage& image, int dir_fd, const std::string& name) {
   if (auto flushed = image.flush(); !flushed.ok()) return with_context("flushing the disk", flushed.error());
-  const std::string temp = path + ".tmp";
-  UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!out.valid()) return make_error("disk copy " + temp + ": " + std::strerror(errno));
-  // Whatever fails below, no half-written copy stays behind.
-  struct RemoveUnlessRenamed {
-    const std::string& path;
-    bool renamed = false;
-    ~RemoveUnlessRenamed() {
-      if (!renamed) ::unlink(path.c_str());
-    }
-  } cleanup{temp};
+  // Whatever fails below, the temporary file goes with `out`.
+  AtomicFile out = VMHIVE_TRY(AtomicFile::create(dir_fd, name));
   std::vector<uint8_t> chunk(kChunk);
   uint64_t written = 0;
   for (uint64_t offset = 0; offset < image.size(); offset += kChunk) {
@@ -45,16 +34,23 @@ Result<uint64_t> copy_disk_sparse(DiskImage& image, const std::string& path) {
     for (size_t at = 0; at < length; at += kBlock) {
       auto block = data.subspan(at, std::min(kBlock, length - at));
       if (all_zero(block)) continue;
-      if (auto put = write_fully(out.get(), offset + at, block); !put.ok()) return with_context(temp, put.error());
+      if (auto put = pwrite_fully(out.fd(), block, offset + at); !put.ok()) return with_context(name, put.error());
       written += block.size();
     }
   }
-  if (::ftruncate(out.get(), static_cast<off_t>(image.size())) != 0 || ::fsync(out.get()) != 0 ||
-      ::rename(temp.c_str(), path.c_str()) != 0) {
-    return make_error("disk copy " + path + ": " + std::strerror(errno));
-  }
-  cleanup.renamed = true;
+  if (::ftruncate(out.fd(), static_cast<off_t>(image.size())) != 0) return errno_error("cannot size", name);
+  VMHIVE_CHECK(out.commit());
   return written;
+}
+
+Result<uint64_t> copy_disk_sparse(DiskImage& image, const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  auto dir_fd = open_directory(dir);
+  if (!dir_fd.ok()) return with_context("disk copy " + path, dir_fd.error());
+  auto copied = copy_disk_sparse(image, dir_fd->get(), path.substr(slash == std::string::npos ? 0 : slash + 1));
+  if (!copied.ok()) return with_context("disk copy " + path, copied.error());
+  return copied;
 }
 
 }  // namespace vmhive::virtio

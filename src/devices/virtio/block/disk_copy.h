@@ -11,8 +11,11 @@
 
 namespace vmhive::virtio {
 
-// Flushes `image`, then writes its bytes to `path` (replaced atomically,
-// fsynced); ranges of zeros stay holes. Returns the bytes of data written.
+// Flushes `image`, then writes its bytes to `name` in the directory `dir_fd`
+// (replaced atomically, fsynced, 0600, never through a link already there);
+// ranges of zeros stay holes. Returns the bytes of data written.
+Result<uint64_t> copy_disk_sparse(DiskImage& image, int dir_fd, const std::string& name);
+// The same into `path`, whose directory must exist.
 Result<uint64_t> copy_disk_sparse(DiskImage& image, const std::string& path);
 
 }  // namespace vmhive::virtio

@@ -45,6 +45,10 @@ class NetDevice : public VirtioDevice {
 
   // The tap's fd: readable means frames for the receive queue.
   int backend_fd() const { return tap_.fd(); }
+  std::optional<BackendWatch> backend_watch() const override { return BackendWatch{tap_.fd(), kReceiveQueue}; }
+  const std::array<uint8_t, 6>& mac() const { return mac_; }
+  // net_persist.cc: the MAC (the tap is the restore's to choose).
+  Result<std::vector<uint8_t>> save(const DeviceSaveContext& context) override;
   // Frames dropped (tap full, no room in a receive chain, runt frames).
   uint64_t dropped() const { return dropped_; }
 

@@ -19,6 +19,8 @@ class EntropyDevice : public VirtioDevice {
   Result<void> activate(uint64_t) override { return {}; }
   void reset() override {}
   Result<bool> process_queue(unsigned index, Virtqueue& queue) override;
+  // entropy_persist.cc: nothing of its own.
+  Result<std::vector<uint8_t>> save(const DeviceSaveContext& context) override;
 
  private:
   DescriptorChain chain_;  // reused, to avoid an allocation per request

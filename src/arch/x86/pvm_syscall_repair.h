@@ -24,7 +24,7 @@
 #include "kvm/vcpu.h"
 #include "memory/guest_memory.h"
 
-namespace vmhive {
+namespace vmhive::x86 {
 
 enum class DebugExitOutcome {
   kNotOurs,          // a debug exit vmhive did not ask for
@@ -44,8 +44,17 @@ class PvmSyscallRepair {
   // For snapshots: where the breakpoint is (0: none) and whether the
   // handler's first instruction is being single-stepped. restore() sets the
   // vCPU's guest-debug registers to match.
-  std::pair<uint64_t, bool> state() const { return {handler_, stepping_}; }
-  Result<void> restore(uint64_t handler, bool stepping);
+  struct State {
+    uint64_t handler = 0;
+    bool stepping = false;
+
+    template <class Codec, class Self>
+    static Result<void> fields(Codec& codec, Self& self) {
+      return codec.field(self.handler, self.stepping);
+    }
+  };
+  State state() const { return State{handler_, stepping_}; }
+  Result<void> restore(const State& state);
 
  private:
   Result<void> arm();
@@ -59,4 +68,4 @@ class PvmSyscallRepair {
   bool stepping_ = false;
 };
 
-}  // namespace vmhive
+}  // namespace vmhive::x86

@@ -1,8 +1,8 @@
-#include "snapshot/kvm_state.h"
+#include "kvm/kvm_state.h"
 
-namespace vmhive::snapshot {
+namespace vmhive::kvm {
 
-Result<VcpuState> capture_vcpu(const kvm::Vcpu& vcpu, const std::vector<uint32_t>& msr_indices) {
+Result<VcpuState> capture_vcpu(const Vcpu& vcpu, const std::vector<uint32_t>& msr_indices) {
   VcpuState state;
   state.regs = VMHIVE_TRY(vcpu.get_regs());
   state.sregs = VMHIVE_TRY(vcpu.get_sregs());
@@ -20,7 +20,7 @@ Result<VcpuState> capture_vcpu(const kvm::Vcpu& vcpu, const std::vector<uint32_t
 // registers (it may reset them), special registers before XSAVE and the
 // XCRs (CR4.OSXSAVE), the local APIC before the MSRs (the TSC deadline
 // timer and APIC base), and the pending events last, on the final state.
-Result<void> apply_vcpu(const kvm::Vcpu& vcpu, const VcpuState& state) {
+Result<void> apply_vcpu(const Vcpu& vcpu, const VcpuState& state) {
   VMHIVE_CHECK(vcpu.set_mp_state(state.mp_state));
   VMHIVE_CHECK(vcpu.set_regs(state.regs));
   VMHIVE_CHECK(vcpu.set_sregs(state.sregs));
@@ -37,7 +37,7 @@ Result<void> apply_vcpu(const kvm::Vcpu& vcpu, const VcpuState& state) {
   return {};
 }
 
-Result<VmState> capture_vm(const kvm::Vm& vm) {
+Result<VmState> capture_vm(const Vm& vm) {
   VmState state;
   state.pic_master = VMHIVE_TRY(vm.get_irqchip(KVM_IRQCHIP_PIC_MASTER));
   state.pic_slave = VMHIVE_TRY(vm.get_irqchip(KVM_IRQCHIP_PIC_SLAVE));
@@ -47,7 +47,7 @@ Result<VmState> capture_vm(const kvm::Vm& vm) {
   return state;
 }
 
-Result<void> apply_vm(const kvm::Vm& vm, const VmState& state) {
+Result<void> apply_vm(const Vm& vm, const VmState& state) {
   VMHIVE_CHECK(vm.set_irqchip(state.pic_master));
   VMHIVE_CHECK(vm.set_irqchip(state.pic_slave));
   VMHIVE_CHECK(vm.set_irqchip(state.ioapic));
@@ -65,4 +65,4 @@ Result<void> apply_vm(const kvm::Vm& vm, const VmState& state) {
   return {};
 }
 
-}  // namespace vmhive::snapshot
+}  // namespace vmhive::kvm

@@ -11,7 +11,7 @@
 
 #include "common/result.h"
 
-namespace vmhive::snapshot {
+namespace vmhive {
 
 class ByteWriter {
  public:
@@ -99,4 +99,4 @@ class ByteReader {
   size_t offset_ = 0;
 };
 
-}  // namespace vmhive::snapshot
+}  // namespace vmhive

@@ -1,4 +1,4 @@
-#include "vmm/pvm_syscall_repair.h"
+#include "arch/x86/pvm_syscall_repair.h"
 
 #include <array>
 #include <cstring>
@@ -6,7 +6,7 @@
 #include "arch/x86/page_walk.h"
 #include "arch/x86/syscall_semantics.h"
 
-namespace vmhive {
+namespace vmhive::x86 {
 namespace {
 
 constexpr unsigned kVectorPageFault = 14;
@@ -15,12 +15,12 @@ constexpr uint64_t kDr6Breakpoint0 = 1u << 0;
 constexpr uint64_t kDr6SingleStep = 1u << 14;
 constexpr uint64_t kDr7LocalEnable0 = 1u << 0;  // DR0, execute, length 1 (R/W0 = LEN0 = 0)
 
-x86::PagingState paging_of(const kvm_sregs& sregs) { return {sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer}; }
+PagingState paging_of(const kvm_sregs& sregs) { return {sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer}; }
 
 }  // namespace
 
 Result<void> PvmSyscallRepair::on_lstar_write(uint64_t value) {
-  VMHIVE_CHECK(vcpu_->set_msrs({{x86::kMsrLstar, value}}));
+  VMHIVE_CHECK(vcpu_->set_msrs({{kMsrLstar, value}}));
   if (stepping_) return {};  // arm() runs when the step ends
   return arm();
 }
@@ -29,7 +29,7 @@ Result<uint64_t> PvmSyscallRepair::page_fault_handler(const kvm_sregs& sregs) co
   const uint64_t gate_offset = kVectorPageFault * kIdtGateSize;
   if (sregs.idt.limit < gate_offset + kIdtGateSize - 1) return make_error("the IDT has no page-fault gate");
   std::array<uint8_t, kIdtGateSize> gate{};
-  VMHIVE_CHECK(x86::read_linear(*memory_, paging_of(sregs), sregs.idt.base + gate_offset, gate));
+  VMHIVE_CHECK(read_linear(*memory_, paging_of(sregs), sregs.idt.base + gate_offset, gate));
   uint16_t low, middle;
   uint32_t high;
   std::memcpy(&low, &gate[0], 2);
@@ -52,9 +52,9 @@ Result<void> PvmSyscallRepair::set_breakpoint(uint64_t address, bool single_step
   return vcpu_->set_guest_debug(debug);
 }
 
-Result<void> PvmSyscallRepair::restore(uint64_t handler, bool stepping) {
-  handler_ = handler;
-  stepping_ = stepping;
+Result<void> PvmSyscallRepair::restore(const State& state) {
+  handler_ = state.handler;
+  stepping_ = state.stepping;
   if (handler_ == 0 && !stepping_) return {};
   return set_breakpoint(handler_, stepping_);
 }
@@ -69,10 +69,10 @@ Result<void> PvmSyscallRepair::arm() {
 Result<bool> PvmSyscallRepair::finish_if_stranded(kvm_regs& regs, kvm_sregs& sregs) const {
   std::array<uint64_t, 6> words{};
   auto frame_bytes = std::span(reinterpret_cast<uint8_t*>(words.data()), sizeof words);
-  if (!x86::read_linear(*memory_, paging_of(sregs), regs.rsp, frame_bytes).ok()) return false;
-  const x86::ExceptionFrame frame{words[0], words[1], words[2], words[3], words[4], words[5]};
-  const auto msrs = VMHIVE_TRY(vcpu_->get_msrs({x86::kMsrStar, x86::kMsrLstar, x86::kMsrCstar}));
-  if (!x86::is_stranded_syscall(frame, sregs.cr2, msrs[1], msrs[2])) return false;
+  if (!read_linear(*memory_, paging_of(sregs), regs.rsp, frame_bytes).ok()) return false;
+  const ExceptionFrame frame{words[0], words[1], words[2], words[3], words[4], words[5]};
+  const auto msrs = VMHIVE_TRY(vcpu_->get_msrs({kMsrStar, kMsrLstar, kMsrCstar}));
+  if (!is_stranded_syscall(frame, sregs.cr2, msrs[1], msrs[2])) return false;
   x86::finish_stranded_syscall(frame, msrs[0], regs, sregs);
   VMHIVE_CHECK(vcpu_->set_sregs(sregs));
   VMHIVE_CHECK(vcpu_->set_regs(regs));
@@ -96,4 +96,4 @@ Result<DebugExitOutcome> PvmSyscallRepair::on_debug_exit(const kvm_debug_exit_ar
   return DebugExitOutcome::kResumed;
 }
 
-}  // namespace vmhive
+}  // namespace vmhive::x86

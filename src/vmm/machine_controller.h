@@ -1,0 +1,31 @@
+// The VmController (control/vm_controller.h) of one Machine: pause and
+// resume, snapshots written through a SnapshotDir, stop and status. Called
+// on the main loop's thread.
+#pragma once
+
+#include <string>
+
+#include "control/vm_controller.h"
+#include "vmm/machine.h"
+
+namespace vmhive {
+
+class MachineController : public control::VmController {
+ public:
+  explicit MachineController(Machine& machine) : machine_(machine) {}
+
+  Result<void> pause() override;
+  Result<void> resume() override;
+  // Pauses (unless paused already), has the machine capture its state and
+  // its devices save their files, writes the memory file and then the state
+  // file (a directory with a state file is complete), and resumes.
+  Result<control::SnapshotReport> snapshot(const std::string& dir, bool resume) override;
+  void stop() override;
+  control::VmStatus status() const override;
+
+ private:
+  Machine& machine_;
+  bool paused_ = false;  // by a pause request
+};
+
+}  // namespace vmhive
