@@ -420,6 +420,40 @@ TEST_F(TransportSnapshotTest, RefusesRingsOutsideRam) {
   EXPECT_NE(message(restore_into_fresh(state)).find("used ring"), std::string::npos);
 }
 
+// Every check comes before the first change: a state refused for its last
+// queue, or by the device's activation, leaves the transport as it was.
+TEST_F(TransportSnapshotTest, ARefusedRestoreChangesNothing) {
+  const PciTransport::State good = served_three();
+  EntropyDevice device;
+  RecordingSink sink;
+  PciTransport fresh(device, memory_, sink);
+  const PciTransport::State before = fresh.state();
+  PciTransport::State bad = good;
+  bad.queues[0].rings.used_ring = 1ull << 40;  // found after the configuration space and MSI-X were checked
+  ASSERT_FALSE(fresh.restore(bad).ok());
+  const PciTransport::State after = fresh.state();
+  EXPECT_EQ(after.config_space, before.config_space);
+  EXPECT_EQ(after.msix.entries, before.msix.entries);
+  EXPECT_EQ(after.msix.enabled, before.msix.enabled);
+  EXPECT_EQ(after.status, before.status);
+  EXPECT_EQ(after.driver_features, before.driver_features);
+  EXPECT_FALSE(after.queues[0].started);
+  EXPECT_EQ(after.queues[0].rings.used_ring, before.queues[0].rings.used_ring);
+  EXPECT_TRUE(sink.routes.empty()) << "no MSI-X vector was routed";
+  EXPECT_TRUE(fresh.restore(good).ok()) << "the same transport still takes a good state";
+
+  class RefusingEntropy : public EntropyDevice {
+   public:
+    Result<void> activate(uint64_t) override { return make_error("cannot run with these features"); }
+  } refusing;
+  PciTransport refused(refusing, memory_, sink);
+  auto result = refused.restore(good);
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.error().message.find("cannot run with these features"), std::string::npos);
+  EXPECT_EQ(refused.status(), 0) << "back to reset, as a driver would find a device it must set up again";
+  EXPECT_FALSE(refused.state().queues[0].started);
+}
+
 // A device that leaves buffers on its queue (a receive queue with no frames
 // yet) must not keep the transport spinning.
 class IdleDevice : public VirtioDevice {
