@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/errno_error.h"
+#include "common/fd_io.h"
 #include "control/control_request.h"
 
 namespace vmhive::control {
@@ -25,7 +27,7 @@ Result<sockaddr_un> address_of(const std::string& path) {
   return address;
 }
 
-Error system_error(const std::string& what) { return make_error(what + ": " + std::strerror(errno)); }
+Error system_error(const std::string& what) { return errno_error(what); }
 
 // Reads up to a newline (not included) within the deadline.
 Result<std::string> read_line(int fd, Clock::time_point deadline, size_t limit) {
@@ -45,16 +47,6 @@ Result<std::string> read_line(int fd, Clock::time_point deadline, size_t limit) 
     line.append(buffer, static_cast<size_t>(got));
     if (auto newline = line.find('\n'); newline != std::string::npos) return line.substr(0, newline);
     if (line.size() > limit) return make_error("line longer than " + std::to_string(limit) + " bytes");
-  }
-}
-
-void write_all(int fd, const std::string& bytes) {
-  size_t sent = 0;
-  while (sent < bytes.size()) {
-    ssize_t wrote = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (wrote < 0 && errno == EINTR) continue;
-    if (wrote <= 0) return;  // the client went away: nothing to tell it
-    sent += static_cast<size_t>(wrote);
   }
 }
 
@@ -93,7 +85,9 @@ Result<Connection> ControlSocket::accept_request(std::chrono::milliseconds timeo
   return Connection{std::move(client), std::move(*line)};
 }
 
-void ControlSocket::reply(const Connection& connection, const std::string& line) { write_all(connection.fd.get(), line); }
+void ControlSocket::reply(const Connection& connection, const std::string& line) {
+  (void)write_fully(connection.fd.get(), line);  // a client that went away has nothing to be told
+}
 
 Result<std::string> send_request(const std::string& path, const std::string& request,
                                  std::chrono::milliseconds timeout) {
@@ -102,7 +96,7 @@ Result<std::string> send_request(const std::string& path, const std::string& req
   if (!fd.valid()) return system_error("socket");
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
     return system_error("cannot reach the VM at control socket " + path);
-  write_all(fd.get(), request + "\n");
+  VMHIVE_CHECK(write_fully(fd.get(), request + "\n"));
   auto reply = read_line(fd.get(), Clock::now() + timeout, 1 << 20);
   if (!reply.ok()) return with_context("control socket " + path, reply.error());
   return reply;

@@ -1,5 +1,6 @@
 #include "kvm/kvm.h"
 
+#include "common/errno_error.h"
 #include "kvm/ioctl_numbers.h"
 
 #include <fcntl.h>
@@ -62,7 +63,9 @@ Result<Kvm> Kvm::open(const std::string& path) {
     std::string hint = error == ENOENT   ? " (is the kvm module loaded? is this host virtualization-capable?)"
                        : error == EACCES ? " (run as root or join the group that owns it)"
                                          : "";
-    return make_error("cannot open " + path + ": " + std::strerror(error) + hint);
+    Error failed = error_from_code(error, "cannot open", path);
+    failed.message += hint;
+    return failed;
   }
   int version = ::ioctl(fd.get(), KVM_GET_API_VERSION, 0);
   if (version != kExpectedApiVersion)
@@ -76,7 +79,7 @@ Result<Kvm> Kvm::open(const std::string& path) {
   if (!missing.empty()) return make_error("this host's KVM lacks capabilities vmhive needs: " + missing);
   int mmap_size = ::ioctl(fd.get(), KVM_GET_VCPU_MMAP_SIZE, 0);
   if (mmap_size < static_cast<int>(sizeof(kvm_run)))
-    return make_error("KVM_GET_VCPU_MMAP_SIZE failed: " + std::string(std::strerror(errno)));
+    return errno_error("KVM_GET_VCPU_MMAP_SIZE failed");
   return Kvm(std::move(fd), detect_backend(), static_cast<size_t>(mmap_size));
 }
 
@@ -101,7 +104,7 @@ Result<std::vector<kvm_cpuid_entry2>> Kvm::supported_cpuid() const {
     ioctls::CpuidList list(capacity);
     if (::ioctl(fd_.get(), ioctls::kGetSupportedCpuid, list.data()) == 0)
       return std::vector<kvm_cpuid_entry2>(list.entries(), list.entries() + std::min(list.count(), capacity));
-    if (errno != E2BIG) return make_error("KVM_GET_SUPPORTED_CPUID failed: " + std::string(std::strerror(errno)));
+    if (errno != E2BIG) return errno_error("KVM_GET_SUPPORTED_CPUID failed");
   }
   return make_error("KVM_GET_SUPPORTED_CPUID: more than 4096 entries");
 }
@@ -109,10 +112,10 @@ Result<std::vector<kvm_cpuid_entry2>> Kvm::supported_cpuid() const {
 Result<std::vector<uint32_t>> Kvm::msr_index_list() const {
   ioctls::MsrIndexList probe(0);
   if (::ioctl(fd_.get(), ioctls::kGetMsrIndexList, probe.data()) < 0 && errno != E2BIG)
-    return make_error("KVM_GET_MSR_INDEX_LIST failed: " + std::string(std::strerror(errno)));
+    return errno_error("KVM_GET_MSR_INDEX_LIST failed");
   ioctls::MsrIndexList list(probe.count());
   if (::ioctl(fd_.get(), ioctls::kGetMsrIndexList, list.data()) < 0)
-    return make_error("KVM_GET_MSR_INDEX_LIST failed: " + std::string(std::strerror(errno)));
+    return errno_error("KVM_GET_MSR_INDEX_LIST failed");
   return std::vector<uint32_t>(list.entries(), list.entries() + std::min(list.count(), list.capacity()));
 }
 

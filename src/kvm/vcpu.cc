@@ -1,5 +1,6 @@
 #include "kvm/vcpu.h"
 
+#include "common/errno_error.h"
 #include "kvm/ioctl_numbers.h"
 
 #include <sys/ioctl.h>
@@ -14,7 +15,7 @@ namespace vmhive::kvm {
 namespace {
 
 Error ioctl_error(const char* what, uint32_t index) {
-  return make_error(std::string(what) + " on vCPU " + std::to_string(index) + " failed: " + std::strerror(errno));
+  return errno_error(std::string(what) + " on vCPU " + std::to_string(index) + " failed");
 }
 
 }  // namespace

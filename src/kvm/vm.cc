@@ -1,5 +1,6 @@
 #include "kvm/vm.h"
 
+#include "common/errno_error.h"
 #include "kvm/ioctl_numbers.h"
 
 #include <sys/ioctl.h>
@@ -12,7 +13,7 @@
 namespace vmhive::kvm {
 namespace {
 
-Error ioctl_error(const char* what) { return make_error(std::string(what) + " failed: " + std::strerror(errno)); }
+Error ioctl_error(const char* what) { return errno_error(std::string(what) + " failed"); }
 
 }  // namespace
 

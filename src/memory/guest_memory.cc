@@ -1,5 +1,8 @@
 #include "memory/guest_memory.h"
 
+#include "common/fd_io.h"
+#include "common/hex.h"
+#include "common/errno_error.h"
 #include "common/unique_fd.h"
 
 #include <fcntl.h>
@@ -19,11 +22,6 @@ namespace {
 
 constexpr uint64_t kPageSize = 4096;
 
-std::string hex(uint64_t value) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
-  return buf;
-}
 
 }  // namespace
 
@@ -52,7 +50,7 @@ Result<GuestMemory> GuestMemory::map(const std::vector<MemoryRegion>& regions, i
   const bool anonymous = fd < 0;
   if (!anonymous) {
     struct stat status {};
-    if (::fstat(fd, &status) != 0) return make_error(std::string("memory file: fstat failed: ") + std::strerror(errno));
+    if (::fstat(fd, &status) != 0) return errno_error("memory file: fstat failed");
     if (static_cast<uint64_t>(status.st_size) != total)
       return make_error("memory file is " + std::to_string(status.st_size) + " bytes, the snapshot's RAM is " +
                         std::to_string(total));
@@ -60,8 +58,7 @@ Result<GuestMemory> GuestMemory::map(const std::vector<MemoryRegion>& regions, i
   void* addr = ::mmap(nullptr, total, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_NORESERVE | (anonymous ? MAP_ANONYMOUS : 0), fd, 0);
   if (addr == MAP_FAILED)
-    return make_error("guest memory: cannot map " + std::to_string(total >> 20) +
-                      " MiB of RAM: " + std::strerror(errno));
+    return errno_error("guest memory: cannot map " + std::to_string(total >> 20) + " MiB of RAM");
   Mapping mapping(addr, total);
   std::vector<HostRegion> host_regions;
   uint64_t offset = 0;
@@ -84,7 +81,7 @@ bool page_is_zero(const uint8_t* page) {
 // was never written and reads as zero.
 Result<std::vector<bool>> touched_pages(const uint8_t* start, uint64_t pages) {
   UniqueFd pagemap(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
-  if (!pagemap.valid()) return make_error(std::string("cannot open /proc/self/pagemap: ") + std::strerror(errno));
+  if (!pagemap.valid()) return errno_error("cannot open /proc/self/pagemap");
   std::vector<bool> touched(pages);
   std::vector<uint64_t> entries(4096);
   const uint64_t first = reinterpret_cast<uintptr_t>(start) / kPageSize;
@@ -93,7 +90,7 @@ Result<std::vector<bool>> touched_pages(const uint8_t* start, uint64_t pages) {
     const ssize_t got = ::pread(pagemap.get(), entries.data(), batch * sizeof(uint64_t),
                                 static_cast<off_t>((first + done) * sizeof(uint64_t)));
     if (got != static_cast<ssize_t>(batch * sizeof(uint64_t)))
-      return make_error(std::string("reading /proc/self/pagemap failed: ") + std::strerror(errno));
+      return errno_error("reading /proc/self/pagemap failed");
     for (uint64_t i = 0; i < batch; ++i) touched[done + i] = (entries[i] >> 62) != 0;
     done += batch;
   }
@@ -105,7 +102,7 @@ Result<std::vector<bool>> touched_pages(const uint8_t* start, uint64_t pages) {
 Result<uint64_t> GuestMemory::save_to_file(int fd) const {
   const uint64_t total = total_size();
   if (::ftruncate(fd, 0) != 0 || ::ftruncate(fd, static_cast<off_t>(total)) != 0)
-    return make_error(std::string("memory file: cannot size it: ") + std::strerror(errno));
+    return errno_error("memory file: cannot size it");
   const uint64_t pages = total / kPageSize;
   std::vector<bool> touched;
   if (anonymous_) touched = VMHIVE_TRY(touched_pages(mapping_.data(), pages));
@@ -113,17 +110,11 @@ Result<uint64_t> GuestMemory::save_to_file(int fd) const {
   // Runs of non-zero pages go out in one pwrite each.
   uint64_t run_start = 0, run_length = 0;
   auto flush = [&]() -> Result<void> {
-    const uint8_t* from = mapping_.data() + run_start * kPageSize;
-    uint64_t remaining = run_length * kPageSize;
-    off_t offset = static_cast<off_t>(run_start * kPageSize);
-    while (remaining > 0) {
-      const ssize_t wrote = ::pwrite(fd, from, remaining, offset);
-      if (wrote <= 0) return make_error(std::string("memory file: write failed: ") + std::strerror(errno));
-      from += wrote;
-      offset += wrote;
-      remaining -= static_cast<uint64_t>(wrote);
-      written += static_cast<uint64_t>(wrote);
-    }
+    const uint64_t bytes = run_length * kPageSize;
+    auto put = pwrite_fully(fd, std::span<const uint8_t>(mapping_.data() + run_start * kPageSize, bytes),
+                            run_start * kPageSize);
+    if (!put.ok()) return with_context("memory file", put.error());
+    written += bytes;
     run_length = 0;
     return {};
   };

@@ -1,4 +1,5 @@
 #include "vmm/console.h"
+#include "common/errno_error.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +12,7 @@ namespace vmhive {
 Result<ConsoleOutput> ConsoleOutput::open(const std::string& target) {
   if (target == "stdio") return ConsoleOutput(UniqueFd());
   int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return make_error("cannot open console file " + target + ": " + std::strerror(errno));
+  if (fd < 0) return errno_error("cannot open console file", target);
   return ConsoleOutput(UniqueFd(fd));
 }
 

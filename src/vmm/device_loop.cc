@@ -1,4 +1,5 @@
 #include "vmm/device_loop.h"
+#include "common/errno_error.h"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -12,11 +13,11 @@ namespace vmhive {
 
 Result<std::unique_ptr<DeviceLoop>> DeviceLoop::create() {
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll.valid()) return make_error(std::string("epoll_create1 failed: ") + std::strerror(errno));
+  if (!epoll.valid()) return errno_error("epoll_create1 failed");
   UniqueFd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!stop.valid()) return make_error(std::string("eventfd failed: ") + std::strerror(errno));
+  if (!stop.valid()) return errno_error("eventfd failed");
   UniqueFd pause(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!pause.valid()) return make_error(std::string("eventfd failed: ") + std::strerror(errno));
+  if (!pause.valid()) return errno_error("eventfd failed");
   std::unique_ptr<DeviceLoop> loop(new DeviceLoop(std::move(epoll), std::move(stop), std::move(pause)));
   // The stop and pause fds carry a null pointer and the loop itself.
   for (auto [fd, marker] : {std::pair{loop->stop_.get(), static_cast<void*>(nullptr)},
@@ -25,7 +26,7 @@ Result<std::unique_ptr<DeviceLoop>> DeviceLoop::create() {
     event.events = EPOLLIN;
     event.data.ptr = marker;
     if (::epoll_ctl(loop->epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) {
-      return make_error(std::string("epoll_ctl failed: ") + std::strerror(errno));
+      return errno_error("epoll_ctl failed");
     }
   }
   return loop;
@@ -55,7 +56,7 @@ Result<void> DeviceLoop::add_watch(int fd, std::function<void()> on_ready, bool 
   event.events = is_eventfd ? EPOLLIN : (EPOLLIN | EPOLLET);
   event.data.ptr = watch.get();
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) {
-    return make_error(std::string("epoll_ctl failed: ") + std::strerror(errno));
+    return errno_error("epoll_ctl failed");
   }
   watches_.push_back(std::move(watch));
   return {};

@@ -1,4 +1,5 @@
 #include "vmm/interrupt_routes.h"
+#include "common/errno_error.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -62,7 +63,7 @@ Result<std::unique_ptr<KvmMsiVectors>> KvmMsiVectors::create(InterruptRoutes& ro
   std::vector<UniqueFd> eventfds;
   for (unsigned vector = 0; vector < count; ++vector) {
     UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!fd.valid()) return make_error(std::string("eventfd for an MSI vector failed: ") + std::strerror(errno));
+    if (!fd.valid()) return errno_error("eventfd for an MSI vector failed");
     VMHIVE_CHECK(vm.set_irqfd(fd.get(), first_gsi + vector, true));
     eventfds.push_back(std::move(fd));
   }

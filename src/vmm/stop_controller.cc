@@ -1,4 +1,5 @@
 #include "vmm/stop_controller.h"
+#include "common/errno_error.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -10,7 +11,7 @@ namespace vmhive {
 
 Result<std::unique_ptr<StopController>> StopController::create() {
   int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (fd < 0) return make_error(std::string("eventfd failed: ") + std::strerror(errno));
+  if (fd < 0) return errno_error("eventfd failed");
   return std::unique_ptr<StopController>(new StopController(UniqueFd(fd)));
 }
 

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 
+#include "common/hex.h"
 #include "arch/x86/syscall_semantics.h"
 #include "vmm/crash_report.h"
 #include "vmm/emulation_completion.h"
@@ -23,11 +24,6 @@ std::string registers_of(const kvm::Vcpu& vcpu) {
   return describe_registers(*regs, sregs.ok() ? std::optional<kvm_sregs>(*sregs) : std::nullopt);
 }
 
-std::string hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
-  return text;
-}
 
 void stop_with_crash(const VcpuLoopContext& context, const std::string& what) {
   std::string message = "vCPU " + std::to_string(context.vcpu->index()) + ": " + what + "\n" +

@@ -1,4 +1,5 @@
 #include "vmm/vcpu_threads.h"
+#include "common/errno_error.h"
 
 #include <signal.h>
 
@@ -21,7 +22,7 @@ Result<void> VcpuThreads::install_kick_handler() {
   sigemptyset(&action.sa_mask);
   action.sa_flags = 0;  // no SA_RESTART: KVM_RUN must come back with EINTR
   if (::sigaction(kKickSignal, &action, nullptr) < 0) {
-    return make_error(std::string("sigaction(SIGUSR1) failed: ") + std::strerror(errno));
+    return errno_error("sigaction(SIGUSR1) failed");
   }
   return {};
 }

@@ -1,4 +1,5 @@
 #include "devices/virtio/virtqueue.h"
+#include "common/hex.h"
 
 #include <atomic>
 #include <cinttypes>
@@ -25,11 +26,6 @@ constexpr uint64_t descriptor_table_bytes(uint16_t size) { return 16ull * size; 
 constexpr uint64_t available_ring_bytes(uint16_t size) { return kRingHeader + 2ull * size + 2; }
 constexpr uint64_t used_ring_bytes(uint16_t size) { return kRingHeader + kUsedElementSize * size + 2; }
 
-std::string hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof text, "%#" PRIx64, value);
-  return text;
-}
 
 // The ring indices are shared with a driver on another CPU: read and written
 // as 16-bit atomics (the alignment checks in create() make that legal).

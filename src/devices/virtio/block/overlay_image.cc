@@ -1,4 +1,5 @@
 #include "devices/virtio/block/overlay_image.h"
+#include "common/errno_error.h"
 
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -37,7 +38,7 @@ uint64_t round_up(uint64_t value, uint64_t unit) { return (value + unit - 1) / u
 
 Result<struct stat> stat_of(int fd, const std::string& path) {
   struct stat info {};
-  if (::fstat(fd, &info) < 0) return make_error(path + ": " + std::strerror(errno));
+  if (::fstat(fd, &info) < 0) return errno_error(path);
   return info;
 }
 
@@ -56,7 +57,7 @@ Result<std::unique_ptr<OverlayImage>> OverlayImage::open(std::unique_ptr<RawImag
   if (!fd.valid() && errno == ENOENT) {
     // A new overlay: header, empty bitmap, and a hole as big as the disk.
     fd = UniqueFd(::open(overlay_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (!fd.valid()) return make_error(where + ": cannot create: " + std::strerror(errno));
+    if (!fd.valid()) return errno_error(where + ": cannot create");
     if (base_path.size() >= kMaxBasePath) return make_error(where + ": base path too long");
     std::vector<uint8_t> head(kBitmapOffset, 0);
     OverlayHeader header{};
@@ -74,10 +75,10 @@ Result<std::unique_ptr<OverlayImage>> OverlayImage::open(std::unique_ptr<RawImag
     std::memcpy(head.data() + sizeof header, base_path.c_str(), base_path.size());
     VMHIVE_CHECK(write_fully(fd.get(), 0, head));
     if (::ftruncate(fd.get(), static_cast<off_t>(data_offset + size)) < 0 || ::fsync(fd.get()) < 0) {
-      return make_error(where + ": " + std::strerror(errno));
+      return errno_error(where);
     }
   } else if (!fd.valid()) {
-    return make_error(where + ": " + std::strerror(errno));
+    return errno_error(where);
   }
 
   OverlayHeader header{};
@@ -175,14 +176,14 @@ Result<void> OverlayImage::zero(uint64_t offset, uint64_t length, bool may_deall
 
 Result<void> OverlayImage::flush() {
   // Data first, then the bitmap that points at it, each made stable.
-  if (::fdatasync(overlay_.get()) < 0) return make_error(std::string("fdatasync failed: ") + std::strerror(errno));
+  if (::fdatasync(overlay_.get()) < 0) return errno_error("fdatasync failed");
   if (dirty_bitmap_pages_.empty()) return {};
   for (uint64_t page : dirty_bitmap_pages_) {
     VMHIVE_CHECK(write_fully(overlay_.get(), kBitmapOffset + page * kBitmapPage,
                              std::span(bitmap_).subspan(page * kBitmapPage, kBitmapPage)));
   }
   dirty_bitmap_pages_.clear();
-  if (::fdatasync(overlay_.get()) < 0) return make_error(std::string("fdatasync failed: ") + std::strerror(errno));
+  if (::fdatasync(overlay_.get()) < 0) return errno_error("fdatasync failed");
   return {};
 }
 

@@ -1,4 +1,5 @@
 #include "devices/virtio/block/raw_image.h"
+#include "common/errno_error.h"
 
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -14,7 +15,7 @@ namespace vmhive::virtio {
 namespace {
 
 Error io_error(const char* what, uint64_t offset) {
-  return make_error(std::string(what) + " at byte " + std::to_string(offset) + " failed: " + std::strerror(errno));
+  return errno_error(std::string(what) + " at byte " + std::to_string(offset) + " failed");
 }
 
 }  // namespace
@@ -47,9 +48,9 @@ Result<void> write_fully(int fd, uint64_t offset, std::span<const uint8_t> data)
 
 Result<std::unique_ptr<RawImage>> RawImage::open(const std::string& path, bool read_only) {
   UniqueFd fd(::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
-  if (!fd.valid()) return make_error("disk image " + path + ": " + std::strerror(errno));
+  if (!fd.valid()) return errno_error("disk image", path);
   struct stat info {};
-  if (::fstat(fd.get(), &info) < 0) return make_error("disk image " + path + ": " + std::strerror(errno));
+  if (::fstat(fd.get(), &info) < 0) return errno_error("disk image", path);
   if (!S_ISREG(info.st_mode)) return make_error("disk image " + path + " is not a regular file");
   const uint64_t size = static_cast<uint64_t>(info.st_size);
   if (size == 0 || size % 512 != 0) {
@@ -71,7 +72,7 @@ Result<void> RawImage::write(uint64_t offset, std::span<const uint8_t> data) {
 
 Result<void> RawImage::flush() {
   if (read_only_) return {};
-  if (::fdatasync(fd_.get()) < 0) return make_error(std::string("fdatasync failed: ") + std::strerror(errno));
+  if (::fdatasync(fd_.get()) < 0) return errno_error("fdatasync failed");
   return {};
 }
 

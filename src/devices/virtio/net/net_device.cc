@@ -1,4 +1,5 @@
 #include "devices/virtio/net/net_device.h"
+#include "common/errno_error.h"
 
 #include <linux/if_tun.h>
 #include <sys/uio.h>
@@ -75,7 +76,7 @@ Result<bool> NetDevice::receive(Virtqueue& queue) {
     const ssize_t length = ::read(tap_.fd(), frame_.data(), frame_.size());
     if (length < 0) {
       if (errno == EAGAIN || errno == EINTR) return used;
-      return make_error(std::string("reading tap ") + tap_.name() + ": " + std::strerror(errno));
+      return errno_error("reading tap", tap_.name());
     }
     if (!VMHIVE_TRY(queue.pop_chain(chain_))) return used;
     const size_t frame_length = static_cast<size_t>(length);

@@ -1,4 +1,5 @@
 #include "devices/virtio/net/tap.h"
+#include "common/errno_error.h"
 
 #include <fcntl.h>
 #include <linux/if.h>
@@ -19,17 +20,19 @@ Result<Tap> Tap::open(const std::string& name) {
   const std::string what = "tap " + name;
   if (name.empty() || name.size() >= IFNAMSIZ) return make_error(what + ": not a valid interface name");
   UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
-  if (!fd.valid()) return make_error(what + ": cannot open /dev/net/tun: " + std::strerror(errno));
+  if (!fd.valid()) return errno_error(what + ": cannot open /dev/net/tun");
   ifreq request{};
   std::strncpy(request.ifr_name, name.c_str(), IFNAMSIZ - 1);
   request.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
   if (::ioctl(fd.get(), TUNSETIFF, &request) < 0) {
-    return make_error(what + ": " + std::strerror(errno) +
-                      (errno == EBUSY ? " (in use by another process?)" : errno == EPERM ? " (needs CAP_NET_ADMIN)" : ""));
+    const int error = errno;
+    Error failed = error_from_code(error, what);
+    failed.message += error == EBUSY ? " (in use by another process?)" : error == EPERM ? " (needs CAP_NET_ADMIN)" : "";
+    return failed;
   }
   int header_size = kVnetHeaderSize;
   if (::ioctl(fd.get(), TUNSETVNETHDRSZ, &header_size) < 0) {
-    return make_error(what + ": cannot set the virtio header size: " + std::strerror(errno));
+    return errno_error(what + ": cannot set the virtio header size");
   }
   // Probe the offloads once; each may be missing on an old kernel.
   unsigned supported = 0;
@@ -43,7 +46,7 @@ Result<Tap> Tap::open(const std::string& name) {
 
 Result<void> Tap::set_offloads(unsigned tun_flags) {
   if (::ioctl(fd_.get(), TUNSETOFFLOAD, tun_flags & supported_offloads_) < 0) {
-    return make_error("tap " + name_ + ": TUNSETOFFLOAD failed: " + std::strerror(errno));
+    return errno_error("tap " + name_ + ": TUNSETOFFLOAD failed");
   }
   return {};
 }

@@ -1,4 +1,5 @@
 #include "devices/virtio/rng/entropy_device.h"
+#include "common/errno_error.h"
 
 #include <sys/random.h>
 
@@ -23,7 +24,7 @@ Result<bool> EntropyDevice::process_queue(unsigned index, Virtqueue& queue) {
       while (filled < wanted) {
         const ssize_t got = ::getrandom(segment.data.data() + filled, wanted - filled, 0);
         if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) return make_error(std::string("getrandom failed: ") + std::strerror(errno));
+        if (got <= 0) return errno_error("getrandom failed");
         filled += static_cast<size_t>(got);
       }
       written += static_cast<uint32_t>(filled);
