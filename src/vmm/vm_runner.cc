@@ -4,13 +4,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 #include <vector>
 
 #include "common/errno_error.h"
 #include "common/signal_fd.h"
-#include "control/control_socket.h"
+#include "control/control_server.h"
 #include "control/controller_requests.h"
 #include "vmm/console.h"
 #include "vmm/machine_controller.h"
@@ -29,12 +30,11 @@ class Runner {
 
  private:
   void read_console_input(bool interactive);
-  void serve_control_request();
 
   Machine& machine_;
   const RunnerOptions& options_;
   MachineController controller_;
-  std::optional<control::ControlSocket> control_;
+  std::optional<control::ControlServer> control_;
   ConsoleEscape escape_;
   bool stdin_open_ = true;
   std::vector<uint8_t> pending_;  // console input the UART has not taken yet
@@ -45,7 +45,7 @@ Result<void> Runner::serve() {
   // and the signals arrive here, through the fd.
   const SignalFd signals = VMHIVE_TRY(SignalFd::block({SIGINT, SIGTERM, SIGHUP, SIGQUIT}));
   if (!options_.control_socket.empty()) {
-    auto control = control::ControlSocket::listen(options_.control_socket);
+    auto control = control::ControlServer::listen(options_.control_socket);
     if (!control.ok()) return with_context("--control", control.error());
     control_.emplace(std::move(*control));
   }
@@ -55,17 +55,24 @@ Result<void> Runner::serve() {
 
   const bool interactive = machine_.console_is_stdio() && ::isatty(STDIN_FILENO);
   const auto raw_terminal = interactive ? RawTerminal::enter(STDIN_FILENO) : std::nullopt;
+  const control::ControlServer::Handler handle = [this](std::string_view request) {
+    return control::serve_request(request, controller_);
+  };
+  std::vector<pollfd> fds;
   while (!stop.stopping()) {
-    pollfd fds[4] = {{signals.fd(), POLLIN, 0}, {stop.wake_fd(), POLLIN, 0}, {-1, POLLIN, 0},
-                     {control_ ? control_->fd() : -1, POLLIN, 0}};
+    fds = {{signals.fd(), POLLIN, 0}, {stop.wake_fd(), POLLIN, 0}, {-1, POLLIN, 0}};
     if (stdin_open_ && pending_.size() < kMaxPendingInput) fds[2].fd = STDIN_FILENO;
-    const int ready = ::poll(fds, 4, pending_.empty() ? -1 : kInputRetryMilliseconds);
+    if (control_) control_->add_poll_fds(fds);
+    int timeout = pending_.empty() ? -1 : kInputRetryMilliseconds;
+    if (control_ && control_->poll_timeout_ms() >= 0)
+      timeout = timeout < 0 ? control_->poll_timeout_ms() : std::min(timeout, control_->poll_timeout_ms());
+    const int ready = ::poll(fds.data(), fds.size(), timeout);
     if (ready < 0 && errno != EINTR) return errno_error("poll failed");
     if (fds[0].revents & POLLIN) {
       if (const int signal = signals.take(); signal != 0) stop.request_stop(VmOutcome{VmOutcomeKind::kSignal, signal, {}});
     }
     if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) read_console_input(interactive);
-    if (fds[3].revents & POLLIN) serve_control_request();
+    if (control_) control_->serve(handle);
     if (!pending_.empty()) {
       const size_t accepted = machine_.send_console_input(pending_);
       pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(accepted));
@@ -90,12 +97,6 @@ void Runner::read_console_input(bool interactive) {
   const auto filtered = escape_.filter(bytes);
   pending_.insert(pending_.end(), filtered.begin(), filtered.end());
   if (escape_.quit_requested()) machine_.stop_controller().request_stop(VmOutcome{VmOutcomeKind::kSignal, SIGINT, {}});
-}
-
-void Runner::serve_control_request() {
-  auto connection = control_->accept_request(std::chrono::seconds(2));
-  if (!connection.ok()) return;  // the client was told, or is gone
-  control::ControlSocket::reply(*connection, control::serve_request(connection->line, controller_));
 }
 
 }  // namespace

@@ -1,0 +1,156 @@
+#include "control/control_server.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/errno_error.h"
+#include "control/control_request.h"
+
+namespace vmhive::control {
+namespace {
+
+Result<sockaddr_un> address_of(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof address.sun_path)
+    return make_error("control socket path '" + path + "' is empty or longer than " +
+                      std::to_string(sizeof address.sun_path - 1) + " bytes");
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  return address;
+}
+
+// A path that is taken: a live socket is an error, a stale one is removed,
+// anything else (a file, a directory, a link) is never touched.
+Result<void> clear_stale_socket(const std::string& path, const sockaddr_un& address) {
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) != 0) return errno_error("control socket", path);
+  if (!S_ISSOCK(info.st_mode))
+    return make_error("control socket " + path + ": the path exists and is not a socket; refusing to replace it");
+  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0)
+    return make_error("control socket " + path + " is in use by another process");
+  if (::unlink(path.c_str()) != 0) return errno_error("control socket", path);
+  return {};
+}
+
+// Best effort: the client gets one line saying why, if it is listening.
+void tell_and_close(UniqueFd fd, std::string_view why) {
+  const std::string line = error_reply(why);
+  (void)!::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+}  // namespace
+
+Result<void> check_peer(int fd) {
+  ucred peer{};
+  socklen_t length = sizeof peer;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0) return errno_error("SO_PEERCRED failed");
+  if (peer.uid != ::geteuid() && peer.uid != 0)
+    return make_error("permission denied: uid " + std::to_string(peer.uid) + " may not control this VM");
+  return {};
+}
+
+Result<ControlServer> ControlServer::listen(const std::string& path, ServerLimits limits) {
+  const sockaddr_un address = VMHIVE_TRY(address_of(path));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.valid()) return errno_error("control socket");
+  // bind() creates the file with the socket's mode less the umask: 0600 at most.
+  if (::fchmod(fd.get(), 0600) != 0) return errno_error("control socket", path);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    if (errno != EADDRINUSE) return errno_error("control socket", path);
+    VMHIVE_CHECK(clear_stale_socket(path, address));
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+      return errno_error("control socket", path);
+  }
+  if (::listen(fd.get(), limits.backlog) != 0) return errno_error("listen on control socket", path);
+  return ControlServer(std::move(fd), path, limits);
+}
+
+ControlServer::~ControlServer() {
+  if (fd_.valid()) ::unlink(path_.c_str());
+}
+
+void ControlServer::add_poll_fds(std::vector<pollfd>& fds) const {
+  fds.push_back({fd_.get(), POLLIN, 0});
+  for (const Connection& connection : connections_)
+    fds.push_back({connection.fd.get(), static_cast<short>(connection.answered ? POLLOUT : POLLIN), 0});
+}
+
+int ControlServer::poll_timeout_ms() const {
+  if (connections_.empty()) return -1;
+  Clock::time_point first = connections_.front().deadline;
+  for (const Connection& connection : connections_) first = std::min(first, connection.deadline);
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(first - Clock::now()).count();
+  return static_cast<int>(std::clamp<int64_t>(left + 1, 0, limits_.timeout.count() + 1));
+}
+
+void ControlServer::accept_waiting() {
+  for (;;) {
+    UniqueFd client(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    if (!client.valid()) return;  // EAGAIN: nobody else is waiting (or a transient error)
+    if (auto allowed = check_peer(client.get()); !allowed.ok()) {
+      tell_and_close(std::move(client), allowed.error().message);
+      continue;
+    }
+    if (connections_.size() >= limits_.max_connections) {
+      tell_and_close(std::move(client), "too many connections; try again");
+      continue;
+    }
+    connections_.push_back(
+        Connection{std::move(client), RequestReader(limits_.max_request_bytes), {}, false, Clock::now() + limits_.timeout});
+  }
+}
+
+bool ControlServer::advance(Connection& connection, const Handler& handler) {
+  if (Clock::now() >= connection.deadline) return false;
+  if (!connection.answered) {
+    char buffer[4096];
+    for (;;) {
+      const ssize_t count = ::recv(connection.fd.get(), buffer, sizeof buffer, MSG_DONTWAIT);
+      if (count < 0 && errno == EINTR) continue;
+      if (count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;  // more later
+      Result<std::optional<std::string>> line = std::optional<std::string>();
+      if (count <= 0) {
+        auto last = connection.reader.finish();
+        if (!last.ok()) return false;  // closed, or failed, without a request: nothing to answer
+        line = std::optional<std::string>(std::move(*last));
+      } else {
+        line = connection.reader.feed(std::span<const char>(buffer, static_cast<size_t>(count)));
+      }
+      if (!line.ok()) {
+        connection.reply = error_reply(line.error().message);
+      } else if (!line->has_value()) {
+        continue;
+      } else {
+        connection.reply = handler(**line);
+      }
+      connection.answered = true;
+      connection.deadline = Clock::now() + limits_.timeout;
+      break;
+    }
+  }
+  while (!connection.reply.empty()) {
+    const ssize_t sent =
+        ::send(connection.fd.get(), connection.reply.data(), connection.reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    if (sent <= 0) return false;  // the client went away
+    connection.reply.erase(0, static_cast<size_t>(sent));
+  }
+  return false;  // answered and written: done
+}
+
+void ControlServer::serve(const Handler& handler) {
+  accept_waiting();
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    it = advance(*it, handler) ? std::next(it) : connections_.erase(it);
+  }
+}
+
+}  // namespace vmhive::control
