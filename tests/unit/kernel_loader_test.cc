@@ -181,6 +181,44 @@ TEST_F(KernelLoaderTest, BzImageCorruptionsAreErrors) {
   }
 }
 
+// syssize counts 16-byte paragraphs; a kernel whose length is not a multiple
+// of 16 declares up to 15 bytes more than the file holds (GRUB and QEMU load it).
+TEST(BzImageParse, SyssizeRoundingPastTheEndIsAccepted) {
+  for (size_t missing : {1u, 7u, 15u}) {
+    auto image = make_bzimage(8192);
+    image.resize(image.size() - missing);
+    auto parsed = boot::parse_bzimage(image);
+    ASSERT_TRUE(parsed.ok()) << missing << ": " << parsed.error().message;
+    EXPECT_EQ(parsed->kernel_offset, 5u * 512);
+    EXPECT_EQ(parsed->kernel_size, 8192u - missing);
+    EXPECT_EQ(parsed->kernel_declared_size, 8192u);
+  }
+}
+
+TEST(BzImageParse, ShortByAWholeParagraphIsTruncated) {
+  for (size_t missing : {16u, 17u, 4096u}) {
+    auto image = make_bzimage(8192);
+    image.resize(image.size() - missing);
+    auto parsed = boot::parse_bzimage(image);
+    ASSERT_FALSE(parsed.ok()) << missing;
+    EXPECT_NE(parsed.error().message.find("truncated bzImage"), std::string::npos) << parsed.error().message;
+  }
+}
+
+TEST_F(KernelLoaderTest, RoundedSyssizeTailIsZeroInGuestMemory) {
+  auto image = make_bzimage(8192);
+  image.resize(image.size() - 5);
+  // Whatever RAM held before, the 5 bytes the file lacks must read as zeros.
+  ASSERT_TRUE(memory_->fill(0x1000000, 0xee, 8192 + 16).ok());
+  auto entry = load_kernel(*memory_, config(write_file("bz-rounded", image)));
+  ASSERT_TRUE(entry.ok()) << entry.error().message;
+  std::vector<uint8_t> kernel(8192 + 16);
+  ASSERT_TRUE(memory_->read(0x1000000, kernel).ok());
+  EXPECT_TRUE(std::equal(kernel.begin(), kernel.begin() + 8187, image.begin() + 5 * 512));
+  for (size_t i = 8187; i < 8192; ++i) EXPECT_EQ(kernel[i], 0) << "byte " << i;
+  EXPECT_EQ(kernel[8192], 0xee);  // past what syssize declares: not the loader's to touch
+}
+
 TEST_F(KernelLoaderTest, BzImageCommandLineLimit) {
   auto image = make_bzimage();
   header_of(image).cmdline_size = 15;

@@ -1,7 +1,10 @@
 #include "arch/x86/boot/bzimage.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
+
+#include "common/hex.h"
 
 namespace vmhive::x86::boot {
 namespace {
@@ -10,12 +13,6 @@ constexpr size_t kSectorSize = 512;
 constexpr uint8_t kDefaultSetupSects = 4;  // a setup_sects of 0 means 4 (boot.rst)
 constexpr size_t kParagraph = 16;
 constexpr uint16_t kHeapEnd = 0xfe00;  // the real-mode heap end boot.rst suggests
-
-std::string hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
-  return text;
-}
 
 }  // namespace
 
@@ -44,13 +41,17 @@ Result<BzImage> parse_bzimage(std::span<const uint8_t> image) {
 
   const size_t setup_sects = header.setup_sects == 0 ? kDefaultSetupSects : header.setup_sects;
   result.kernel_offset = (setup_sects + 1) * kSectorSize;
-  result.kernel_size = static_cast<size_t>(header.syssize) * kParagraph;
-  const uint64_t expected_size = static_cast<uint64_t>(result.kernel_offset) + result.kernel_size;
-  if (result.kernel_size == 0) return make_error("bzImage has an empty protected-mode kernel (syssize 0)");
-  if (expected_size > image.size()) {
+  result.kernel_declared_size = uint64_t{header.syssize} * kParagraph;
+  const uint64_t expected_size = result.kernel_offset + result.kernel_declared_size;
+  if (result.kernel_declared_size == 0) return make_error("bzImage has an empty protected-mode kernel (syssize 0)");
+  // syssize counts whole paragraphs, so a kernel whose length is not a
+  // multiple of 16 rounds up past the end of the file: less than one
+  // paragraph short is that rounding, not a truncated file.
+  if (expected_size >= image.size() + kParagraph) {
     return make_error("truncated bzImage (setup header says " + std::to_string(expected_size) + " bytes, file has " +
                       std::to_string(image.size()) + ")");
   }
+  result.kernel_size = static_cast<size_t>(std::min<uint64_t>(expected_size, image.size()) - result.kernel_offset);
 
   // Load where the kernel prefers (it was linked there, so no relocation is
   // needed), or the usual 16 MiB for an old header without pref_address.
@@ -64,7 +65,7 @@ Result<BzImage> parse_bzimage(std::span<const uint8_t> image) {
                       hex(header.kernel_alignment));
   }
   result.load_address = load;
-  result.memory_needed = std::max<uint64_t>(header.init_size, result.kernel_size);
+  result.memory_needed = std::max<uint64_t>(header.init_size, result.kernel_declared_size);
   return result;
 }
 

@@ -19,14 +19,19 @@ inline constexpr uint64_t kDefaultLoadAddress = 0x1000000;  // 16 MiB, Linux's u
 struct BzImage {
   SetupHeader header;           // as found in the image
   size_t kernel_offset;         // where the protected-mode kernel starts in the file
-  size_t kernel_size;           // its length in the file
+  size_t kernel_size;           // the bytes of it the file holds (what is copied)
+  // syssize * 16: what the header declares. It may round up past the end of
+  // the file by less than one 16-byte unit, as GRUB and QEMU accept; the
+  // bytes from kernel_size to here are zero in guest memory.
+  uint64_t kernel_declared_size;
   uint64_t load_address;        // where it goes in guest memory
   uint64_t memory_needed;       // from load_address: what it may use while it decompresses (init_size)
 };
 
 bool looks_like_bzimage(std::span<const uint8_t> image);
 
-// Validates the setup header and works out where the kernel goes.
+// Validates the setup header and works out where the kernel goes. A file
+// short of what syssize declares by 16 bytes or more is truncated.
 Result<BzImage> parse_bzimage(std::span<const uint8_t> image);
 
 // What the zero page carries besides the header.

@@ -96,6 +96,9 @@ Result<BootEntry> load_bzimage(const GuestMemory& memory, const BootConfig& conf
     return make_error("needs RAM up to " + std::to_string(kernel_end >> 20) + " MiB to unpack itself; give the VM more --mem");
   }
   VMHIVE_CHECK(memory.write(image.load_address, file.subspan(image.kernel_offset, image.kernel_size)));
+  // What syssize rounds past the end of the file reads as zeros, whatever
+  // the RAM held before.
+  VMHIVE_CHECK(memory.fill(image.load_address + image.kernel_size, 0, image.kernel_declared_size - image.kernel_size));
   const uint64_t cmdline_limit = image.header.cmdline_size != 0 ? uint64_t{image.header.cmdline_size} + 1 : 256;
   VMHIVE_CHECK(write_cmdline(memory, linux_cmdline(config), std::min(cmdline_limit, kCmdlineMaxSize)));
   const uint64_t initrd_max = image.header.initrd_addr_max != 0 ? image.header.initrd_addr_max : 0x37ffffff;
