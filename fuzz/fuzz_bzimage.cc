@@ -1,7 +1,9 @@
-// A bzImage is a user's file: parsing and building the zero page must
-// reject anything malformed without reading outside the buffer.
+// A bzImage is a user's file: parsing, telling Linux from its version
+// string, and building the zero page must reject anything malformed without
+// reading outside the buffer.
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include "arch/x86/boot/bzimage.h"
@@ -11,6 +13,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace vmhive::x86;
   std::span<const uint8_t> image(data, size);
   (void)boot::looks_like_bzimage(image);
+  if (size >= boot::kSetupHeaderEnd) {
+    boot::SetupHeader header;
+    std::memcpy(&header, data + boot::kSetupHeaderOffset, sizeof header);
+    // The version string must be the file's own bytes, NUL-terminated inside them.
+    auto version = boot::linux_version_string(image, header);
+    if (version && (version->data() < reinterpret_cast<const char*>(data) ||
+                    version->data() + version->size() >= reinterpret_cast<const char*>(data) + size ||
+                    version->data()[version->size()] != '\0')) {
+      __builtin_trap();
+    }
+  }
   auto parsed = boot::parse_bzimage(image);
   if (!parsed.ok()) return 0;
   // What parse accepted must describe bytes inside the file.

@@ -54,18 +54,32 @@ Result<std::vector<uint8_t>> read_kernel(const std::string& path) {
   return bytes;
 }
 
-std::string linux_cmdline(const BootConfig& config) {
-  if (config.linux_extra_args.empty()) return config.cmdline;
-  if (config.cmdline.empty()) return config.linux_extra_args;
-  return config.cmdline + " " + config.linux_extra_args;
-}
+// The command line a kernel gets, and a warning when it is not all that was asked for.
+struct CommandLine {
+  std::string text;
+  std::vector<std::string> warnings;
+};
 
-Result<void> write_cmdline(const GuestMemory& memory, const std::string& cmdline, uint64_t limit) {
-  if (cmdline.find('\0') != std::string::npos) return make_error("--cmdline contains a NUL byte");
-  if (cmdline.size() + 1 > limit) {
-    return make_error("--cmdline is " + std::to_string(cmdline.size()) + " bytes; this kernel takes at most " +
+// The user's command line, with the CPU template's Linux options after it
+// when the kernel is Linux. `limit` counts the NUL. A user's command line
+// that fits is never refused because the options made it too long: the
+// kernel then gets it alone, and the warning names the options left off.
+Result<CommandLine> choose_cmdline(const BootConfig& config, bool is_linux, uint64_t limit) {
+  if (config.cmdline.find('\0') != std::string::npos) return make_error("--cmdline contains a NUL byte");
+  if (config.cmdline.size() + 1 > limit) {
+    return make_error("--cmdline is " + std::to_string(config.cmdline.size()) + " bytes; this kernel takes at most " +
                       std::to_string(limit - 1));
   }
+  if (!is_linux || config.linux_extra_args.empty()) return CommandLine{config.cmdline, {}};
+  std::string combined = config.cmdline.empty() ? config.linux_extra_args : config.cmdline + " " + config.linux_extra_args;
+  if (combined.size() + 1 <= limit) return CommandLine{std::move(combined), {}};
+  return CommandLine{config.cmdline,
+                     {"left the CPU template's Linux options off the kernel command line (with them it would be " +
+                      std::to_string(combined.size()) + " bytes; this kernel takes at most " +
+                      std::to_string(limit - 1) + "): " + config.linux_extra_args}};
+}
+
+Result<void> write_cmdline(const GuestMemory& memory, const std::string& cmdline) {
   std::vector<uint8_t> bytes(cmdline.begin(), cmdline.end());
   bytes.push_back(0);
   return memory.write(kCmdlineAddress, bytes);
@@ -100,14 +114,16 @@ Result<BootEntry> load_bzimage(const GuestMemory& memory, const BootConfig& conf
   // the RAM held before.
   VMHIVE_CHECK(memory.fill(image.load_address + image.kernel_size, 0, image.kernel_declared_size - image.kernel_size));
   const uint64_t cmdline_limit = image.header.cmdline_size != 0 ? uint64_t{image.header.cmdline_size} + 1 : 256;
-  VMHIVE_CHECK(write_cmdline(memory, linux_cmdline(config), std::min(cmdline_limit, kCmdlineMaxSize)));
+  CommandLine cmdline = VMHIVE_TRY(choose_cmdline(config, image.is_linux, std::min(cmdline_limit, kCmdlineMaxSize)));
+  VMHIVE_CHECK(write_cmdline(memory, cmdline.text));
   const uint64_t initrd_max = image.header.initrd_addr_max != 0 ? image.header.initrd_addr_max : 0x37ffffff;
   LoadedInitrd initrd = VMHIVE_TRY(load_initrd(memory, config, kernel_end, initrd_max));
   boot::BootParams params = VMHIVE_TRY(boot::make_zero_page(
       image, {kCmdlineAddress, initrd.address, initrd.size, config.rsdp_address, e820_map(config.memory_size)}));
   VMHIVE_CHECK(memory.write_obj(kZeroPageAddress, params));
   constexpr uint64_t kEntry64Offset = 0x200;  // boot.rst: the 64-bit entry is 0x200 past the load address
-  return BootEntry{EntryMode::kLinux64, image.load_address + kEntry64Offset, kZeroPageAddress};
+  return BootEntry{EntryMode::kLinux64, image.load_address + kEntry64Offset, kZeroPageAddress,
+                   std::move(cmdline.warnings)};
 }
 
 Result<void> write_start_info(const GuestMemory& memory, const BootConfig& config, const LoadedInitrd& initrd) {
@@ -145,10 +161,11 @@ Result<BootEntry> load_elf_pvh(const GuestMemory& memory, const BootConfig& conf
     VMHIVE_CHECK(memory.write(segment.guest_address, file.subspan(segment.file_offset, segment.file_size)));
     VMHIVE_CHECK(memory.fill(segment.guest_address + segment.file_size, 0, segment.memory_size - segment.file_size));
   }
-  VMHIVE_CHECK(write_cmdline(memory, image.is_linux ? linux_cmdline(config) : config.cmdline, kCmdlineMaxSize));
+  CommandLine cmdline = VMHIVE_TRY(choose_cmdline(config, image.is_linux, kCmdlineMaxSize));
+  VMHIVE_CHECK(write_cmdline(memory, cmdline.text));
   LoadedInitrd initrd = VMHIVE_TRY(load_initrd(memory, config, image.end_address, UINT32_MAX));
   VMHIVE_CHECK(write_start_info(memory, config, initrd));
-  return BootEntry{EntryMode::kPvh32, image.entry, kPvhStartInfoAddress};
+  return BootEntry{EntryMode::kPvh32, image.entry, kPvhStartInfoAddress, std::move(cmdline.warnings)};
 }
 
 }  // namespace
