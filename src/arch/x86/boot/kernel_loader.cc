@@ -4,14 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <vector>
 
 #include "arch/x86/boot/bzimage.h"
 #include "arch/x86/boot/elf_pvh.h"
 #include "arch/x86/boot/initrd_placement.h"
 #include "arch/x86/layout.h"
+#include "common/errno_error.h"
+#include "common/fd_io.h"
 #include "common/unique_fd.h"
 
 namespace vmhive::x86 {
@@ -22,26 +22,22 @@ constexpr uint64_t kPvhModlistAddress = kPvhMemmapAddress + kPvhMemmapMaxEntries
 static_assert(kPvhModlistAddress + sizeof(boot::HvmModlistEntry) <= kZeroPageAddress);
 
 Result<UniqueFd> open_file(const std::string& what, const std::string& path, uint64_t& size) {
+  const std::string subject = what + " " + path;
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return make_error(what + " " + path + ": cannot open: " + std::strerror(errno));
+  if (!fd.valid()) return with_context(subject, errno_error("cannot open"));
   struct stat info {};
-  if (::fstat(fd.get(), &info) != 0) return make_error(what + " " + path + ": " + std::strerror(errno));
-  if (S_ISDIR(info.st_mode)) return make_error(what + " " + path + ": is a directory");
-  if (!S_ISREG(info.st_mode)) return make_error(what + " " + path + ": not a regular file");
-  if (info.st_size == 0) return make_error(what + " " + path + ": is empty");
+  if (::fstat(fd.get(), &info) != 0) return with_context(subject, errno_error("cannot stat"));
+  if (S_ISDIR(info.st_mode)) return make_error(subject + ": is a directory");
+  if (!S_ISREG(info.st_mode)) return make_error(subject + ": not a regular file");
+  if (info.st_size == 0) return make_error(subject + ": is empty");
   size = static_cast<uint64_t>(info.st_size);
   return fd;
 }
 
+// The whole of `out` from the start of the file, or an error naming it.
 Result<void> read_exactly(int fd, std::span<uint8_t> out, const std::string& what, const std::string& path) {
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t count = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
-    if (count < 0 && errno == EINTR) continue;
-    if (count < 0) return make_error(what + " " + path + ": read failed: " + std::strerror(errno));
-    if (count == 0) return make_error(what + " " + path + ": the file shrank while being read");
-    done += static_cast<size_t>(count);
-  }
+  auto read = pread_exactly(fd, out, 0);
+  if (!read.ok()) return with_context(what + " " + path, read.error());
   return {};
 }
 
