@@ -1,5 +1,7 @@
 #include "arch/x86/software_exception.h"
 
+#include "arch/x86/registers.h"
+
 namespace vmhive::x86 {
 
 std::optional<SoftwareException> decode_software_exception(std::span<const uint8_t> instruction) {
@@ -21,9 +23,6 @@ std::optional<SoftwareException> decode_software_exception(std::span<const uint8
 
 std::optional<SoftwareException> decode_fwait(std::span<const uint8_t> instruction, uint64_t cr0,
                                               uint16_t fpu_status_word) {
-  constexpr uint64_t kCr0MonitorCoprocessor = 1u << 1;
-  constexpr uint64_t kCr0TaskSwitched = 1u << 3;
-  constexpr uint16_t kFswErrorSummary = 1u << 7;
   if (instruction.empty() || instruction[0] != 0x9b) return std::nullopt;
   if ((cr0 & kCr0MonitorCoprocessor) && (cr0 & kCr0TaskSwitched)) {
     return SoftwareException{kVectorDeviceNotAvailable, 0, "fwait"};

@@ -16,13 +16,11 @@
 #include <optional>
 #include <span>
 
-namespace vmhive::x86 {
+// STAR, LSTAR, CSTAR, FMASK and KERNEL_GS_BASE (kMsrStar, ...) are named in
+// registers.h; callers of this header use them, so it comes along.
+#include "arch/x86/registers.h"
 
-inline constexpr uint32_t kMsrStar = 0xc0000081;
-inline constexpr uint32_t kMsrLstar = 0xc0000082;
-inline constexpr uint32_t kMsrCstar = 0xc0000083;
-inline constexpr uint32_t kMsrSyscallMask = 0xc0000084;
-inline constexpr uint32_t kMsrKernelGsBase = 0xc0000102;
+namespace vmhive::x86 {
 
 // The segments SYSCALL loads: CS from STAR[47:32] (64-bit code, DPL 0) and
 // SS = that + 8 (flat data, DPL 0), with the fixed descriptors the SDM gives.
