@@ -66,16 +66,21 @@ void finish_stranded_syscall(const ExceptionFrame& frame, uint64_t star, kvm_reg
   sregs.ss = syscall_stack_segment(star);
 }
 
-SysretResult complete_sysret(std::span<const uint8_t> instruction, uint64_t star, kvm_regs& regs, kvm_sregs& sregs) {
+std::optional<bool> decode_sysret(std::span<const uint8_t> instruction) {
   bool to_64_bit = false;
   size_t at = 0;
   if (!instruction.empty() && (instruction[0] & 0xf0) == 0x40) {
     to_64_bit = (instruction[0] & 0x08) != 0;  // REX.W
     at = 1;
   }
-  if (instruction.size() < at + 2 || instruction[at] != 0x0f || instruction[at + 1] != 0x07) {
-    return SysretResult::kNotSysret;
-  }
+  if (instruction.size() < at + 2 || instruction[at] != 0x0f || instruction[at + 1] != 0x07) return std::nullopt;
+  return to_64_bit;
+}
+
+SysretResult complete_sysret(std::span<const uint8_t> instruction, uint64_t star, kvm_regs& regs, kvm_sregs& sregs) {
+  const std::optional<bool> sysret = decode_sysret(instruction);
+  if (!sysret) return SysretResult::kNotSysret;
+  const bool to_64_bit = *sysret;
   if ((sregs.cs.selector & 3) != 0 || sregs.cs.l == 0) return SysretResult::kGeneralProtection;
   if (to_64_bit && !is_canonical(regs.rcx)) return SysretResult::kGeneralProtection;
   regs.rip = to_64_bit ? regs.rcx : (regs.rcx & 0xffffffffu);

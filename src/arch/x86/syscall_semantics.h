@@ -52,6 +52,10 @@ bool is_stranded_syscall(const ExceptionFrame& frame, uint64_t fault_address, ui
 // already set by the host and are left alone.
 void finish_stranded_syscall(const ExceptionFrame& frame, uint64_t star, kvm_regs& regs, kvm_sregs& sregs);
 
+// Whether `instruction` starts with SYSRET (0F 07, at most one REX prefix
+// before it), and which: true for REX.W (to 64-bit mode), false for compat.
+std::optional<bool> decode_sysret(std::span<const uint8_t> instruction);
+
 enum class SysretResult {
   kNotSysret,         // the bytes are not exactly one SYSRET
   kCompleted,         // regs and sregs now hold ring 3's state
