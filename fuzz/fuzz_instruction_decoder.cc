@@ -1,12 +1,15 @@
 // Instruction bytes come from guest memory: the decoders that complete
 // emulation failures must accept only what they understand and never touch
-// more than the registers they decode.
+// more than the registers they decode; the namer the crash report uses must
+// name only whole instructions inside the bytes.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 
 #include "arch/x86/instruction_completion.h"
+#include "arch/x86/instruction_names.h"
 #include "arch/x86/memory_operand.h"
 #include "arch/x86/software_exception.h"
 #include "arch/x86/syscall_semantics.h"
@@ -24,6 +27,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto completed = vmhive::x86::complete_register_instruction(bytes, regs, long_mode);
     if (!completed && std::memcmp(&regs, &before, sizeof regs) != 0) __builtin_trap();
     if (completed && (completed->length > size || regs.rip != before.rip + completed->length)) __builtin_trap();
+  }
+  for (bool long_mode : {false, true}) {
+    auto named = vmhive::x86::identify_instruction(bytes, long_mode);
+    if (named && (named->name.empty() || named->length == 0 || named->length > size || named->length > 15)) {
+      __builtin_trap();
+    }
+    if (vmhive::x86::name_instruction(bytes, long_mode) != (named ? std::optional(named->name) : std::nullopt)) {
+      __builtin_trap();
+    }
+  }
+  for (auto address_size : {vmhive::x86::AddressSize::k16, vmhive::x86::AddressSize::k32,
+                            vmhive::x86::AddressSize::k64}) {
+    auto operand = vmhive::x86::decode_modrm(bytes, address_size);
+    if (operand && (operand->length == 0 || operand->length > size)) __builtin_trap();
   }
   kvm_regs regs{};
   kvm_sregs sregs{};

@@ -7,9 +7,9 @@
 
 #include <cstdint>
 #include <span>
-#include <vector>
 
 #include "common/result.h"
+#include "devices/range_map.h"
 
 namespace vmhive {
 
@@ -39,16 +39,7 @@ class IoBus {
   void write(uint16_t port, std::span<const uint8_t> data) const;
 
  private:
-  struct Range {
-    uint32_t base;
-    uint32_t end;  // one past the last port
-    PioDevice* device;
-  };
-
-  // The range holding `port`, or null.
-  const Range* find(uint32_t port) const;
-
-  std::vector<Range> ranges_;  // sorted by base, disjoint
+  RangeMap<uint16_t, PioDevice> ports_{"I/O port"};
 };
 
 }  // namespace vmhive

@@ -10,9 +10,9 @@
 #include <optional>
 #include <shared_mutex>
 #include <span>
-#include <vector>
 
 #include "common/result.h"
+#include "devices/range_map.h"
 
 namespace vmhive {
 
@@ -29,7 +29,8 @@ class MmioBus {
  public:
   // Claims [base, base + length) for `device`, which must outlive the bus
   // (a vCPU may still be calling it just after its range is removed).
-  // Fails on a zero length, an address overflow, a null device or an overlap.
+  // Fails on a zero length, a range past the top of the 64-bit space, a null
+  // device or an overlap.
   Result<void> add(uint64_t base, uint64_t length, MmioDevice* device);
 
   // Releases the range that starts at `base` and belongs to `device`; false
@@ -43,17 +44,13 @@ class MmioBus {
   void write(uint64_t address, std::span<const uint8_t> data) const;
 
  private:
-  struct Range {
-    uint64_t base;
-    uint64_t end;  // one past the last byte
-    MmioDevice* device;
-  };
+  using Ranges = RangeMap<uint64_t, MmioDevice>;
 
   // A copy of the range wholly holding [address, address + length), if any.
-  std::optional<Range> find(uint64_t address, uint64_t length) const;
+  std::optional<Ranges::Range> find(uint64_t address, uint64_t length) const;
 
   mutable std::shared_mutex lock_;
-  std::vector<Range> ranges_;  // sorted by base, disjoint
+  Ranges ranges_{"MMIO"};
 };
 
 }  // namespace vmhive

@@ -51,6 +51,36 @@ SetupHeader& header_of(std::vector<uint8_t>& image) {
   return *reinterpret_cast<SetupHeader*>(image.data() + boot::kSetupHeaderOffset);
 }
 
+constexpr const char* kDebianVersion =
+    "6.1.0-57-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2026-11-26)";
+
+// Puts `version` in the setup code at `offset` and points kernel_version at
+// it (boot.rst: the field holds the offset less 0x200).
+void set_version_string(std::vector<uint8_t>& image, const std::string& version, size_t offset = 0x400) {
+  std::memcpy(image.data() + offset, version.c_str(), version.size() + 1);
+  header_of(image).kernel_version = static_cast<uint16_t>(offset - 0x200);
+}
+
+// What Linux's build leaves in a bzImage: its version string in the setup code.
+std::vector<uint8_t> make_linux_bzimage() {
+  auto image = make_bzimage();
+  set_version_string(image, kDebianVersion);
+  return image;
+}
+
+// A tiny non-Linux kernel on the same boot protocol: a valid setup header,
+// a 64-bit entry at +0x200 that writes 0 to the debug-exit port and halts
+// (mov $0,%al; out %al,$0xf4; hlt), its own version string, and the short
+// command-line limit of a small kernel.
+std::vector<uint8_t> make_tiny_kernel_bzimage() {
+  auto image = make_bzimage(0x400);
+  const uint8_t entry64[] = {0xb0, 0x00, 0xe6, 0xf4, 0xf4};
+  std::memcpy(image.data() + 5 * 512 + 0x200, entry64, sizeof entry64);
+  set_version_string(image, "tinykernel 0.3 (64-bit, boot protocol 2.15)");
+  header_of(image).cmdline_size = 255;
+  return image;
+}
+
 // An ELF64 executable: one PT_LOAD at 1 MiB (code + bss) and a PT_NOTE with the PVH entry.
 std::vector<uint8_t> make_elf(uint32_t entry = 0x100010, uint32_t note_type = 18, uint32_t desc_size = 4) {
   std::vector<uint8_t> image(0x2000, 0);
@@ -181,6 +211,44 @@ TEST_F(KernelLoaderTest, BzImageCorruptionsAreErrors) {
   }
 }
 
+// syssize counts 16-byte paragraphs; a kernel whose length is not a multiple
+// of 16 declares up to 15 bytes more than the file holds (GRUB and QEMU load it).
+TEST(BzImageParse, SyssizeRoundingPastTheEndIsAccepted) {
+  for (size_t missing : {1u, 7u, 15u}) {
+    auto image = make_bzimage(8192);
+    image.resize(image.size() - missing);
+    auto parsed = boot::parse_bzimage(image);
+    ASSERT_TRUE(parsed.ok()) << missing << ": " << parsed.error().message;
+    EXPECT_EQ(parsed->kernel_offset, 5u * 512);
+    EXPECT_EQ(parsed->kernel_size, 8192u - missing);
+    EXPECT_EQ(parsed->kernel_declared_size, 8192u);
+  }
+}
+
+TEST(BzImageParse, ShortByAWholeParagraphIsTruncated) {
+  for (size_t missing : {16u, 17u, 4096u}) {
+    auto image = make_bzimage(8192);
+    image.resize(image.size() - missing);
+    auto parsed = boot::parse_bzimage(image);
+    ASSERT_FALSE(parsed.ok()) << missing;
+    EXPECT_NE(parsed.error().message.find("truncated bzImage"), std::string::npos) << parsed.error().message;
+  }
+}
+
+TEST_F(KernelLoaderTest, RoundedSyssizeTailIsZeroInGuestMemory) {
+  auto image = make_bzimage(8192);
+  image.resize(image.size() - 5);
+  // Whatever RAM held before, the 5 bytes the file lacks must read as zeros.
+  ASSERT_TRUE(memory_->fill(0x1000000, 0xee, 8192 + 16).ok());
+  auto entry = load_kernel(*memory_, config(write_file("bz-rounded", image)));
+  ASSERT_TRUE(entry.ok()) << entry.error().message;
+  std::vector<uint8_t> kernel(8192 + 16);
+  ASSERT_TRUE(memory_->read(0x1000000, kernel).ok());
+  EXPECT_TRUE(std::equal(kernel.begin(), kernel.begin() + 8187, image.begin() + 5 * 512));
+  for (size_t i = 8187; i < 8192; ++i) EXPECT_EQ(kernel[i], 0) << "byte " << i;
+  EXPECT_EQ(kernel[8192], 0xee);  // past what syssize declares: not the loader's to touch
+}
+
 TEST_F(KernelLoaderTest, BzImageCommandLineLimit) {
   auto image = make_bzimage();
   header_of(image).cmdline_size = 15;
@@ -223,10 +291,12 @@ TEST_F(KernelLoaderTest, ElfPvhLoadsWithStartInfo) {
 }
 
 TEST_F(KernelLoaderTest, TemplateArgumentsGoToLinuxOnly) {
-  auto bz_config = config(write_file("bz-args", make_bzimage()), "", "console=ttyS0");
+  auto bz_config = config(write_file("bz-args", make_linux_bzimage()), "", "console=ttyS0");
   bz_config.linux_extra_args = "noxsave";
-  ASSERT_TRUE(load_kernel(*memory_, bz_config).ok());
+  auto bz_entry = load_kernel(*memory_, bz_config);
+  ASSERT_TRUE(bz_entry.ok()) << bz_entry.error().message;
   EXPECT_EQ(read_cmdline(), "console=ttyS0 noxsave");
+  EXPECT_TRUE(bz_entry->warnings.empty());
 
   auto elf_config = config(write_file("pvh-args", make_elf()), "", "action=poweroff");
   elf_config.linux_extra_args = "noxsave";
@@ -246,6 +316,126 @@ TEST_F(KernelLoaderTest, TemplateArgumentsGoToLinuxOnly) {
   linux_config.linux_extra_args = "noxsave";
   ASSERT_TRUE(load_kernel(*memory_, linux_config).ok());
   EXPECT_EQ(read_cmdline(), "noxsave");
+}
+
+// The pvm template's options, as long as they are: what made a short
+// --cmdline too long for a small kernel.
+const std::string kLongTemplateOptions = "noxsave clearcpuid=popcnt,smap " + std::string(400, 'x');
+
+TEST_F(KernelLoaderTest, NonLinuxBzImageGetsOnlyTheUsersCommandLine) {
+  for (bool with_version : {false, true}) {
+    auto image = make_tiny_kernel_bzimage();
+    if (!with_version) header_of(image).kernel_version = 0;
+    auto bz_config = config(write_file("bz-tiny", image), "", "debug-exit=0");
+    bz_config.linux_extra_args = kLongTemplateOptions;
+    auto entry = load_kernel(*memory_, bz_config);
+    ASSERT_TRUE(entry.ok()) << entry.error().message;
+    EXPECT_EQ(read_cmdline(), "debug-exit=0");
+    EXPECT_TRUE(entry->warnings.empty());
+    EXPECT_EQ(entry->entry_point, 0x1000200u);
+    EXPECT_EQ(*memory_->read_obj<uint8_t>(0x1000200), 0xb0);  // the blob's entry is where the loader says
+  }
+}
+
+TEST_F(KernelLoaderTest, OptionsThatDoNotFitAreLeftOffWithAWarning) {
+  auto image = make_linux_bzimage();
+  header_of(image).cmdline_size = 255;
+  auto bz_config = config(write_file("bz-linux-255", image), "", "console=ttyS0 root=/dev/vda");
+  bz_config.linux_extra_args = kLongTemplateOptions;
+  auto entry = load_kernel(*memory_, bz_config);
+  ASSERT_TRUE(entry.ok()) << entry.error().message;
+  EXPECT_EQ(read_cmdline(), "console=ttyS0 root=/dev/vda");
+  ASSERT_EQ(entry->warnings.size(), 1u);
+  const std::string& warning = entry->warnings[0];
+  EXPECT_EQ(warning.find('\n'), std::string::npos) << warning;
+  EXPECT_NE(warning.find("at most 255"), std::string::npos) << warning;
+  EXPECT_NE(warning.find(std::to_string(27 + 1 + kLongTemplateOptions.size()) + " bytes"), std::string::npos)
+      << warning;
+  EXPECT_NE(warning.find(kLongTemplateOptions), std::string::npos) << warning;
+
+  // Exactly at the limit the options still go in.
+  header_of(image).cmdline_size = static_cast<uint32_t>(27 + 1 + kLongTemplateOptions.size());
+  bz_config.kernel_path = write_file("bz-linux-exact", image);
+  entry = load_kernel(*memory_, bz_config);
+  ASSERT_TRUE(entry.ok()) << entry.error().message;
+  EXPECT_TRUE(entry->warnings.empty());
+  EXPECT_EQ(read_cmdline().substr(0, 28), "console=ttyS0 root=/dev/vda ");
+}
+
+TEST_F(KernelLoaderTest, AUsersCommandLineTooLongAloneIsStillAnError) {
+  auto image = make_linux_bzimage();
+  header_of(image).cmdline_size = 255;
+  auto bz_config = config(write_file("bz-linux-long", image), "", std::string(256, 'y'));
+  bz_config.linux_extra_args = "noxsave";
+  auto entry = load_kernel(*memory_, bz_config);
+  ASSERT_FALSE(entry.ok());
+  EXPECT_EQ(entry.error().message, "--cmdline is 256 bytes; this kernel takes at most 255");
+}
+
+TEST_F(KernelLoaderTest, LinuxElfOptionsThatDoNotFitAreLeftOffWithAWarning) {
+  auto image = make_elf();
+  auto& note_segment = phdr_of(image, 1);
+  const uint64_t at = note_segment.p_offset + note_segment.p_filesz;
+  Elf64_Nhdr guest_os{4, 6, 6};  // XEN_ELFNOTE_GUEST_OS "linux"
+  std::memcpy(image.data() + at, &guest_os, sizeof guest_os);
+  std::memcpy(image.data() + at + sizeof guest_os, "Xen", 4);
+  std::memcpy(image.data() + at + sizeof guest_os + 4, "linux", 6);
+  note_segment.p_filesz += sizeof guest_os + 4 + 8;
+  auto elf_config = config(write_file("pvh-linux-long-args", image), "", "quiet");
+  elf_config.linux_extra_args = std::string(kCmdlineMaxSize, 'z');
+  auto entry = load_kernel(*memory_, elf_config);
+  ASSERT_TRUE(entry.ok()) << entry.error().message;
+  EXPECT_EQ(read_cmdline(), "quiet");
+  ASSERT_EQ(entry->warnings.size(), 1u);
+  EXPECT_NE(entry->warnings[0].find("at most " + std::to_string(kCmdlineMaxSize - 1)), std::string::npos);
+}
+
+TEST(LinuxVersionString, TheSetupHeaderPointsAtLinuxsVersion) {
+  auto image = make_linux_bzimage();
+  auto version = boot::linux_version_string(image, header_of(image));
+  ASSERT_TRUE(version.has_value());
+  EXPECT_EQ(*version, kDebianVersion);
+  auto parsed = boot::parse_bzimage(image);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_TRUE(parsed->is_linux);
+  for (const char* linux_like : {"2.6.32 (root@build) #1", "5.10.0+ (a@b) #7 SMP", "6.12.0-rc1 (me@host)"}) {
+    set_version_string(image, linux_like);
+    EXPECT_TRUE(boot::linux_version_string(image, header_of(image)).has_value()) << linux_like;
+  }
+}
+
+TEST(LinuxVersionString, AnythingElseIsNotLinux) {
+  for (const char* other : {"", "tinykernel 0.3", "6.1.0", "6.1.0 (no-at-sign) #1", "6.1.0 (@host)", "6.1.0 (user@)",
+                            "6 (a@b)", "v6.1.0 (a@b)", "6.1.0(a@b)", "6.1.0 (a@b", "6.1.0 (a@b) \x01",
+                            ".1.0 (a@b)"}) {
+    auto image = make_bzimage();
+    set_version_string(image, other);
+    EXPECT_FALSE(boot::linux_version_string(image, header_of(image)).has_value()) << other;
+    auto parsed = boot::parse_bzimage(image);
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_FALSE(parsed->is_linux) << other;
+  }
+}
+
+TEST(LinuxVersionString, OnlyInsideTheSetupCode) {
+  auto image = make_linux_bzimage();
+  header_of(image).kernel_version = 0;  // no version string
+  EXPECT_FALSE(boot::linux_version_string(image, header_of(image)).has_value());
+  // Past the setup code (5 sectors), in the kernel proper: not the field's meaning.
+  set_version_string(image, kDebianVersion, 5 * 512 + 16);
+  EXPECT_FALSE(boot::linux_version_string(image, header_of(image)).has_value());
+  // Starting inside but with its NUL past the end of the setup code.
+  image = make_bzimage();
+  const std::string version = kDebianVersion;
+  set_version_string(image, version, 5 * 512 - 20);
+  EXPECT_FALSE(boot::linux_version_string(image, header_of(image)).has_value());
+  // A pointer past the end of a file cut short of its setup code.
+  image = make_linux_bzimage();
+  header_of(image).kernel_version = 0xff00;
+  EXPECT_FALSE(boot::linux_version_string(image, header_of(image)).has_value());
+  image.resize(0x300);
+  header_of(image).kernel_version = 0x200;
+  EXPECT_FALSE(boot::linux_version_string(image, header_of(image)).has_value());
 }
 
 TEST_F(KernelLoaderTest, ElfPvhEightByteNote) {

@@ -78,5 +78,53 @@ TEST(MemoryOperand, RefusesRegisterFormsPrefixesAndTruncation) {
   EXPECT_FALSE(legacy.decode({0x0f, 0xae, 0x10}));  // not 64-bit code
 }
 
+TEST(ModrmOperand, LengthsIn32And64BitAddressing) {
+  struct Case {
+    std::vector<uint8_t> bytes;
+    size_t length;
+    size_t displacement;
+  };
+  const Case cases[] = {
+      {{0xc0}, 1, 0},                          // mod 11: a register
+      {{0x10}, 1, 0},                          // (%rax)
+      {{0x15, 1, 2, 3, 4}, 5, 4},              // mod 00 rm 101: RIP-relative / absolute disp32
+      {{0x54, 0x24, 0x04}, 3, 1},              // SIB, disp8
+      {{0x14, 0x25, 0, 0x10, 0, 0}, 6, 4},     // SIB with no base: disp32
+      {{0x55, 0x08}, 2, 1},                    // disp8(%rbp)
+      {{0x94, 0x24, 0, 1, 0, 0}, 6, 4},        // SIB, disp32
+  };
+  for (const auto& each : cases) {
+    for (auto size : {AddressSize::k32, AddressSize::k64}) {
+      auto operand = decode_modrm(each.bytes, size);
+      ASSERT_TRUE(operand) << int{each.bytes[0]};
+      EXPECT_EQ(operand->length, each.length) << int{each.bytes[0]};
+      EXPECT_EQ(operand->displacement_size, each.displacement) << int{each.bytes[0]};
+      // One byte fewer is not enough.
+      EXPECT_FALSE(decode_modrm(std::span(each.bytes).first(each.bytes.size() - 1), size)) << int{each.bytes[0]};
+    }
+  }
+  auto fields = decode_modrm(std::vector<uint8_t>{0x5c, 0xc4, 0x10}, AddressSize::k64);
+  ASSERT_TRUE(fields);
+  EXPECT_EQ(fields->mod, 1);
+  EXPECT_EQ(fields->reg, 3);
+  EXPECT_EQ(fields->rm, 4);
+  EXPECT_EQ(fields->sib, 0xc4);
+}
+
+TEST(ModrmOperand, SixteenBitAddressingHasNoSib) {
+  auto bare = decode_modrm(std::vector<uint8_t>{0x16, 0x34, 0x12}, AddressSize::k16);  // [0x1234]
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->length, 3u);
+  auto bx_si = decode_modrm(std::vector<uint8_t>{0x04}, AddressSize::k16);  // [si], rm 100 is no SIB here
+  ASSERT_TRUE(bx_si);
+  EXPECT_EQ(bx_si->length, 1u);
+  EXPECT_FALSE(bx_si->sib);
+  auto disp16 = decode_modrm(std::vector<uint8_t>{0x87, 0x00, 0x10}, AddressSize::k16);  // [bx+0x1000]
+  ASSERT_TRUE(disp16);
+  EXPECT_EQ(disp16->length, 3u);
+  EXPECT_FALSE(decode_modrm(std::vector<uint8_t>{0x87, 0x00}, AddressSize::k16));
+  EXPECT_FALSE(decode_modrm(std::vector<uint8_t>{}, AddressSize::k16));
+}
+
 }  // namespace
 }  // namespace vmhive::x86

@@ -37,6 +37,7 @@ TEST(SoftwareException, Ud2FaultsAtTheInstruction) {
   ASSERT_TRUE(exception);
   EXPECT_EQ(exception->vector, kVectorInvalidOpcode);
   EXPECT_EQ(exception->rip_advance, 0);
+  EXPECT_EQ(exception->length, 2);  // a fault: RIP stays, but the instruction is two bytes
   EXPECT_FALSE(decode({0x0f}));        // truncated
   EXPECT_FALSE(decode({0x0f, 0xae}));  // XRSTOR family: not an exception
 }

@@ -160,5 +160,14 @@ TEST(SyscallSemantics, OtherBytesAreNotSysret) {
   EXPECT_EQ(regs.rip, 0u);
 }
 
+TEST(SyscallSemantics, DecodeSysretSaysWhichMode) {
+  EXPECT_EQ(decode_sysret(std::vector<uint8_t>{0x48, 0x0f, 0x07}), std::optional<bool>(true));
+  EXPECT_EQ(decode_sysret(std::vector<uint8_t>{0x0f, 0x07, 0x90}), std::optional<bool>(false));
+  EXPECT_EQ(decode_sysret(std::vector<uint8_t>{0x40, 0x0f, 0x07}), std::optional<bool>(false));  // REX without W
+  EXPECT_FALSE(decode_sysret(std::vector<uint8_t>{0x66, 0x0f, 0x07}));
+  EXPECT_FALSE(decode_sysret(std::vector<uint8_t>{0x48, 0x0f}));
+  EXPECT_FALSE(decode_sysret(std::vector<uint8_t>{0x0f, 0x05}));
+}
+
 }  // namespace
 }  // namespace vmhive::x86

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "arch/x86/layout.h"
+#include "arch/x86/registers.h"
 
 namespace vmhive::x86 {
 namespace {
@@ -17,16 +18,6 @@ constexpr uint64_t kTss = 0x00008b0000000067ull;     // busy 32-bit TSS, limit 0
 constexpr uint16_t kCodeSelector = 0x10;
 constexpr uint16_t kDataSelector = 0x18;
 constexpr uint16_t kTssSelector = 0x20;
-
-constexpr uint64_t kCr0Pe = 1ull << 0;
-constexpr uint64_t kCr0Et = 1ull << 4;
-constexpr uint64_t kCr0Pg = 1ull << 31;
-constexpr uint64_t kCr4Pae = 1ull << 5;
-constexpr uint64_t kEferLme = 1ull << 8;
-constexpr uint64_t kEferLma = 1ull << 10;
-
-constexpr uint64_t kPagePresentWritable = 0x3;
-constexpr uint64_t kPageHuge = 0x80;
 
 kvm_segment flat_segment(uint16_t selector, uint8_t type, bool long_mode_code) {
   kvm_segment segment{};
@@ -53,13 +44,13 @@ Result<void> write_boot_tables(const GuestMemory& memory, bool long_mode) {
 
   VMHIVE_CHECK(memory.fill(kPml4Address, 0, 4096));
   VMHIVE_CHECK(memory.fill(kPdptAddress, 0, 4096));
-  VMHIVE_CHECK(memory.write_obj<uint64_t>(kPml4Address, kPdptAddress | kPagePresentWritable));
+  VMHIVE_CHECK(memory.write_obj<uint64_t>(kPml4Address, kPdptAddress | kPtePresent | kPteWritable));
   for (uint64_t gib = 0; gib < 4; ++gib) {
     uint64_t pd = kPdAddress + gib * 4096;
-    VMHIVE_CHECK(memory.write_obj<uint64_t>(kPdptAddress + gib * 8, pd | kPagePresentWritable));
+    VMHIVE_CHECK(memory.write_obj<uint64_t>(kPdptAddress + gib * 8, pd | kPtePresent | kPteWritable));
     std::array<uint64_t, 512> entries{};
     for (uint64_t i = 0; i < 512; ++i)
-      entries[i] = ((gib << 30) + (i << 21)) | kPagePresentWritable | kPageHuge;
+      entries[i] = ((gib << 30) + (i << 21)) | kPtePresent | kPteWritable | kPteLargePage;
     VMHIVE_CHECK(memory.write_obj(pd, entries));
   }
   return {};
@@ -82,21 +73,21 @@ kvm_sregs entry_sregs(kvm_sregs sregs, bool long_mode) {
   sregs.ldt.type = 0x2;
   sregs.ldt.present = 1;
   sregs.ldt.limit = 0xffff;
-  sregs.cr0 = kCr0Pe | kCr0Et;
+  sregs.cr0 = kCr0ProtectionEnable | kCr0ExtensionType;
   sregs.cr4 = 0;
   sregs.efer = 0;
   if (long_mode) {
     sregs.cr3 = kPml4Address;
-    sregs.cr0 |= kCr0Pg;
-    sregs.cr4 |= kCr4Pae;
-    sregs.efer |= kEferLme | kEferLma;
+    sregs.cr0 |= kCr0Paging;
+    sregs.cr4 |= kCr4PhysicalAddressExtension;
+    sregs.efer |= kEferLongModeEnable | kEferLongModeActive;
   }
   return sregs;
 }
 
 kvm_regs entry_regs(const CpuEntry& entry) {
   kvm_regs regs{};
-  regs.rflags = 0x2;  // bit 1 is always set; interrupts off
+  regs.rflags = kRflagsAlwaysOne;  // interrupts off
   regs.rip = entry.rip;
   regs.rbx = entry.rbx;
   regs.rsi = entry.rsi;
@@ -107,24 +98,23 @@ kvm_regs entry_regs(const CpuEntry& entry) {
 
 kvm_fpu initial_fpu() {
   kvm_fpu fpu{};
-  fpu.fcw = 0x37f;
-  fpu.mxcsr = 0x1f80;
+  fpu.fcw = kFcwAtReset;
+  fpu.mxcsr = kMxcsrAtReset;
   return fpu;
 }
 
 std::vector<kvm::MsrValue> initial_msrs() {
-  // Intel SDM Vol. 4 MSR numbers.
   return {
-      {0x174, 0},                     // IA32_SYSENTER_CS
-      {0x175, 0},                     // IA32_SYSENTER_ESP
-      {0x176, 0},                     // IA32_SYSENTER_EIP
-      {0xc0000081, 0},                // STAR
-      {0xc0000082, 0},                // LSTAR
-      {0xc0000083, 0},                // CSTAR
-      {0xc0000084, 0},                // SYSCALL_MASK
-      {0xc0000102, 0},                // KERNEL_GS_BASE
-      {0x1a0, 1},                     // IA32_MISC_ENABLE: fast strings
-      {0x2ff, (1ull << 11) | 6},      // IA32_MTRR_DEF_TYPE: enabled, write-back
+      {kMsrSysenterCs, 0},
+      {kMsrSysenterEsp, 0},
+      {kMsrSysenterEip, 0},
+      {kMsrStar, 0},
+      {kMsrLstar, 0},
+      {kMsrCstar, 0},
+      {kMsrSyscallMask, 0},
+      {kMsrKernelGsBase, 0},
+      {kMsrMiscEnable, kMiscEnableFastStrings},
+      {kMsrMtrrDefType, kMtrrDefTypeEnable | kMemoryTypeWriteBack},
   };
 }
 

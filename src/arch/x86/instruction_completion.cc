@@ -2,16 +2,13 @@
 
 #include <bit>
 
+#include "arch/x86/registers.h"
+
 namespace vmhive::x86 {
 namespace {
 
 constexpr uint8_t kOperandSizePrefix = 0x66;
 constexpr uint8_t kRepPrefix = 0xf3;
-
-// RFLAGS bits POPCNT defines: ZF from the source, the rest cleared.
-constexpr uint64_t kFlagCarry = 1u << 0, kFlagParity = 1u << 2, kFlagAdjust = 1u << 4, kFlagZero = 1u << 6,
-                   kFlagSign = 1u << 7, kFlagOverflow = 1u << 11;
-constexpr uint64_t kArithmeticFlags = kFlagCarry | kFlagParity | kFlagAdjust | kFlagZero | kFlagSign | kFlagOverflow;
 
 // General registers in the encoding's order (Intel SDM Vol. 2, Table 2-2).
 __u64& register_by_number(kvm_regs& regs, unsigned number) {
@@ -49,20 +46,18 @@ void write_register(__u64& target, uint64_t value, unsigned bits) {
 
 uint64_t truncate(uint64_t value, unsigned bits) { return bits == 64 ? value : value & ((uint64_t{1} << bits) - 1); }
 
-constexpr uint64_t kFlagAlignmentCheck = 1u << 18;
-
 // CLAC (0F 01 CA) and STAC (0F 01 CB) clear and set RFLAGS.AC, which with
 // CR4.SMAP decides whether ring 0 may touch user pages. Linux brackets every
 // user copy with them when CPUID shows SMAP.
 std::optional<CompletedInstruction> complete_smap_instruction(std::span<const uint8_t> instruction, kvm_regs& regs) {
   if (instruction.size() < 3 || instruction[0] != 0x0f || instruction[1] != 0x01) return std::nullopt;
   if (instruction[2] == 0xca) {
-    regs.rflags &= ~kFlagAlignmentCheck;
+    regs.rflags &= ~kRflagsAlignmentCheck;
     regs.rip += 3;
     return CompletedInstruction{3, "clac"};
   }
   if (instruction[2] == 0xcb) {
-    regs.rflags |= kFlagAlignmentCheck;
+    regs.rflags |= kRflagsAlignmentCheck;
     regs.rip += 3;
     return CompletedInstruction{3, "stac"};
   }
@@ -95,7 +90,8 @@ std::optional<CompletedInstruction> complete_popcnt(std::span<const uint8_t> ins
   const uint64_t value = truncate(register_by_number(regs, source), bits);
   const uint64_t count = static_cast<uint64_t>(std::popcount(value));
   write_register(register_by_number(regs, destination), count, bits);
-  regs.rflags = (regs.rflags & ~kArithmeticFlags) | (value == 0 ? kFlagZero : 0);
+  // POPCNT sets ZF from the source and clears the other status flags.
+  regs.rflags = (regs.rflags & ~kRflagsArithmetic) | (value == 0 ? kRflagsZero : 0);
   regs.rip += at;
   return CompletedInstruction{at, "popcnt"};
 }

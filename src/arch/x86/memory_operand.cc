@@ -21,6 +21,31 @@ int64_t displacement(std::span<const uint8_t> bytes, size_t at, size_t size) {
 
 }  // namespace
 
+std::optional<ModrmOperand> decode_modrm(std::span<const uint8_t> bytes, AddressSize address_size) {
+  if (bytes.empty()) return std::nullopt;
+  const uint8_t modrm = bytes[0];
+  ModrmOperand operand{static_cast<uint8_t>(modrm >> 6), static_cast<uint8_t>((modrm >> 3) & 7),
+                       static_cast<uint8_t>(modrm & 7), std::nullopt, 0, 1};
+  if (operand.mod == 3) return operand;  // a register: nothing follows
+  if (address_size == AddressSize::k16) {
+    // [bx+si] .. [bx]; mod 00 rm 110 is a bare disp16.
+    operand.displacement_size = operand.mod == 1 ? 1 : operand.mod == 2 || operand.rm == 6 ? 2 : 0;
+  } else {
+    operand.displacement_size = operand.mod == 1 ? 1 : operand.mod == 2 ? 4 : 0;
+    if (operand.rm == 4) {  // SIB follows
+      if (bytes.size() < 2) return std::nullopt;
+      operand.sib = bytes[1];
+      operand.length = 2;
+      if ((bytes[1] & 7) == 5 && operand.mod == 0) operand.displacement_size = 4;  // no base, disp32
+    } else if (operand.rm == 5 && operand.mod == 0) {
+      operand.displacement_size = 4;  // RIP-relative in 64-bit code, absolute otherwise
+    }
+  }
+  operand.length += operand.displacement_size;
+  if (operand.length > bytes.size()) return std::nullopt;
+  return operand;
+}
+
 std::optional<MemoryInstruction> decode_0f_memory_instruction(std::span<const uint8_t> bytes, const kvm_regs& regs,
                                                               const kvm_sregs& sregs) {
   if (sregs.cs.l == 0) return std::nullopt;  // 64-bit code only
@@ -45,38 +70,32 @@ std::optional<MemoryInstruction> decode_0f_memory_instruction(std::span<const ui
   if (at < bytes.size() && (bytes[at] & 0xf0) == 0x40) rex = bytes[at++];
   if (at + 3 > bytes.size() || bytes[at] != 0x0f) return std::nullopt;
   const uint8_t opcode = bytes[at + 1];
-  const uint8_t modrm = bytes[at + 2];
-  at += 3;
-  const unsigned mod = modrm >> 6, reg = (modrm >> 3) & 7, rm = modrm & 7;
-  if (mod == 3) return std::nullopt;
+  at += 2;
+  const auto operand = decode_modrm(bytes.subspan(at), address_32 ? AddressSize::k32 : AddressSize::k64);
+  if (!operand || operand->mod == 3) return std::nullopt;
 
   uint64_t address = 0;
   bool rip_relative = false;
-  size_t displacement_size = mod == 1 ? 1 : mod == 2 ? 4 : 0;
-  if (rm == 4) {  // SIB follows
-    if (at >= bytes.size()) return std::nullopt;
-    const uint8_t sib = bytes[at++];
+  if (operand->sib) {
+    const uint8_t sib = *operand->sib;
     const unsigned scale = sib >> 6, index = ((sib >> 3) & 7) | ((rex & 0x2) ? 8 : 0);
     const unsigned base = (sib & 7) | ((rex & 0x1) ? 8 : 0);
     if (index != 4) address += register_value(regs, index) << scale;  // index 4 (RSP) means none
-    if ((sib & 7) == 5 && mod == 0) {
-      displacement_size = 4;  // no base, disp32
-    } else {
-      address += register_value(regs, base);
-    }
-  } else if (rm == 5 && mod == 0) {
+    if ((sib & 7) != 5 || operand->mod != 0) address += register_value(regs, base);
+  } else if (operand->rm == 5 && operand->mod == 0) {
     rip_relative = true;
-    displacement_size = 4;
   } else {
-    address = register_value(regs, rm | ((rex & 0x1) ? 8u : 0u));
+    address = register_value(regs, operand->rm | ((rex & 0x1) ? 8u : 0u));
   }
-  if (at + displacement_size > bytes.size()) return std::nullopt;
-  if (displacement_size != 0) address += static_cast<uint64_t>(displacement(bytes, at, displacement_size));
-  at += displacement_size;
+  if (operand->displacement_size != 0) {
+    address += static_cast<uint64_t>(displacement(bytes, at + operand->length - operand->displacement_size,
+                                                  operand->displacement_size));
+  }
+  at += operand->length;
   if (rip_relative) address += regs.rip + at;
   if (address_32) address &= 0xffffffffull;
   address += segment_base;
-  return MemoryInstruction{opcode, static_cast<uint8_t>(reg), address, at};
+  return MemoryInstruction{opcode, operand->reg, address, at};
 }
 
 }  // namespace vmhive::x86

@@ -1,40 +1,23 @@
 #include "arch/x86/page_walk.h"
 
 #include <algorithm>
-
 #include <string>
 
+#include "arch/x86/registers.h"
+#include "common/hex.h"
+
 namespace vmhive::x86 {
-namespace {
-
-constexpr uint64_t kCr0Paging = 1ull << 31;
-constexpr uint64_t kCr0WriteProtect = 1ull << 16;
-constexpr uint64_t kCr4La57 = 1ull << 12;
-constexpr uint64_t kEferLongModeActive = 1ull << 10;
-
-constexpr uint64_t kPresent = 1ull << 0;
-constexpr uint64_t kWritable = 1ull << 1;
-constexpr uint64_t kLargePage = 1ull << 7;
-constexpr uint64_t kAddressMask = 0x000f'ffff'ffff'f000ull;  // bits 51:12
-
-std::string hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
-  return text;
-}
-
-}  // namespace
 
 Result<uint64_t> translate_linear(const GuestMemory& memory, const PagingState& paging, uint64_t linear,
                                   AccessKind access) {
   if ((paging.cr0 & kCr0Paging) == 0) return linear;
   if ((paging.efer & kEferLongModeActive) == 0) return make_error("page walk: only long-mode paging is supported");
-  if (paging.cr4 & kCr4La57) return make_error("page walk: 5-level paging is not supported");
+  if (paging.cr4 & kCr4FiveLevelPaging) return make_error("page walk: 5-level paging is not supported");
   // Canonical: bits 63:47 all equal.
   const uint64_t upper = linear >> 47;
   if (upper != 0 && upper != 0x1ffff) return make_error("page walk: " + hex(linear) + " is not canonical");
 
-  uint64_t table = paging.cr3 & kAddressMask;
+  uint64_t table = paging.cr3 & kPteAddressMask;
   bool writable = true;
   // Levels: PML4 (bits 47:39), PDPT (38:30), PD (29:21), PT (20:12).
   for (int level = 3; level >= 0; --level) {
@@ -42,18 +25,18 @@ Result<uint64_t> translate_linear(const GuestMemory& memory, const PagingState& 
     const uint64_t index = (linear >> shift) & 0x1ff;
     auto entry = memory.read_obj<uint64_t>(table + index * 8);
     if (!entry.ok()) return make_error("page walk: a page-table entry for " + hex(linear) + " is outside guest RAM");
-    if ((*entry & kPresent) == 0) return make_error("page walk: " + hex(linear) + " is not mapped");
-    writable = writable && (*entry & kWritable) != 0;
-    const bool leaf = level == 0 || ((level == 1 || level == 2) && (*entry & kLargePage) != 0);
+    if ((*entry & kPtePresent) == 0) return make_error("page walk: " + hex(linear) + " is not mapped");
+    writable = writable && (*entry & kPteWritable) != 0;
+    const bool leaf = level == 0 || ((level == 1 || level == 2) && (*entry & kPteLargePage) != 0);
     if (!leaf) {
-      table = *entry & kAddressMask;
+      table = *entry & kPteAddressMask;
       continue;
     }
     if (access == AccessKind::kWrite && !writable && (paging.cr0 & kCr0WriteProtect)) {
       return make_error("page walk: " + hex(linear) + " is read-only");
     }
     const uint64_t page_mask = (1ull << shift) - 1;
-    return ((*entry & kAddressMask) & ~page_mask) | (linear & page_mask);
+    return ((*entry & kPteAddressMask) & ~page_mask) | (linear & page_mask);
   }
   return make_error("page walk: unreachable");
 }

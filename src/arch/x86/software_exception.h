@@ -19,6 +19,7 @@ struct SoftwareException {
   // Bytes to step RIP past before delivery: a trap reports the address
   // after the instruction (INT3, INT1), a fault the instruction itself (UD2).
   uint8_t rip_advance;
+  uint8_t length;  // of the instruction
   const char* mnemonic;
 };
 

@@ -3,8 +3,6 @@
 namespace vmhive::x86 {
 namespace {
 
-constexpr uint64_t kRflagsRf = 1u << 16;
-constexpr uint64_t kRflagsFixedOne = 1u << 1;
 // RFLAGS bits SYSRET takes from R11 (SDM: R11 & 3C7FD7H | 2).
 constexpr uint64_t kSysretRflagsMask = 0x3c7fd7;
 constexpr uint8_t kTypeExecuteReadAccessed = 0xb;
@@ -53,10 +51,9 @@ kvm_segment sysret_stack_segment(uint64_t star) {
 }
 
 bool is_stranded_syscall(const ExceptionFrame& frame, uint64_t fault_address, uint64_t lstar, uint64_t cstar) {
-  constexpr uint64_t kErrorUser = 1u << 2;
   // The fetch bit (4) is only reported with NX on, so it is not required;
   // a fault address equal to RIP is what marks an instruction fetch.
-  if ((frame.cs & 3) != 3 || (frame.error_code & kErrorUser) == 0) return false;
+  if ((frame.cs & 3) != 3 || (frame.error_code & kPageFaultUser) == 0) return false;
   if (frame.rip != fault_address) return false;
   return (lstar != 0 && frame.rip == lstar) || (cstar != 0 && frame.rip == cstar);
 }
@@ -64,25 +61,30 @@ bool is_stranded_syscall(const ExceptionFrame& frame, uint64_t fault_address, ui
 void finish_stranded_syscall(const ExceptionFrame& frame, uint64_t star, kvm_regs& regs, kvm_sregs& sregs) {
   regs.rip = frame.rip;
   regs.rsp = frame.rsp;
-  regs.rflags = (frame.rflags & ~kRflagsRf) | kRflagsFixedOne;
+  regs.rflags = (frame.rflags & ~kRflagsResume) | kRflagsAlwaysOne;
   sregs.cs = syscall_code_segment(star);
   sregs.ss = syscall_stack_segment(star);
 }
 
-SysretResult complete_sysret(std::span<const uint8_t> instruction, uint64_t star, kvm_regs& regs, kvm_sregs& sregs) {
+std::optional<bool> decode_sysret(std::span<const uint8_t> instruction) {
   bool to_64_bit = false;
   size_t at = 0;
   if (!instruction.empty() && (instruction[0] & 0xf0) == 0x40) {
     to_64_bit = (instruction[0] & 0x08) != 0;  // REX.W
     at = 1;
   }
-  if (instruction.size() < at + 2 || instruction[at] != 0x0f || instruction[at + 1] != 0x07) {
-    return SysretResult::kNotSysret;
-  }
+  if (instruction.size() < at + 2 || instruction[at] != 0x0f || instruction[at + 1] != 0x07) return std::nullopt;
+  return to_64_bit;
+}
+
+SysretResult complete_sysret(std::span<const uint8_t> instruction, uint64_t star, kvm_regs& regs, kvm_sregs& sregs) {
+  const std::optional<bool> sysret = decode_sysret(instruction);
+  if (!sysret) return SysretResult::kNotSysret;
+  const bool to_64_bit = *sysret;
   if ((sregs.cs.selector & 3) != 0 || sregs.cs.l == 0) return SysretResult::kGeneralProtection;
   if (to_64_bit && !is_canonical(regs.rcx)) return SysretResult::kGeneralProtection;
   regs.rip = to_64_bit ? regs.rcx : (regs.rcx & 0xffffffffu);
-  regs.rflags = (regs.r11 & kSysretRflagsMask) | kRflagsFixedOne;
+  regs.rflags = (regs.r11 & kSysretRflagsMask) | kRflagsAlwaysOne;
   sregs.cs = sysret_code_segment(star, to_64_bit);
   sregs.ss = sysret_stack_segment(star);
   return SysretResult::kCompleted;

@@ -16,13 +16,11 @@
 #include <optional>
 #include <span>
 
-namespace vmhive::x86 {
+// STAR, LSTAR, CSTAR, FMASK and KERNEL_GS_BASE (kMsrStar, ...) are named in
+// registers.h; callers of this header use them, so it comes along.
+#include "arch/x86/registers.h"
 
-inline constexpr uint32_t kMsrStar = 0xc0000081;
-inline constexpr uint32_t kMsrLstar = 0xc0000082;
-inline constexpr uint32_t kMsrCstar = 0xc0000083;
-inline constexpr uint32_t kMsrSyscallMask = 0xc0000084;
-inline constexpr uint32_t kMsrKernelGsBase = 0xc0000102;
+namespace vmhive::x86 {
 
 // The segments SYSCALL loads: CS from STAR[47:32] (64-bit code, DPL 0) and
 // SS = that + 8 (flat data, DPL 0), with the fixed descriptors the SDM gives.
@@ -53,6 +51,10 @@ bool is_stranded_syscall(const ExceptionFrame& frame, uint64_t fault_address, ui
 // RFLAGS (already masked by the host), CS and SS from STAR. RCX and R11 were
 // already set by the host and are left alone.
 void finish_stranded_syscall(const ExceptionFrame& frame, uint64_t star, kvm_regs& regs, kvm_sregs& sregs);
+
+// Whether `instruction` starts with SYSRET (0F 07, at most one REX prefix
+// before it), and which: true for REX.W (to 64-bit mode), false for compat.
+std::optional<bool> decode_sysret(std::span<const uint8_t> instruction);
 
 enum class SysretResult {
   kNotSysret,         // the bytes are not exactly one SYSRET

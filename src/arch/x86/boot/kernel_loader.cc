@@ -4,14 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <vector>
 
 #include "arch/x86/boot/bzimage.h"
 #include "arch/x86/boot/elf_pvh.h"
 #include "arch/x86/boot/initrd_placement.h"
 #include "arch/x86/layout.h"
+#include "common/errno_error.h"
+#include "common/fd_io.h"
 #include "common/unique_fd.h"
 
 namespace vmhive::x86 {
@@ -22,26 +22,22 @@ constexpr uint64_t kPvhModlistAddress = kPvhMemmapAddress + kPvhMemmapMaxEntries
 static_assert(kPvhModlistAddress + sizeof(boot::HvmModlistEntry) <= kZeroPageAddress);
 
 Result<UniqueFd> open_file(const std::string& what, const std::string& path, uint64_t& size) {
+  const std::string subject = what + " " + path;
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return make_error(what + " " + path + ": cannot open: " + std::strerror(errno));
+  if (!fd.valid()) return with_context(subject, errno_error("cannot open"));
   struct stat info {};
-  if (::fstat(fd.get(), &info) != 0) return make_error(what + " " + path + ": " + std::strerror(errno));
-  if (S_ISDIR(info.st_mode)) return make_error(what + " " + path + ": is a directory");
-  if (!S_ISREG(info.st_mode)) return make_error(what + " " + path + ": not a regular file");
-  if (info.st_size == 0) return make_error(what + " " + path + ": is empty");
+  if (::fstat(fd.get(), &info) != 0) return with_context(subject, errno_error("cannot stat"));
+  if (S_ISDIR(info.st_mode)) return make_error(subject + ": is a directory");
+  if (!S_ISREG(info.st_mode)) return make_error(subject + ": not a regular file");
+  if (info.st_size == 0) return make_error(subject + ": is empty");
   size = static_cast<uint64_t>(info.st_size);
   return fd;
 }
 
+// The whole of `out` from the start of the file, or an error naming it.
 Result<void> read_exactly(int fd, std::span<uint8_t> out, const std::string& what, const std::string& path) {
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t count = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
-    if (count < 0 && errno == EINTR) continue;
-    if (count < 0) return make_error(what + " " + path + ": read failed: " + std::strerror(errno));
-    if (count == 0) return make_error(what + " " + path + ": the file shrank while being read");
-    done += static_cast<size_t>(count);
-  }
+  auto read = pread_exactly(fd, out, 0);
+  if (!read.ok()) return with_context(what + " " + path, read.error());
   return {};
 }
 
@@ -54,18 +50,32 @@ Result<std::vector<uint8_t>> read_kernel(const std::string& path) {
   return bytes;
 }
 
-std::string linux_cmdline(const BootConfig& config) {
-  if (config.linux_extra_args.empty()) return config.cmdline;
-  if (config.cmdline.empty()) return config.linux_extra_args;
-  return config.cmdline + " " + config.linux_extra_args;
-}
+// The command line a kernel gets, and a warning when it is not all that was asked for.
+struct CommandLine {
+  std::string text;
+  std::vector<std::string> warnings;
+};
 
-Result<void> write_cmdline(const GuestMemory& memory, const std::string& cmdline, uint64_t limit) {
-  if (cmdline.find('\0') != std::string::npos) return make_error("--cmdline contains a NUL byte");
-  if (cmdline.size() + 1 > limit) {
-    return make_error("--cmdline is " + std::to_string(cmdline.size()) + " bytes; this kernel takes at most " +
+// The user's command line, with the CPU template's Linux options after it
+// when the kernel is Linux. `limit` counts the NUL. A user's command line
+// that fits is never refused because the options made it too long: the
+// kernel then gets it alone, and the warning names the options left off.
+Result<CommandLine> choose_cmdline(const BootConfig& config, bool is_linux, uint64_t limit) {
+  if (config.cmdline.find('\0') != std::string::npos) return make_error("--cmdline contains a NUL byte");
+  if (config.cmdline.size() + 1 > limit) {
+    return make_error("--cmdline is " + std::to_string(config.cmdline.size()) + " bytes; this kernel takes at most " +
                       std::to_string(limit - 1));
   }
+  if (!is_linux || config.linux_extra_args.empty()) return CommandLine{config.cmdline, {}};
+  std::string combined = config.cmdline.empty() ? config.linux_extra_args : config.cmdline + " " + config.linux_extra_args;
+  if (combined.size() + 1 <= limit) return CommandLine{std::move(combined), {}};
+  return CommandLine{config.cmdline,
+                     {"left the CPU template's Linux options off the kernel command line (with them it would be " +
+                      std::to_string(combined.size()) + " bytes; this kernel takes at most " +
+                      std::to_string(limit - 1) + "): " + config.linux_extra_args}};
+}
+
+Result<void> write_cmdline(const GuestMemory& memory, const std::string& cmdline) {
   std::vector<uint8_t> bytes(cmdline.begin(), cmdline.end());
   bytes.push_back(0);
   return memory.write(kCmdlineAddress, bytes);
@@ -96,15 +106,20 @@ Result<BootEntry> load_bzimage(const GuestMemory& memory, const BootConfig& conf
     return make_error("needs RAM up to " + std::to_string(kernel_end >> 20) + " MiB to unpack itself; give the VM more --mem");
   }
   VMHIVE_CHECK(memory.write(image.load_address, file.subspan(image.kernel_offset, image.kernel_size)));
+  // What syssize rounds past the end of the file reads as zeros, whatever
+  // the RAM held before.
+  VMHIVE_CHECK(memory.fill(image.load_address + image.kernel_size, 0, image.kernel_declared_size - image.kernel_size));
   const uint64_t cmdline_limit = image.header.cmdline_size != 0 ? uint64_t{image.header.cmdline_size} + 1 : 256;
-  VMHIVE_CHECK(write_cmdline(memory, linux_cmdline(config), std::min(cmdline_limit, kCmdlineMaxSize)));
+  CommandLine cmdline = VMHIVE_TRY(choose_cmdline(config, image.is_linux, std::min(cmdline_limit, kCmdlineMaxSize)));
+  VMHIVE_CHECK(write_cmdline(memory, cmdline.text));
   const uint64_t initrd_max = image.header.initrd_addr_max != 0 ? image.header.initrd_addr_max : 0x37ffffff;
   LoadedInitrd initrd = VMHIVE_TRY(load_initrd(memory, config, kernel_end, initrd_max));
   boot::BootParams params = VMHIVE_TRY(boot::make_zero_page(
       image, {kCmdlineAddress, initrd.address, initrd.size, config.rsdp_address, e820_map(config.memory_size)}));
   VMHIVE_CHECK(memory.write_obj(kZeroPageAddress, params));
   constexpr uint64_t kEntry64Offset = 0x200;  // boot.rst: the 64-bit entry is 0x200 past the load address
-  return BootEntry{EntryMode::kLinux64, image.load_address + kEntry64Offset, kZeroPageAddress};
+  return BootEntry{EntryMode::kLinux64, image.load_address + kEntry64Offset, kZeroPageAddress,
+                   std::move(cmdline.warnings)};
 }
 
 Result<void> write_start_info(const GuestMemory& memory, const BootConfig& config, const LoadedInitrd& initrd) {
@@ -142,10 +157,11 @@ Result<BootEntry> load_elf_pvh(const GuestMemory& memory, const BootConfig& conf
     VMHIVE_CHECK(memory.write(segment.guest_address, file.subspan(segment.file_offset, segment.file_size)));
     VMHIVE_CHECK(memory.fill(segment.guest_address + segment.file_size, 0, segment.memory_size - segment.file_size));
   }
-  VMHIVE_CHECK(write_cmdline(memory, image.is_linux ? linux_cmdline(config) : config.cmdline, kCmdlineMaxSize));
+  CommandLine cmdline = VMHIVE_TRY(choose_cmdline(config, image.is_linux, kCmdlineMaxSize));
+  VMHIVE_CHECK(write_cmdline(memory, cmdline.text));
   LoadedInitrd initrd = VMHIVE_TRY(load_initrd(memory, config, image.end_address, UINT32_MAX));
   VMHIVE_CHECK(write_start_info(memory, config, initrd));
-  return BootEntry{EntryMode::kPvh32, image.entry, kPvhStartInfoAddress};
+  return BootEntry{EntryMode::kPvh32, image.entry, kPvhStartInfoAddress, std::move(cmdline.warnings)};
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "memory/guest_memory.h"
@@ -20,8 +21,11 @@ struct BootConfig {
   std::string cmdline;
   uint64_t memory_size;   // bytes of guest RAM (e820_map(memory_size) describes it)
   uint64_t rsdp_address;  // ACPI RSDP guest address (0: none)
-  // Appended to the command line when the kernel is Linux (a bzImage, or an
-  // ELF whose Xen GUEST_OS note says "linux"): what the CPU template needs.
+  // Appended to the command line when the kernel is Linux (a bzImage whose
+  // setup header points at Linux's version string, boot::linux_version_string;
+  // or an ELF whose Xen GUEST_OS note says "linux"): what the CPU template
+  // needs. When the two do not fit the kernel's limit together, the kernel
+  // gets `cmdline` alone and BootEntry::warnings says so.
   std::string linux_extra_args;
 };
 
@@ -29,6 +33,9 @@ struct BootEntry {
   EntryMode mode;
   uint64_t entry_point;        // guest-physical RIP
   uint64_t boot_info_address;  // PVH: hvm_start_info (RBX); Linux64: zero page (RSI)
+  // What the loader did differently from what was asked, one line each, for
+  // the caller to show the user ("vmhive: warning: <line>"). The VM boots.
+  std::vector<std::string> warnings;
 };
 
 Result<BootEntry> load_kernel(const GuestMemory& memory, const BootConfig& config);
