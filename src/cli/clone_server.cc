@@ -20,6 +20,7 @@
 #include <optional>
 
 #include "common/unique_fd.h"
+#include "clones/clone_server_protocol.h"
 #include "control/control_request.h"
 #include "control/control_socket.h"
 
@@ -151,9 +152,9 @@ std::string CloneServer::start_clone(const std::string& input, Clock::time_point
     auto found = std::find_if(held_.begin(), held_.end(), [](const auto& clone) { return clone->ready; });
     if (found == held_.end()) {
       if (held_.empty() && !refill_allowed())
-        return control::error_reply("clones fail to restore (see the server's stderr)");
+        return clones::error_reply("clones fail to restore (see the server's stderr)");
       if (held_.size() < options_.pool) {
-        if (auto spawned = spawn_one(); !spawned.ok()) return control::error_reply(spawned.error().message);
+        if (auto spawned = spawn_one(); !spawned.ok()) return clones::error_reply(spawned.error().message);
       }
       collect_ready(50);
       continue;
@@ -171,29 +172,25 @@ std::string CloneServer::start_clone(const std::string& input, Clock::time_point
     }
     if (!input.empty()) (void)!::write(clone->input.get(), input.data(), input.size());
     started_[clone->pid] = clone->index;
-    char members[128];
-    std::snprintf(members, sizeof members, "\"index\":%u,\"pid\":%d,\"start_ms\":%.3f", clone->index,
-                  static_cast<int>(clone->pid), start_ms);
-    return control::ok_reply(members);
+    return clones::started_reply(clone->index, clone->pid, start_ms);
   }
-  return control::error_reply("no clone became ready within 10 s");
+  return clones::error_reply("no clone became ready within 10 s");
 }
 
 void CloneServer::handle_request() {
   auto connection = socket_.accept_request(std::chrono::seconds(2));
   if (!connection.ok()) return;
   const auto requested = Clock::now();
-  auto request = control::parse_clone_server_request(connection->line);
+  auto request = clones::parse_clone_server_request(connection->line);
   std::string reply;
   if (!request.ok()) {
-    reply = control::error_reply(request.error().message);
+    reply = clones::error_reply(request.error().message);
   } else if (request->clone) {
     reply = start_clone(request->input, requested);
   } else {
     unsigned ready = 0;
     for (const auto& clone : held_) ready += clone->ready;
-    reply = control::ok_reply("\"ready\":" + std::to_string(ready) + ",\"restoring\":" +
-                              std::to_string(held_.size() - ready) + ",\"started\":" + std::to_string(started_.size()));
+    reply = clones::status_reply(ready, held_.size() - ready, started_.size());
   }
   control::ControlSocket::reply(*connection, reply);
 }
