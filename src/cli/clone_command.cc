@@ -20,13 +20,6 @@
 namespace vmhive::cli {
 namespace {
 
-Result<unsigned> parse_count(const std::string& text) {
-  if (text.empty() || text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(text) == 0 || std::stoul(text) > kMaxClones)
-    return make_error("--count " + text + ": give 1 to " + std::to_string(kMaxClones));
-  return static_cast<unsigned>(std::stoul(text));
-}
-
 class BlockedSignals {
  public:
   BlockedSignals() {
@@ -82,7 +75,7 @@ std::vector<std::string> clone_restore_arguments(const CloneOptions& options, co
 }
 
 Result<int> clone_command(const CloneOptions& options, const std::string& vmhive_binary) {
-  const unsigned count = VMHIVE_TRY(parse_count(options.count));
+  const unsigned count = options.count;
   VMHIVE_CHECK(check_snapshot(options.snapshot_dir));
   VMHIVE_CHECK(ensure_directory(options.console_dir, "--console-dir"));
   VMHIVE_CHECK(ensure_directory(options.control_dir, "--control-dir"));

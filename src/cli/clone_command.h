@@ -13,7 +13,7 @@ namespace vmhive::cli {
 
 struct CloneOptions {
   std::string snapshot_dir;
-  std::string count = "1";
+  unsigned count = 1;        // 1 to kMaxClones (CLI11 checks)
   std::string console_dir;  // empty: clones' consoles are discarded
   std::string control_dir;  // empty: no control sockets
   std::string overlay_dir;  // empty: each clone's disk overlays are unnamed and go with it

@@ -248,7 +248,6 @@ Result<int> CloneServer::serve() {
 }  // namespace
 
 Result<int> clone_server_command(const CloneServerOptions& options, const std::string& vmhive_binary) {
-  if (options.pool == 0 || options.pool > 1024) return make_error("--pool " + std::to_string(options.pool) + ": give 1 to 1024");
   VMHIVE_CHECK(check_snapshot(options.clones.snapshot_dir));
   VMHIVE_CHECK(ensure_directory(options.clones.console_dir, "--console-dir"));
   VMHIVE_CHECK(ensure_directory(options.clones.control_dir, "--control-dir"));

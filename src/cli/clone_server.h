@@ -24,8 +24,10 @@ namespace vmhive::cli {
 struct CloneServerOptions {
   CloneOptions clones;  // snapshot, consoles, control sockets, overlays, taps (count is unused)
   std::string socket;
-  unsigned pool = 4;
+  unsigned pool = 4;  // 1 to kMaxPool (CLI11 checks)
 };
+
+inline constexpr unsigned kMaxPool = 1024;
 
 Result<int> clone_server_command(const CloneServerOptions& options, const std::string& vmhive_binary);
 

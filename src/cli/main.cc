@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <csignal>
 #include <iterator>
 #include <cstdio>
@@ -160,7 +161,8 @@ int main(int argc, char** argv) {
   run->add_option("--initrd", run_options.initrd, "initial ramdisk");
   run->add_option("--cmdline", run_options.cmdline, "kernel command line");
   run->add_option("--mem", run_options.mem, "guest RAM, e.g. 256M, 3G (default 256M)");
-  run->add_option("--cpus", run_options.cpus, "number of vCPUs (default 1)");
+  run->add_option("--cpus", run_options.cpus, "number of vCPUs (default 1; at most KVM's limit)")
+      ->check(CLI::Range(1u, cli::kMaxCpusOption));
   run->add_option("--console", run_options.console, "stdio, or a file for the guest's serial output");
   run->add_option("--cpu-template", run_options.cpu_template, "CPUID template (see `vmhive info`)");
   run->add_option("--kvm", run_options.kvm_device, "KVM device (default /dev/kvm)");
@@ -171,7 +173,8 @@ int main(int argc, char** argv) {
                   "repeatable");
   run->add_option("--net", run_options.nets, "virtio-net on a tap: tap=NAME[,mac=MAC]; repeatable");
   run->add_option("--device-poll-us", run_options.device_poll_us,
-                  "how long the device thread busy-polls the queues after activity (default 50, 0: never)");
+                  "how long the device thread busy-polls the queues after activity (default 50, 0: never)")
+      ->check(CLI::Range(0u, cli::kMaxDevicePollUs));
 
   run->add_option("--control", run_options.control, "listen for control requests (snapshot, pause, ...) on this Unix socket");
 
@@ -197,14 +200,16 @@ int main(int argc, char** argv) {
   restore->add_option("--overlay-prefix", restore_config.overlay_prefix, "overlay file names: PREFIX-disk-N.overlay");
   int restore_hold_fd = -1;
   restore->add_option("--hold-fd", restore_hold_fd,
-                      "build the VM, write \"ready\" to fd N and start it only on \"go\" (used by clone-server)");
+                      "build the VM, write \"ready\" to fd N and start it only on \"go\" (used by clone-server)")
+      ->check(CLI::Range(0, INT_MAX));
   restore->add_option("--device-poll-us", restore_config.device_poll_us,
-                      "device thread busy-polls this long after activity (default 50, 0: never)");
+                      "device thread busy-polls this long after activity (default 50, 0: never)")
+      ->check(CLI::Range(0u, cli::kMaxDevicePollUs));
 
   cli::CloneOptions clone_options;
   CLI::App* clone = app.add_subcommand("clone", "start many VMs from one snapshot, each in its own process");
   clone->add_option("dir", clone_options.snapshot_dir, "snapshot directory")->required();
-  clone->add_option("--count", clone_options.count, "how many clones (default 1)");
+  clone->add_option("--count", clone_options.count, "how many clones (default 1)")->check(CLI::Range(1u, cli::kMaxClones));
   clone->add_option("--console-dir", clone_options.console_dir,
                     "write clone N's serial output to DIR/clone-N.log (default: discard)");
   clone->add_option("--control-dir", clone_options.control_dir, "give clone N the control socket DIR/clone-N.sock");
@@ -217,7 +222,7 @@ int main(int argc, char** argv) {
       "clone-server", "keep clones of a snapshot restored and ready; start one per request on a socket");
   server->add_option("dir", server_options.clones.snapshot_dir, "snapshot directory")->required();
   server->add_option("--socket", server_options.socket, "Unix socket for requests (JSON lines)")->required();
-  server->add_option("--pool", server_options.pool, "clones kept ready (default 4)");
+  server->add_option("--pool", server_options.pool, "clones kept ready (default 4)")->check(CLI::Range(1u, cli::kMaxPool));
   server->add_option("--console-dir", server_options.clones.console_dir,
                      "write clone N's serial output to DIR/clone-N.log (default: discard)");
   server->add_option("--control-dir", server_options.clones.control_dir,

@@ -306,8 +306,11 @@ TEST(CloneCommand, BadCountIsOneClearLine) {
   TempDir temp;
   for (const char* count : {"0", "abc", "1000001"}) {
     auto result = run_vmhive({"clone", temp.path(), "--count", count}, 30s);
-    EXPECT_EQ(result.status, 1) << describe(result);
-    EXPECT_NE(result.errors.find("--count"), std::string::npos) << result.errors;
+    EXPECT_EQ(result.status, 2) << "a count outside 1..100000 is a usage error: " << describe(result);
+    EXPECT_EQ(lines_of(result.errors).size(), 1u) << result.errors;
+    EXPECT_NE(result.errors.find(std::string("--count: Value ") + count + " not in range 1 to 100000"),
+              std::string::npos)
+        << result.errors;
   }
 }
 
