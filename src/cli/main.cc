@@ -16,10 +16,12 @@
 #include <string_view>
 
 #include "arch/x86/cpuid.h"
-#include "cli/clone_command.h"
-#include "cli/clone_server.h"
 #include "cli/device_options.h"
 #include "cli/run_options.h"
+#include "clones/clone_command.h"
+#include "clones/clone_server.h"
+#include "clones/hold_protocol.h"
+#include "common/unique_fd.h"
 #include "control/control_socket.h"
 #include "kvm/kvm.h"
 #include "vmm/machine.h"
@@ -63,32 +65,20 @@ int run_command(const cli::RunOptions& options) {
   return exit_status_for(outcome);
 }
 
-// `restore --hold-fd N` (for a clone server): with the machine built, says
-// "ready" on N and waits for "go" (end of file: exit without running); once
-// the vCPUs run it says "running" and closes N.
-bool hold_until_go(int fd) {
-  static constexpr char kReady[] = "ready\n";
-  if (::write(fd, kReady, sizeof kReady - 1) != static_cast<ssize_t>(sizeof kReady - 1)) return false;
-  char word[8] = {};
-  size_t got = 0;
-  while (got < 3) {
-    const ssize_t count = ::read(fd, word + got, 3 - got);
-    if (count < 0 && errno == EINTR) continue;
-    if (count <= 0) return false;
-    got += static_cast<size_t>(count);
-  }
-  return std::string_view(word, 3) == "go\n";
-}
-
+// `restore --hold-fd N` (for a clone server): with the machine built, the
+// clone waits on N for the server's "go" (clones/hold_protocol.h); once the
+// vCPUs run it says "running" and closes N.
 int restore_command(const RestoreConfig& config, int hold_fd) {
+  UniqueFd hold(hold_fd);
   auto machine = Machine::restore(config);
   if (!machine.ok()) return fail(machine.error().message);
-  if (hold_fd >= 0) {
-    if (!hold_until_go(hold_fd)) return 0;  // the server let this clone go unused
-    (*machine)->set_on_running([hold_fd] {
-      static constexpr char kRunning[] = "running\n";
-      (void)!::write(hold_fd, kRunning, sizeof kRunning - 1);
-      ::close(hold_fd);
+  if (hold.valid()) {
+    auto outcome = clones::hold_until_go(hold.get());
+    if (!outcome.ok()) return fail("--hold-fd " + std::to_string(hold_fd) + ": " + outcome.error().message);
+    if (*outcome == clones::HoldOutcome::kLetGo) return 0;  // the server let this clone go unused
+    (*machine)->set_on_running([&hold] {
+      (void)clones::announce_running(hold.get());
+      hold.reset();
     });
   }
   VmOutcome outcome = (*machine)->run();
@@ -206,10 +196,12 @@ int main(int argc, char** argv) {
                       "device thread busy-polls this long after activity (default 50, 0: never)")
       ->check(CLI::Range(0u, cli::kMaxDevicePollUs));
 
-  cli::CloneOptions clone_options;
+  clones::CloneOptions clone_options;
+  unsigned clone_count = 1;
   CLI::App* clone = app.add_subcommand("clone", "start many VMs from one snapshot, each in its own process");
   clone->add_option("dir", clone_options.snapshot_dir, "snapshot directory")->required();
-  clone->add_option("--count", clone_options.count, "how many clones (default 1)")->check(CLI::Range(1u, cli::kMaxClones));
+  clone->add_option("--count", clone_count, "how many clones (default 1)")
+      ->check(CLI::Range(1u, clones::kMaxClones));
   clone->add_option("--console-dir", clone_options.console_dir,
                     "write clone N's serial output to DIR/clone-N.log (default: discard)");
   clone->add_option("--control-dir", clone_options.control_dir, "give clone N the control socket DIR/clone-N.sock");
@@ -217,12 +209,13 @@ int main(int argc, char** argv) {
                     "keep clone N's disk overlays in DIR/clone-N-disk-M.overlay (default: unnamed, gone with it)");
   clone->add_option("--tap-prefix", clone_options.tap_prefix, "clone N's virtio-net uses the tap PREFIXN");
 
-  cli::CloneServerOptions server_options;
+  clones::CloneServerOptions server_options;
   CLI::App* server = app.add_subcommand(
       "clone-server", "keep clones of a snapshot restored and ready; start one per request on a socket");
   server->add_option("dir", server_options.clones.snapshot_dir, "snapshot directory")->required();
   server->add_option("--socket", server_options.socket, "Unix socket for requests (JSON lines)")->required();
-  server->add_option("--pool", server_options.pool, "clones kept ready (default 4)")->check(CLI::Range(1u, cli::kMaxPool));
+  server->add_option("--pool", server_options.pool, "clones kept ready (default 4)")
+      ->check(CLI::Range(1u, clones::kMaxPool));
   server->add_option("--console-dir", server_options.clones.console_dir,
                      "write clone N's serial output to DIR/clone-N.log (default: discard)");
   server->add_option("--control-dir", server_options.clones.control_dir,
@@ -274,7 +267,8 @@ int main(int argc, char** argv) {
     char self[4096] = {};
     const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
     const std::string binary = length > 0 ? std::string(self, static_cast<size_t>(length)) : std::string(argv[0]);
-    auto status = *clone ? cli::clone_command(clone_options, binary) : cli::clone_server_command(server_options, binary);
+    auto status = *clone ? clones::run_clones(clone_options, clone_count, binary)
+                          : clones::run_clone_server(server_options, binary);
     if (!status.ok()) return fail(status.error().message);
     return *status;
   }

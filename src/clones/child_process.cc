@@ -76,7 +76,8 @@ Result<ChildProcess> ChildProcess::spawn(const SpawnOptions& options) {
   auto movable_source = [&](int fd) -> Result<int> {
     if (fd > highest) return fd;
     UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, highest + 1));
-    if (!copy.valid()) return errno_error("cannot start " + program + ": cannot duplicate descriptor", std::to_string(fd));
+    if (!copy.valid())
+      return errno_error("cannot start " + program + ": cannot duplicate descriptor", std::to_string(fd));
     moved.push_back(std::move(copy));
     return moved.back().get();
   };
@@ -85,13 +86,16 @@ Result<ChildProcess> ChildProcess::spawn(const SpawnOptions& options) {
   int setup = 0;  // the first failing set-up call's error
   auto check = [&setup](int error) { setup = setup != 0 ? setup : error; };
   if (options.stdin_fd >= 0) {
-    check(::posix_spawn_file_actions_adddup2(actions.get(), VMHIVE_TRY(movable_source(options.stdin_fd)), STDIN_FILENO));
+    const int source = VMHIVE_TRY(movable_source(options.stdin_fd));
+    check(::posix_spawn_file_actions_adddup2(actions.get(), source, STDIN_FILENO));
   } else {
     check(::posix_spawn_file_actions_addopen(actions.get(), STDIN_FILENO, "/dev/null", O_RDONLY, 0));
   }
   check(::posix_spawn_file_actions_addopen(actions.get(), STDOUT_FILENO, "/dev/null", O_WRONLY, 0));
-  for (const PlacedFd& placed : options.fds)
-    check(::posix_spawn_file_actions_adddup2(actions.get(), VMHIVE_TRY(movable_source(placed.fd)), placed.child_fd));
+  for (const PlacedFd& placed : options.fds) {
+    const int source = VMHIVE_TRY(movable_source(placed.fd));
+    check(::posix_spawn_file_actions_adddup2(actions.get(), source, placed.child_fd));
+  }
   for (int fd = STDERR_FILENO + 1; fd < highest; ++fd) {
     if (std::find(targets.begin(), targets.end(), fd) == targets.end())
       check(::posix_spawn_file_actions_addclose(actions.get(), fd));

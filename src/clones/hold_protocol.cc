@@ -65,7 +65,8 @@ Result<std::optional<std::string>> read_word(int fd, std::optional<Deadline> dea
 Result<void> expect_word(int fd, std::string_view expected, Deadline deadline) {
   auto word = read_word(fd, deadline);
   if (!word.ok()) return with_context("waiting for \"" + std::string(expected) + "\"", word.error());
-  if (!word->has_value()) return make_error("the clone closed its hold socket before \"" + std::string(expected) + "\"");
+  if (!word->has_value())
+    return make_error("the clone closed its hold socket before \"" + std::string(expected) + "\"");
   if (**word != expected)
     return make_error("the clone said \"" + (*word)->substr(0, 16) + "\" instead of \"" + std::string(expected) + "\"");
   return {};

@@ -172,8 +172,9 @@ TEST(ChildProcess, DescriptorsPlacedOverEachOther) {
   ASSERT_TRUE(write_fully(second.write.get(), "two\n").ok());
   first.write.reset();
   second.write.reset();
-  SpawnOptions options = shell(R"(read a <&)" + std::to_string(second.read.get()) + R"( && [ "$a" = one ] && read b <&)" +
-                               std::to_string(first.read.get()) + R"( && [ "$b" = two ])");
+  const std::string first_at = std::to_string(second.read.get()), second_at = std::to_string(first.read.get());
+  SpawnOptions options =
+      shell("read a <&" + first_at + R"( && [ "$a" = one ] && read b <&)" + second_at + R"( && [ "$b" = two ])");
   options.fds = {{first.read.get(), second.read.get()}, {second.read.get(), first.read.get()}};
   auto child = ChildProcess::spawn(options);
   ASSERT_TRUE(child.ok()) << child.error().message;

@@ -1,0 +1,58 @@
+#include "clones/clone_options.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "common/errno_error.h"
+#include "snapshot/machine_state.h"
+#include "snapshot/state_file.h"
+
+namespace vmhive::clones {
+namespace {
+
+Result<void> check_snapshot(const std::string& dir) {
+  auto bytes = snapshot::read_whole_file(dir + "/state", snapshot::kMaxStateFileBytes);
+  if (!bytes.ok()) return with_context("snapshot " + dir, bytes.error());
+  auto file = snapshot::StateFile::parse(*bytes);
+  if (!file.ok()) return with_context(dir + "/state", file.error());
+  auto state = snapshot::decode_machine_state(*file);
+  if (!state.ok()) return with_context(dir + "/state", state.error());
+  struct stat memory {};
+  if (::stat((dir + "/memory").c_str(), &memory) != 0) return errno_error("snapshot memory file", dir + "/memory");
+  if (static_cast<uint64_t>(memory.st_size) != state->description.memory_file_size)
+    return make_error("snapshot memory file " + dir + "/memory is " + std::to_string(memory.st_size) +
+                      " bytes, the state file says " + std::to_string(state->description.memory_file_size));
+  return {};
+}
+
+// A directory option's directory, made if missing.
+Result<void> ensure_directory(const std::string& dir, const char* option) {
+  if (dir.empty()) return {};
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return errno_error(option, dir);
+  return {};
+}
+
+}  // namespace
+
+std::vector<std::string> restore_arguments(const CloneOptions& options, const std::string& vmhive_binary,
+                                           unsigned index) {
+  const std::string name = "clone-" + std::to_string(index);
+  std::vector<std::string> args{vmhive_binary, "restore", options.snapshot_dir};
+  if (!options.console_dir.empty()) args.insert(args.end(), {"--console", options.console_dir + "/" + name + ".log"});
+  if (!options.control_dir.empty()) args.insert(args.end(), {"--control", options.control_dir + "/" + name + ".sock"});
+  if (!options.overlay_dir.empty()) args.insert(args.end(), {"--overlay-dir", options.overlay_dir, "--overlay-prefix", name});
+  if (!options.tap_prefix.empty()) args.insert(args.end(), {"--net", "tap=" + options.tap_prefix + std::to_string(index)});
+  return args;
+}
+
+Result<void> prepare_clones(const CloneOptions& options) {
+  VMHIVE_CHECK(check_snapshot(options.snapshot_dir));
+  VMHIVE_CHECK(ensure_directory(options.console_dir, "--console-dir"));
+  VMHIVE_CHECK(ensure_directory(options.control_dir, "--control-dir"));
+  VMHIVE_CHECK(ensure_directory(options.overlay_dir, "--overlay-dir"));
+  return {};
+}
+
+}  // namespace vmhive::clones
