@@ -12,8 +12,11 @@
 #include <cstdio>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include "arch/x86/cpuid.h"
 #include "cli/device_options.h"
@@ -89,31 +92,22 @@ int restore_command(const RestoreConfig& config, int hold_fd) {
 
 // Asks the VM behind `socket` for a snapshot and prints its JSON reply.
 int snapshot_command(const std::string& socket, const std::string& dir, bool stop) {
-  std::string absolute = dir;
-  if (!dir.empty() && dir[0] != '/') {
-    char cwd[4096];
-    if (::getcwd(cwd, sizeof cwd) != nullptr) absolute = std::string(cwd) + "/" + dir;
+  std::error_code error;
+  // Absolute: the VM's working directory may not be ours.
+  const std::filesystem::path absolute = std::filesystem::absolute(dir, error);
+  const nlohmann::json request{{"op", "snapshot"}, {"dir", error ? dir : absolute.string()}, {"resume", !stop}};
+  std::string line;
+  try {
+    line = request.dump();
+  } catch (const nlohmann::json::type_error&) {  // JSON strings are UTF-8; a path need not be
+    return fail("snapshot " + dir + ": the path is not valid UTF-8, which a control request cannot carry");
   }
-  // JSON string escaping for the path: quotes, backslashes and control bytes.
-  std::string escaped;
-  for (char c : absolute) {
-    if (c == '"' || c == '\\') {
-      escaped += '\\';
-      escaped += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char text[8];
-      std::snprintf(text, sizeof text, "\\u%04x", c);
-      escaped += text;
-    } else {
-      escaped += c;
-    }
-  }
-  const std::string request = std::string("{\"op\":\"snapshot\",\"dir\":\"") + escaped + "\",\"resume\":" +
-                              (stop ? "false" : "true") + "}";
-  auto reply = control::send_request(socket, request, std::chrono::seconds(120));
+  auto reply = control::send_request(socket, line, std::chrono::seconds(120));
   if (!reply.ok()) return fail(reply.error().message);
   std::printf("%s\n", reply->c_str());
-  return reply->rfind("{\"ok\":true", 0) == 0 ? 0 : exit_status::kVmmError;
+  const auto parsed = nlohmann::json::parse(*reply, nullptr, /*allow_exceptions=*/false);
+  const bool ok = parsed.is_object() && parsed.contains("ok") && parsed["ok"] == true;
+  return ok ? 0 : exit_status::kVmmError;
 }
 
 int info_command(const std::string& kvm_device) {

@@ -88,6 +88,8 @@ std::vector<BadInputCase> option_cases() {
       {"pool_too_big", {"clone-server", "/nonexistent", "--socket", "/nonexistent/s.sock", "--pool", "1025"},
        "--pool: Value 1025 not in range", 2},
       {"unknown_template", {"run", "--kernel", hello, "--cpu-template", "banana"}, "banana", 1, true},
+      {"snapshot_path_not_utf8", {"snapshot", "--control", "/nonexistent/vm.sock", "/tmp/snap-\xff"},
+       "not valid UTF-8"},
       {"unknown_flag", {"run", "--kernel", hello, "--frobnicate"}, "--frobnicate", 2},
       {"unknown_subcommand", {"fly"}, "fly", 2},
       {"no_subcommand", {}, "subcommand", 2},

@@ -99,6 +99,22 @@ TEST_F(Snapshot, TheGuestContinuesWhereItStoppedAfterRestore) {
   EXPECT_EQ(restored.wait(30s), 0) << restored.errors();
 }
 
+// The request carries the directory as a JSON string: quotes, backslashes and
+// control bytes in its name reach the VM intact.
+TEST_F(Snapshot, DirectoryNamesNeedNoEscapingByTheUser) {
+  VmProcess original = start_counter(control_);
+  ASSERT_TRUE(original.wait_for_output("counter: ready", 30s)) << original.errors();
+  ASSERT_TRUE(set_mark(original, 6));
+  const std::string dir = temp_.file("snap \"quoted\" \\ tab\t");
+  auto snapshot = take_snapshot(control_, dir, /*stop=*/true);
+  EXPECT_EQ(snapshot.status, 0) << describe(snapshot);
+  EXPECT_EQ(original.wait(30s), 0) << original.errors();
+  VmProcess restored = VmProcess::start({"restore", dir});
+  EXPECT_TRUE(print_shows_mark(restored, 6)) << restored.output() << restored.errors();
+  restored.write_input("q");
+  EXPECT_EQ(restored.wait(30s), 0) << restored.errors();
+}
+
 TEST_F(Snapshot, StopEndsTheVmWithStatusZeroAndTheSnapshotRestores) {
   VmProcess original = start_counter(control_);
   ASSERT_TRUE(original.wait_for_output("counter: ready", 30s)) << original.errors();
