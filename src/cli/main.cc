@@ -6,19 +6,25 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <csignal>
 #include <iterator>
 #include <cstdio>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "arch/x86/cpuid.h"
-#include "cli/clone_command.h"
-#include "cli/clone_server.h"
 #include "cli/device_options.h"
 #include "cli/run_options.h"
+#include "clones/clone_command.h"
+#include "clones/clone_server.h"
+#include "clones/hold_protocol.h"
+#include "common/unique_fd.h"
 #include "control/control_socket.h"
 #include "kvm/kvm.h"
 #include "vmm/machine_builder.h"
@@ -65,33 +71,21 @@ int run_command(const cli::RunOptions& options) {
   return exit_status_for(outcome);
 }
 
-// `restore --hold-fd N` (for a clone server): with the machine built, says
-// "ready" on N and waits for "go" (end of file: exit without running); once
-// the vCPUs run it says "running" and closes N.
-bool hold_until_go(int fd) {
-  static constexpr char kReady[] = "ready\n";
-  if (::write(fd, kReady, sizeof kReady - 1) != static_cast<ssize_t>(sizeof kReady - 1)) return false;
-  char word[8] = {};
-  size_t got = 0;
-  while (got < 3) {
-    const ssize_t count = ::read(fd, word + got, 3 - got);
-    if (count < 0 && errno == EINTR) continue;
-    if (count <= 0) return false;
-    got += static_cast<size_t>(count);
-  }
-  return std::string_view(word, 3) == "go\n";
-}
-
+// `restore --hold-fd N` (for a clone server): with the machine built, the
+// clone waits on N for the server's "go" (clones/hold_protocol.h); once the
+// vCPUs run it says "running" and closes N.
 int restore_command(const RestoreConfig& config, int hold_fd) {
+  UniqueFd hold(hold_fd);
   auto machine = MachineBuilder::restore(config);
   if (!machine.ok()) return fail(machine.error().message);
   RunnerOptions runner{config.control_socket, {}};
-  if (hold_fd >= 0) {
-    if (!hold_until_go(hold_fd)) return 0;  // the server let this clone go unused
-    runner.on_running = [hold_fd] {
-      static constexpr char kRunning[] = "running\n";
-      (void)!::write(hold_fd, kRunning, sizeof kRunning - 1);
-      ::close(hold_fd);
+  if (hold.valid()) {
+    auto outcome = clones::hold_until_go(hold.get());
+    if (!outcome.ok()) return fail("--hold-fd " + std::to_string(hold_fd) + ": " + outcome.error().message);
+    if (*outcome == clones::HoldOutcome::kLetGo) return 0;  // the server let this clone go unused
+    runner.on_running = [&hold] {
+      (void)clones::announce_running(hold.get());
+      hold.reset();
     };
   }
   VmOutcome outcome = run_machine(**machine, runner);
@@ -102,31 +96,22 @@ int restore_command(const RestoreConfig& config, int hold_fd) {
 
 // Asks the VM behind `socket` for a snapshot and prints its JSON reply.
 int snapshot_command(const std::string& socket, const std::string& dir, bool stop) {
-  std::string absolute = dir;
-  if (!dir.empty() && dir[0] != '/') {
-    char cwd[4096];
-    if (::getcwd(cwd, sizeof cwd) != nullptr) absolute = std::string(cwd) + "/" + dir;
+  std::error_code error;
+  // Absolute: the VM's working directory may not be ours.
+  const std::filesystem::path absolute = std::filesystem::absolute(dir, error);
+  const nlohmann::json request{{"op", "snapshot"}, {"dir", error ? dir : absolute.string()}, {"resume", !stop}};
+  std::string line;
+  try {
+    line = request.dump();
+  } catch (const nlohmann::json::type_error&) {  // JSON strings are UTF-8; a path need not be
+    return fail("snapshot " + dir + ": the path is not valid UTF-8, which a control request cannot carry");
   }
-  // JSON string escaping for the path: quotes, backslashes and control bytes.
-  std::string escaped;
-  for (char c : absolute) {
-    if (c == '"' || c == '\\') {
-      escaped += '\\';
-      escaped += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char text[8];
-      std::snprintf(text, sizeof text, "\\u%04x", c);
-      escaped += text;
-    } else {
-      escaped += c;
-    }
-  }
-  const std::string request = std::string("{\"op\":\"snapshot\",\"dir\":\"") + escaped + "\",\"resume\":" +
-                              (stop ? "false" : "true") + "}";
-  auto reply = control::send_request(socket, request, std::chrono::seconds(120));
+  auto reply = control::send_request(socket, line, std::chrono::seconds(120));
   if (!reply.ok()) return fail(reply.error().message);
   std::printf("%s\n", reply->c_str());
-  return reply->rfind("{\"ok\":true", 0) == 0 ? 0 : exit_status::kVmmError;
+  const auto parsed = nlohmann::json::parse(*reply, nullptr, /*allow_exceptions=*/false);
+  const bool ok = parsed.is_object() && parsed.contains("ok") && parsed["ok"] == true;
+  return ok ? 0 : exit_status::kVmmError;
 }
 
 int info_command(const std::string& kvm_device) {
@@ -164,7 +149,8 @@ int main(int argc, char** argv) {
   run->add_option("--initrd", run_options.initrd, "initial ramdisk");
   run->add_option("--cmdline", run_options.cmdline, "kernel command line");
   run->add_option("--mem", run_options.mem, "guest RAM, e.g. 256M, 3G (default 256M)");
-  run->add_option("--cpus", run_options.cpus, "number of vCPUs (default 1)");
+  run->add_option("--cpus", run_options.cpus, "number of vCPUs (default 1; at most KVM's limit)")
+      ->check(CLI::Range(1u, cli::kMaxCpusOption));
   run->add_option("--console", run_options.console, "stdio, or a file for the guest's serial output");
   run->add_option("--cpu-template", run_options.cpu_template, "CPUID template (see `vmhive info`)");
   run->add_option("--kvm", run_options.kvm_device, "KVM device (default /dev/kvm)");
@@ -175,7 +161,8 @@ int main(int argc, char** argv) {
                   "repeatable");
   run->add_option("--net", run_options.nets, "virtio-net on a tap: tap=NAME[,mac=MAC]; repeatable");
   run->add_option("--device-poll-us", run_options.device_poll_us,
-                  "how long the device thread busy-polls the queues after activity (default 50, 0: never)");
+                  "how long the device thread busy-polls the queues after activity (default 50, 0: never)")
+      ->check(CLI::Range(0u, cli::kMaxDevicePollUs));
 
   run->add_option("--control", run_options.control, "listen for control requests (snapshot, pause, ...) on this Unix socket");
 
@@ -201,14 +188,18 @@ int main(int argc, char** argv) {
   restore->add_option("--overlay-prefix", restore_config.overlay_prefix, "overlay file names: PREFIX-disk-N.overlay");
   int restore_hold_fd = -1;
   restore->add_option("--hold-fd", restore_hold_fd,
-                      "build the VM, write \"ready\" to fd N and start it only on \"go\" (used by clone-server)");
+                      "build the VM, write \"ready\" to fd N and start it only on \"go\" (used by clone-server)")
+      ->check(CLI::Range(0, INT_MAX));
   restore->add_option("--device-poll-us", restore_config.device_poll_us,
-                      "device thread busy-polls this long after activity (default 50, 0: never)");
+                      "device thread busy-polls this long after activity (default 50, 0: never)")
+      ->check(CLI::Range(0u, cli::kMaxDevicePollUs));
 
-  cli::CloneOptions clone_options;
+  clones::CloneOptions clone_options;
+  unsigned clone_count = 1;
   CLI::App* clone = app.add_subcommand("clone", "start many VMs from one snapshot, each in its own process");
   clone->add_option("dir", clone_options.snapshot_dir, "snapshot directory")->required();
-  clone->add_option("--count", clone_options.count, "how many clones (default 1)");
+  clone->add_option("--count", clone_count, "how many clones (default 1)")
+      ->check(CLI::Range(1u, clones::kMaxClones));
   clone->add_option("--console-dir", clone_options.console_dir,
                     "write clone N's serial output to DIR/clone-N.log (default: discard)");
   clone->add_option("--control-dir", clone_options.control_dir, "give clone N the control socket DIR/clone-N.sock");
@@ -216,12 +207,13 @@ int main(int argc, char** argv) {
                     "keep clone N's disk overlays in DIR/clone-N-disk-M.overlay (default: unnamed, gone with it)");
   clone->add_option("--tap-prefix", clone_options.tap_prefix, "clone N's virtio-net uses the tap PREFIXN");
 
-  cli::CloneServerOptions server_options;
+  clones::CloneServerOptions server_options;
   CLI::App* server = app.add_subcommand(
       "clone-server", "keep clones of a snapshot restored and ready; start one per request on a socket");
   server->add_option("dir", server_options.clones.snapshot_dir, "snapshot directory")->required();
   server->add_option("--socket", server_options.socket, "Unix socket for requests (JSON lines)")->required();
-  server->add_option("--pool", server_options.pool, "clones kept ready (default 4)");
+  server->add_option("--pool", server_options.pool, "clones kept ready (default 4)")
+      ->check(CLI::Range(1u, clones::kMaxPool));
   server->add_option("--console-dir", server_options.clones.console_dir,
                      "write clone N's serial output to DIR/clone-N.log (default: discard)");
   server->add_option("--control-dir", server_options.clones.control_dir,
@@ -273,7 +265,8 @@ int main(int argc, char** argv) {
     char self[4096] = {};
     const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
     const std::string binary = length > 0 ? std::string(self, static_cast<size_t>(length)) : std::string(argv[0]);
-    auto status = *clone ? cli::clone_command(clone_options, binary) : cli::clone_server_command(server_options, binary);
+    auto status = *clone ? clones::run_clones(clone_options, clone_count, binary)
+                          : clones::run_clone_server(server_options, binary);
     if (!status.ok()) return fail(status.error().message);
     return *status;
   }

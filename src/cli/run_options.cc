@@ -28,15 +28,6 @@ Result<uint64_t> check_memory_size(const std::string& text, uint64_t host_memory
   return *size;
 }
 
-Result<uint32_t> check_vcpu_count(const std::string& text) {
-  if (text.empty() || text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos) {
-    return make_error("--cpus " + text + ": not a number of vCPUs");
-  }
-  uint32_t count = static_cast<uint32_t>(std::stoul(text));
-  if (count == 0) return make_error("--cpus 0: a VM needs at least one vCPU");
-  return count;
-}
-
 // Opening the file is the honest test: it catches missing files, directories
 // and permissions alike, before KVM is touched.
 Result<void> check_readable(const std::string& what, const std::string& path) {
@@ -52,7 +43,7 @@ Result<void> check_readable(const std::string& what, const std::string& path) {
 Result<VmConfig> make_vm_config(const RunOptions& options, const HostFacts& host) {
   VmConfig config;
   config.memory_size = VMHIVE_TRY(check_memory_size(options.mem, host.physical_memory));
-  config.vcpu_count = VMHIVE_TRY(check_vcpu_count(options.cpus));
+  config.vcpu_count = options.cpus;
   if (options.kernel.empty()) {
     config.kernel_path = host.default_guest_dir + "/vmlinux";
     config.initrd_path = options.initrd.empty() ? host.default_guest_dir + "/initramfs.cpio" : options.initrd;
@@ -80,11 +71,7 @@ Result<VmConfig> make_vm_config(const RunOptions& options, const HostFacts& host
     config.disks.push_back(std::move(spec));
   }
   for (const auto& net : options.nets) config.nets.push_back(VMHIVE_TRY(parse_net_option(net)));
-  const std::string& poll = options.device_poll_us;
-  if (poll.empty() || poll.size() > 6 || poll.find_first_not_of("0123456789") != std::string::npos) {
-    return make_error("--device-poll-us " + poll + ": give microseconds, 0 to 999999");
-  }
-  config.device_poll_us = static_cast<uint32_t>(std::stoul(poll));
+  config.device_poll_us = options.device_poll_us;
   config.control_socket = options.control;
   return config;
 }

@@ -18,7 +18,7 @@ struct RunOptions {
   std::string cmdline;
   bool cmdline_given = false;
   std::string mem = "256M";
-  std::string cpus = "1";
+  uint32_t cpus = 1;  // 1 to kMaxCpusOption (CLI11 checks); the VMM checks KVM's limit
   std::string console = "stdio";
   std::string cpu_template;
   std::string kvm_device = "/dev/kvm";
@@ -26,7 +26,7 @@ struct RunOptions {
   bool entropy_device = false;
   std::vector<std::string> disks;  // each --disk as typed
   std::vector<std::string> nets;   // each --net as typed
-  std::string device_poll_us = "50";
+  uint32_t device_poll_us = 50;  // 0 to kMaxDevicePollUs (CLI11 checks)
   std::string control;  // control socket path, empty: none
 };
 
@@ -37,6 +37,10 @@ struct HostFacts {
 };
 
 inline constexpr uint64_t kMinimumMemory = 16ull << 20;
+// The ranges the command line accepts. 254 vCPUs: the MADT's 8-bit APIC ids
+// (the IOAPIC takes the next); fewer where KVM allows fewer.
+inline constexpr uint32_t kMaxCpusOption = 254;
+inline constexpr uint32_t kMaxDevicePollUs = 999'999;
 inline constexpr char kDefaultLinuxCmdline[] = "console=ttyS0 panic=-1 reboot=k";
 // Options that make a Linux guest boot faster at some cost to the guest's own
 // hardening (Spectre/Meltdown mitigations, zeroing of fresh pages, address-space

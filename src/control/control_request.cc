@@ -56,28 +56,4 @@ std::string error_reply(std::string_view message) {
   return reply.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
-Result<CloneServerRequest> parse_clone_server_request(std::string_view line) {
-  if (line.size() > kMaxRequestBytes) return make_error("request longer than 64 KiB");
-  const json request = json::parse(line, nullptr, false);
-  if (request.is_discarded() || !request.is_object())
-    return make_error("a request is one JSON object, like {\"op\":\"clone\"}");
-  const auto op = request.find("op");
-  if (op == request.end() || !op->is_string()) return make_error("\"op\" must be \"clone\" or \"status\"");
-  CloneServerRequest parsed;
-  if (*op == "status") {
-    if (request.size() != 1) return make_error("status takes no arguments");
-    return parsed;
-  }
-  if (*op != "clone") return make_error("unknown op (clone or status)");
-  parsed.clone = true;
-  for (const auto& [key, value] : request.items()) {
-    if (key == "op") continue;
-    if (key != "input") return make_error("unknown member \"" + key.substr(0, 32) + "\" (clone takes \"input\")");
-    if (!value.is_string() || value.get_ref<const std::string&>().size() > kMaxCloneInputBytes)
-      return make_error("\"input\" must be a string of at most 4096 bytes");
-    parsed.input = value.get<std::string>();
-  }
-  return parsed;
-}
-
 }  // namespace vmhive::control

@@ -30,17 +30,6 @@ inline constexpr size_t kMaxRequestBytes = 64 * 1024;
 // Parses one request line; every malformed input is an error, never a throw.
 Result<ControlRequest> parse_control_request(std::string_view line);
 
-// A request to `vmhive clone-server` (cli/clone_server.h):
-//   {"op": "clone", "input": "text"}   start a ready clone; `input` (optional,
-//                                      at most 4096 bytes) goes to its console
-//   {"op": "status"}
-struct CloneServerRequest {
-  bool clone = false;  // false: status
-  std::string input;
-};
-inline constexpr size_t kMaxCloneInputBytes = 4096;
-Result<CloneServerRequest> parse_clone_server_request(std::string_view line);
-
 // Reply lines: {"ok":true, <members>...} and {"ok":false,"error":"..."},
 // built by nlohmann-json (members keep their order).
 std::string ok_reply(const nlohmann::ordered_json& members = nlohmann::ordered_json::object());

@@ -115,7 +115,7 @@ Result<void> MachineBuilder::load_kernel_and_vcpus(Machine& machine, const VmCon
   const x86::BootEntry entry = VMHIVE_TRY(x86::load_kernel(
       *machine.memory_, x86::BootConfig{config.kernel_path, config.initrd_path, config.cmdline, config.memory_size,
                                         rsdp_address, std::string(cpu_template->linux_arguments)}));
-  (void)warnings;
+  if (warnings != nullptr) warnings->insert(warnings->end(), entry.warnings.begin(), entry.warnings.end());
   const bool long_mode = entry.mode == x86::EntryMode::kLinux64;
   VMHIVE_CHECK(x86::write_boot_tables(*machine.memory_, long_mode));
   x86::CpuEntry cpu_entry{long_mode, entry.entry_point, long_mode ? 0 : entry.boot_info_address,

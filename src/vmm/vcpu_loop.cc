@@ -113,13 +113,17 @@ bool handle_exit(const VcpuLoopContext& context) {
     case KVM_EXIT_SHUTDOWN:
       stop_with_crash(context, "triple fault (the guest took an exception it could not handle)");
       return false;
-    case KVM_EXIT_INTERNAL_ERROR:
+    case KVM_EXIT_INTERNAL_ERROR: {
       if (complete_emulation_failure(*context.vcpu, run, *context.memory)) {
         context.counters->completed.fetch_add(1, std::memory_order_relaxed);
         return true;
       }
-      stop_with_crash(context, describe_internal_error(run));
+      // The decoder names the instruction for the mode the vCPU was in.
+      const auto sregs = context.vcpu->get_sregs();
+      stop_with_crash(context, describe_internal_error(run, sregs.ok() ? std::optional<bool>(sregs->cs.l != 0)
+                                                                        : std::nullopt));
       return false;
+    }
     case KVM_EXIT_FAIL_ENTRY:
       stop_with_crash(context, "KVM could not enter the guest (hardware reason " +
                                    hex(run.fail_entry.hardware_entry_failure_reason) + ")");

@@ -99,6 +99,22 @@ TEST_F(Snapshot, TheGuestContinuesWhereItStoppedAfterRestore) {
   EXPECT_EQ(restored.wait(30s), 0) << restored.errors();
 }
 
+// The request carries the directory as a JSON string: quotes, backslashes and
+// control bytes in its name reach the VM intact.
+TEST_F(Snapshot, DirectoryNamesNeedNoEscapingByTheUser) {
+  VmProcess original = start_counter(control_);
+  ASSERT_TRUE(original.wait_for_output("counter: ready", 30s)) << original.errors();
+  ASSERT_TRUE(set_mark(original, 6));
+  const std::string dir = temp_.file("snap \"quoted\" \\ tab\t");
+  auto snapshot = take_snapshot(control_, dir, /*stop=*/true);
+  EXPECT_EQ(snapshot.status, 0) << describe(snapshot);
+  EXPECT_EQ(original.wait(30s), 0) << original.errors();
+  VmProcess restored = VmProcess::start({"restore", dir});
+  EXPECT_TRUE(print_shows_mark(restored, 6)) << restored.output() << restored.errors();
+  restored.write_input("q");
+  EXPECT_EQ(restored.wait(30s), 0) << restored.errors();
+}
+
 TEST_F(Snapshot, StopEndsTheVmWithStatusZeroAndTheSnapshotRestores) {
   VmProcess original = start_counter(control_);
   ASSERT_TRUE(original.wait_for_output("counter: ready", 30s)) << original.errors();
@@ -306,8 +322,11 @@ TEST(CloneCommand, BadCountIsOneClearLine) {
   TempDir temp;
   for (const char* count : {"0", "abc", "1000001"}) {
     auto result = run_vmhive({"clone", temp.path(), "--count", count}, 30s);
-    EXPECT_EQ(result.status, 1) << describe(result);
-    EXPECT_NE(result.errors.find("--count"), std::string::npos) << result.errors;
+    EXPECT_EQ(result.status, 2) << "a count outside 1..100000 is a usage error: " << describe(result);
+    EXPECT_EQ(lines_of(result.errors).size(), 1u) << result.errors;
+    EXPECT_NE(result.errors.find(std::string("--count: Value ") + count + " not in range 1 to 100000"),
+              std::string::npos)
+        << result.errors;
   }
 }
 

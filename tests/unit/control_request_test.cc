@@ -52,31 +52,5 @@ TEST(ControlRequest, RepliesAreOneJsonLine) {
   EXPECT_EQ(error_reply("bad \"thing\"\n"), "{\"ok\":false,\"error\":\"bad \\\"thing\\\"\\n\"}\n");
 }
 
-TEST(CloneServerRequest, ParsesCloneAndStatus) {
-  auto status = parse_clone_server_request(R"({"op":"status"})");
-  ASSERT_TRUE(status.ok()) << status.error().message;
-  EXPECT_FALSE(status->clone);
-  auto plain = parse_clone_server_request(R"({"op":"clone"})");
-  ASSERT_TRUE(plain.ok());
-  EXPECT_TRUE(plain->clone);
-  EXPECT_EQ(plain->input, "");
-  auto with_input = parse_clone_server_request(R"({"input":"p\n","op":"clone"})");
-  ASSERT_TRUE(with_input.ok());
-  EXPECT_EQ(with_input->input, "p\n");
-}
-
-TEST(CloneServerRequest, MalformedRequestsAreClearErrors) {
-  for (const std::string& line :
-       {std::string("not json"), std::string("[]"), std::string(R"({"op":7})"), std::string(R"({"op":"launch"})"),
-        std::string(R"({"op":"clone","input":7})"), std::string(R"({"op":"clone","count":3})"),
-        std::string(R"({"op":"status","x":1})"), std::string(R"({"op":"clone","input":")") + std::string(4097, 'a') + "\"}",
-        std::string(70 * 1024, ' ')}) {
-    auto request = parse_clone_server_request(line);
-    ASSERT_FALSE(request.ok()) << line.substr(0, 60);
-    EXPECT_FALSE(request.error().message.empty());
-    EXPECT_EQ(request.error().message.find('\n'), std::string::npos);
-  }
-}
-
 }  // namespace
 }  // namespace vmhive::control

@@ -1,0 +1,47 @@
+#include "clones/clone_options.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+
+#include "common/errno_error.h"
+#include "snapshot/snapshot_dir.h"
+
+namespace vmhive::clones {
+namespace {
+
+Result<void> check_snapshot(const std::string& dir) {
+  const snapshot::SnapshotDir snapshot = VMHIVE_TRY(snapshot::SnapshotDir::open(dir));
+  VMHIVE_TRY(snapshot.load());
+  return {};
+}
+
+// A directory option's directory, made if missing.
+Result<void> ensure_directory(const std::string& dir, const char* option) {
+  if (dir.empty()) return {};
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return errno_error(option, dir);
+  return {};
+}
+
+}  // namespace
+
+std::vector<std::string> restore_arguments(const CloneOptions& options, const std::string& vmhive_binary,
+                                           unsigned index) {
+  const std::string name = "clone-" + std::to_string(index);
+  std::vector<std::string> args{vmhive_binary, "restore", options.snapshot_dir};
+  if (!options.console_dir.empty()) args.insert(args.end(), {"--console", options.console_dir + "/" + name + ".log"});
+  if (!options.control_dir.empty()) args.insert(args.end(), {"--control", options.control_dir + "/" + name + ".sock"});
+  if (!options.overlay_dir.empty()) args.insert(args.end(), {"--overlay-dir", options.overlay_dir, "--overlay-prefix", name});
+  if (!options.tap_prefix.empty()) args.insert(args.end(), {"--net", "tap=" + options.tap_prefix + std::to_string(index)});
+  return args;
+}
+
+Result<void> prepare_clones(const CloneOptions& options) {
+  VMHIVE_CHECK(check_snapshot(options.snapshot_dir));
+  VMHIVE_CHECK(ensure_directory(options.console_dir, "--console-dir"));
+  VMHIVE_CHECK(ensure_directory(options.control_dir, "--control-dir"));
+  VMHIVE_CHECK(ensure_directory(options.overlay_dir, "--overlay-dir"));
+  return {};
+}
+
+}  // namespace vmhive::clones
