@@ -25,7 +25,7 @@
 #include "clones/clone_server.h"
 #include "clones/hold_protocol.h"
 #include "common/unique_fd.h"
-#include "control/control_socket.h"
+#include "control/control_client.h"
 #include "kvm/kvm.h"
 #include "vmm/machine_builder.h"
 #include "vmm/vm_runner.h"

@@ -20,7 +20,7 @@
 #include "common/fd_io.h"
 #include "common/signal_fd.h"
 #include "common/unique_fd.h"
-#include "control/control_socket.h"
+#include "control/control_server.h"
 
 namespace vmhive::clones {
 namespace {
@@ -42,7 +42,7 @@ struct HeldClone {
 
 class CloneServer {
  public:
-  CloneServer(const CloneServerOptions& options, std::string binary, control::ControlSocket socket, SignalFd signals)
+  CloneServer(const CloneServerOptions& options, std::string binary, control::ControlServer socket, SignalFd signals)
       : options_(options), binary_(std::move(binary)), socket_(std::move(socket)), signals_(std::move(signals)) {}
 
   Result<int> serve();
@@ -51,7 +51,7 @@ class CloneServer {
   Result<void> spawn_one();
   // Takes "ready" from clones still restoring; drops those that failed.
   void collect_ready(int timeout_ms);
-  void handle_request();
+  std::string handle_request(std::string_view line);
   std::string start_clone(const std::string& input, Clock::time_point requested);
   void reap();
   void shut_down();
@@ -61,7 +61,7 @@ class CloneServer {
 
   CloneServerOptions options_;
   std::string binary_;
-  control::ControlSocket socket_;
+  control::ControlServer socket_;
   SignalFd signals_;
   std::deque<HeldClone> held_;                      // oldest first
   std::unordered_map<pid_t, ChildProcess> started_;  // let go and running, by pid
@@ -138,22 +138,14 @@ std::string CloneServer::start_clone(const std::string& input, Clock::time_point
   return error_reply("no clone became ready within 10 s");
 }
 
-void CloneServer::handle_request() {
-  auto connection = socket_.accept_request(std::chrono::seconds(2));
-  if (!connection.ok()) return;
+std::string CloneServer::handle_request(std::string_view line) {
   const auto requested = Clock::now();
-  auto request = parse_clone_server_request(connection->line);
-  std::string reply;
-  if (!request.ok()) {
-    reply = error_reply(request.error().message);
-  } else if (request->clone) {
-    reply = start_clone(request->input, requested);
-  } else {
-    const auto ready = static_cast<size_t>(
-        std::count_if(held_.begin(), held_.end(), [](const HeldClone& clone) { return clone.ready; }));
-    reply = status_reply(ready, held_.size() - ready, started_.size());
-  }
-  control::ControlSocket::reply(*connection, reply);
+  auto request = parse_clone_server_request(line);
+  if (!request.ok()) return error_reply(request.error().message);
+  if (request->clone) return start_clone(request->input, requested);
+  const auto ready = static_cast<size_t>(
+      std::count_if(held_.begin(), held_.end(), [](const HeldClone& clone) { return clone.ready; }));
+  return status_reply(ready, held_.size() - ready, started_.size());
 }
 
 // Children that ended, each reaped through the ChildProcess that owns it.
@@ -193,21 +185,25 @@ Result<int> CloneServer::serve() {
         break;
       }
     }
-    std::vector<pollfd> fds{{signals_.fd(), POLLIN, 0}, {socket_.fd(), POLLIN, 0}};
+    std::vector<pollfd> fds{{signals_.fd(), POLLIN, 0}};
     for (const HeldClone& clone : held_) {
       if (!clone.ready) fds.push_back({clone.hold.get(), POLLIN, 0});
     }
+    const size_t restoring = fds.size() - 1;
+    socket_.add_poll_fds(fds);
     // A pool whose restores keep failing is refilled once a second, not in a loop.
-    if (::poll(fds.data(), fds.size(), held_.size() < options_.pool ? 1000 : -1) < 0 && errno != EINTR)
-      return errno_error("poll failed");
+    int timeout = held_.size() < options_.pool ? 1000 : -1;
+    if (const int connections = socket_.poll_timeout_ms(); connections >= 0)
+      timeout = timeout < 0 ? connections : std::min(timeout, connections);
+    if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) return errno_error("poll failed");
     if (fds[0].revents & POLLIN) {
       bool stop = false;
       while (const int signal = signals_.take()) stop |= signal != SIGCHLD;
       reap();
       if (stop) break;
     }
-    if (fds.size() > 2) collect_ready(0);
-    if (fds[1].revents & POLLIN) handle_request();
+    if (restoring > 0) collect_ready(0);
+    socket_.serve([this](std::string_view line) { return handle_request(line); });
   }
   shut_down();
   return 0;
@@ -217,7 +213,7 @@ Result<int> CloneServer::serve() {
 
 Result<int> run_clone_server(const CloneServerOptions& options, const std::string& vmhive_binary) {
   VMHIVE_CHECK(prepare_clones(options.clones));
-  auto socket = control::ControlSocket::listen(options.socket);
+  auto socket = control::ControlServer::listen(options.socket);
   if (!socket.ok()) return with_context("--socket", socket.error());
   // A clone that died must not take the server down with SIGPIPE when its
   // console input is written (its own SIGPIPE is reset to the default).

@@ -1,0 +1,208 @@
+// The host side as an attacker on the same machine sees it (docs/security.md):
+// the control socket and snapshot files are the owner's alone whatever the
+// umask, links planted where vmhive writes are never followed, a file at the
+// control socket's path is never deleted, and clients that connect and say
+// nothing delay neither the guest, its console, its signals nor anyone else.
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "file_contents.h"
+#include "temp_dir.h"
+#include "vm_process.h"
+
+namespace vmhive::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+int connect_to(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Sends one request and reads the reply line (empty on failure or after `timeout`).
+std::string request(const std::string& path, const std::string& line, std::chrono::milliseconds timeout) {
+  const int fd = connect_to(path);
+  if (fd < 0) return {};
+  const std::string text = line + "\n";
+  std::string reply;
+  if (::send(fd, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size())) {
+    const auto deadline = Clock::now() + timeout;
+    char buffer[512];
+    while (reply.find('\n') == std::string::npos) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      pollfd ready{fd, POLLIN, 0};
+      if (left <= 0 || ::poll(&ready, 1, static_cast<int>(left)) <= 0) break;
+      const ssize_t got = ::read(fd, buffer, sizeof buffer);
+      if (got <= 0) break;
+      reply.append(buffer, static_cast<size_t>(got));
+    }
+  }
+  ::close(fd);
+  return reply;
+}
+
+mode_t mode_of(const std::string& path) {
+  struct stat info {};
+  EXPECT_EQ(::lstat(path.c_str(), &info), 0) << path;
+  return info.st_mode;
+}
+
+class HostSecurity : public ::testing::Test {
+ protected:
+  void SetUp() override { VMHIVE_REQUIRE_KVM(); }
+  void TearDown() override {
+    for (int fd : silent_) ::close(fd);
+  }
+  // An echo guest with a control socket, started under umask `mask`.
+  VmProcess start_echo(mode_t mask = 022) {
+    const mode_t old = ::umask(mask);
+    VmProcess vm = VmProcess::start({"run", "--kernel", guest_path("echo"), "--control", control_});
+    ::umask(old);
+    return vm;
+  }
+
+  TempDir temp_;
+  std::string control_ = temp_.file("control.sock");
+  std::vector<int> silent_;
+};
+
+TEST_F(HostSecurity, TheControlSocketIsTheOwnersWhateverTheUmask) {
+  VmProcess vm = start_echo(0);
+  ASSERT_TRUE(vm.wait_for_output("echo: ready", 30s)) << vm.errors();
+  EXPECT_TRUE(S_ISSOCK(mode_of(control_)));
+  EXPECT_EQ(mode_of(control_) & 0777, 0600u);
+  EXPECT_NE(request(control_, R"({"op":"status"})", 10s).find("\"running\""), std::string::npos);
+  vm.send_signal(SIGTERM);
+  EXPECT_EQ(vm.wait(30s), 143);
+  EXPECT_FALSE(std::filesystem::exists(control_)) << "the socket goes with the VM";
+}
+
+TEST_F(HostSecurity, AFileAtTheControlPathIsNeverDeleted) {
+  std::ofstream(control_) << "precious";
+  auto result = run_vmhive({"run", "--kernel", guest_path("echo"), "--control", control_}, 30s);
+  EXPECT_EQ(result.status, 1) << describe(result);
+  EXPECT_EQ(lines_of(result.errors).size(), 1u) << result.errors;
+  EXPECT_NE(result.errors.find("not a socket; refusing to replace it"), std::string::npos) << result.errors;
+  EXPECT_EQ(file_contents(control_), "precious");
+}
+
+// Five clients connect and say nothing (one sends half a request): the
+// guest still echoes its console input at once, a status request is
+// answered at once, and SIGTERM ends the VM at once. (When each connection
+// was read with a blocking 2 s timeout, these took 3 s, 20 s and 4 s; the
+// bounds leave room for a loaded machine and still tell the two apart.)
+TEST_F(HostSecurity, SilentClientsDelayNothing) {
+  VmProcess vm = start_echo();
+  ASSERT_TRUE(vm.wait_for_output("echo: ready", 30s)) << vm.errors();
+  for (int i = 0; i < 5; ++i) {
+    const int fd = connect_to(control_);
+    ASSERT_GE(fd, 0);
+    silent_.push_back(fd);
+  }
+  ASSERT_EQ(::send(silent_[3], "{\"op\":", 6, MSG_NOSIGNAL), 6);
+
+  const auto typed = Clock::now();
+  vm.write_input("hello");
+  ASSERT_TRUE(vm.wait_for_output("hello", 10s)) << vm.output();
+  EXPECT_LT(Clock::now() - typed, 2500ms) << "console input waited for the silent clients";
+
+  const auto asked = Clock::now();
+  EXPECT_NE(request(control_, R"({"op":"status"})", 10s).find("\"running\""), std::string::npos);
+  EXPECT_LT(Clock::now() - asked, 2500ms) << "the status request waited for the silent clients";
+
+  const auto signalled = Clock::now();
+  vm.send_signal(SIGTERM);
+  EXPECT_EQ(vm.wait(10s), 143) << vm.errors();
+  EXPECT_LT(Clock::now() - signalled, 3s) << "SIGTERM waited for the silent clients";
+}
+
+TEST_F(HostSecurity, AnotherUserCannotControlTheVm) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to connect as another user";
+  VmProcess vm = start_echo();
+  ASSERT_TRUE(vm.wait_for_output("echo: ready", 30s)) << vm.errors();
+  // Even with the socket and its directory open to everyone, the peer check refuses.
+  ASSERT_EQ(::chmod(control_.c_str(), 0666), 0);
+  ASSERT_EQ(::chmod(temp_.path().c_str(), 0755), 0);
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) ::_exit(2);
+    const std::string reply = request(control_, R"({"op":"stop"})", 10s);
+    (void)!::write(pipe_fds[1], reply.data(), reply.size());
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  char reply[512] = {};
+  (void)!::read(pipe_fds[0], reply, sizeof reply - 1);
+  ::close(pipe_fds[0]);
+  EXPECT_NE(std::string(reply).find("permission denied"), std::string::npos) << reply;
+  EXPECT_NE(request(control_, R"({"op":"status"})", 10s).find("\"running\""), std::string::npos)
+      << "the other user's stop did nothing";
+  vm.send_signal(SIGTERM);
+  EXPECT_EQ(vm.wait(30s), 143);
+}
+
+// Links planted where a snapshot's files go, at their temporary and final
+// names, under umask 000: nothing outside the directory changes, and the
+// snapshot is private.
+TEST_F(HostSecurity, SnapshotsFollowNoPlantedLinksAndArePrivate) {
+  const std::string snapshot = temp_.file("snapshot");
+  ASSERT_EQ(::mkdir(snapshot.c_str(), 0700), 0);
+  const std::string victim = temp_.file("victim");
+  std::ofstream(victim) << "precious";
+  ASSERT_EQ(::chmod(victim.c_str(), 0600), 0);
+  for (const char* name : {"memory.tmp", "state.tmp", "memory", "state"})
+    ASSERT_EQ(::symlink(victim.c_str(), (snapshot + "/" + name).c_str()), 0);
+  VmProcess vm = VmProcess::start({"run", "--kernel", guest_path("counter"), "--control", control_});
+  ASSERT_TRUE(vm.wait_for_output("counter: ready", 30s)) << vm.errors();
+  const mode_t old = ::umask(0);
+  auto taken = run_vmhive({"snapshot", "--control", control_, snapshot, "--stop"}, 60s);
+  ::umask(old);
+  ASSERT_EQ(taken.status, 0) << describe(taken);
+  EXPECT_EQ(vm.wait(30s), 0);
+  EXPECT_EQ(file_contents(victim), "precious");
+  EXPECT_EQ(mode_of(victim) & 0777, 0600u);
+  for (const char* name : {"memory", "state"}) {
+    EXPECT_TRUE(S_ISREG(mode_of(snapshot + "/" + name))) << name;
+    EXPECT_EQ(mode_of(snapshot + "/" + name) & 0777, 0600u) << name;
+  }
+  // A snapshot directory vmhive creates itself is 0700.
+  const std::string fresh = temp_.file("fresh");
+  VmProcess second = VmProcess::start({"run", "--kernel", guest_path("counter"), "--control", control_});
+  ASSERT_TRUE(second.wait_for_output("counter: ready", 30s)) << second.errors();
+  const mode_t old_mask = ::umask(0);
+  auto again = run_vmhive({"snapshot", "--control", control_, fresh, "--stop"}, 60s);
+  ::umask(old_mask);
+  ASSERT_EQ(again.status, 0) << describe(again);
+  EXPECT_EQ(second.wait(30s), 0);
+  EXPECT_EQ(mode_of(fresh) & 0777, 0700u);
+}
+
+}  // namespace
+}  // namespace vmhive::testing
