@@ -94,16 +94,16 @@ void ControlServer::accept_waiting() {
   for (;;) {
     UniqueFd client(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (!client.valid()) return;  // EAGAIN: nobody else is waiting (or a transient error)
-    if (auto allowed = check_peer(client.get()); !allowed.ok()) {
-      tell_and_close(std::move(client), allowed.error().message);
-      continue;
-    }
     if (connections_.size() >= limits_.max_connections) {
       tell_and_close(std::move(client), "too many connections; try again");
       continue;
     }
-    connections_.push_back(
-        Connection{std::move(client), RequestReader(limits_.max_request_bytes), {}, false, Clock::now() + limits_.timeout});
+    // A peer that may not control the VM is heard out like any other (so
+    // that it reads why, not a reset connection) and answered with the refusal.
+    auto allowed = check_peer(client.get());
+    connections_.push_back(Connection{std::move(client), RequestReader(limits_.max_request_bytes), {}, false,
+                                      allowed.ok() ? std::string() : allowed.error().message,
+                                      Clock::now() + limits_.timeout});
   }
 }
 
@@ -127,6 +127,8 @@ bool ControlServer::advance(Connection& connection, const Handler& handler) {
         connection.reply = error_reply(line.error().message);
       } else if (!line->has_value()) {
         continue;
+      } else if (!connection.refusal.empty()) {
+        connection.reply = error_reply(connection.refusal);
       } else {
         connection.reply = handler(**line);
       }

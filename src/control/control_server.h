@@ -67,6 +67,7 @@ class ControlServer {
     RequestReader reader;
     std::string reply;  // what is left to write; empty until the request is answered
     bool answered = false;
+    std::string refusal;  // non-empty: a peer that may not control the VM; its request gets this error
     Clock::time_point deadline;
   };
 
