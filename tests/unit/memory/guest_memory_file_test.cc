@@ -1,18 +1,13 @@
-// The pieces snapshots stand on: guest RAM saved sparse and mapped back
-// copy-on-write, the pause gate, and the CPUID check a restore makes.
+// Guest RAM saved to a sparse file and mapped back copy-on-write, as
+// snapshots and restores use it.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <thread>
-
-#include "arch/x86/cpuid.h"
 #include "memory/guest_memory.h"
 #include "temp_dir.h"
-#include "vmm/pause_gate.h"
 
 namespace vmhive {
 namespace {
@@ -66,56 +61,6 @@ TEST(GuestMemoryFile, RefusesAFileOfTheWrongSize) {
   ASSERT_FALSE(mapped.ok());
   EXPECT_NE(mapped.error().message.find("memory file is 4096 bytes, the snapshot's RAM is 1048576"), std::string::npos)
       << mapped.error().message;
-}
-
-TEST(PauseGate, ParksUntilResumedAndReleasesOnShutdown) {
-  PauseGate gate;
-  std::atomic<int> parked_returns{0};
-  gate.park();  // no pause asked: returns at once
-  gate.request_pause();
-  EXPECT_TRUE(gate.pause_requested());
-  std::thread first([&] {
-    gate.park();
-    ++parked_returns;
-  });
-  std::thread second([&] {
-    gate.park();
-    ++parked_returns;
-  });
-  EXPECT_TRUE(gate.wait_until_parked(2, std::chrono::seconds(5)));
-  EXPECT_EQ(parked_returns.load(), 0);
-  gate.resume();
-  first.join();
-  second.join();
-  EXPECT_EQ(parked_returns.load(), 2);
-  EXPECT_FALSE(gate.pause_requested());
-
-  gate.request_pause();
-  std::thread third([&] { gate.park(); });
-  EXPECT_TRUE(gate.wait_until_parked(1, std::chrono::seconds(5)));
-  gate.shutdown();
-  third.join();
-  EXPECT_FALSE(gate.wait_until_parked(1, std::chrono::milliseconds(10)));
-}
-
-kvm_cpuid_entry2 leaf(uint32_t function, uint32_t index, uint32_t ebx, uint32_t ecx, uint32_t edx) {
-  kvm_cpuid_entry2 entry{};
-  entry.function = function;
-  entry.index = index;
-  entry.ebx = ebx;
-  entry.ecx = ecx;
-  entry.edx = edx;
-  return entry;
-}
-
-TEST(CpuidCheck, ASnapshotNeedingAMissingFeatureIsRefused) {
-  const std::vector<kvm_cpuid_entry2> host{leaf(1, 0, 0, 0x00000001, 0x1), leaf(7, 0, 0x8, 0, 0)};
-  // OSXSAVE and the hypervisor bit are not host features.
-  EXPECT_TRUE(x86::check_cpuid_supported({leaf(1, 0, 0, 0x88000001, 0x1)}, host).ok());
-  auto missing = x86::check_cpuid_supported({leaf(1, 0, 0, 0x1, 0x1), leaf(7, 0, 0x28, 0, 0)}, host);
-  ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.error().message.find("leaf 0x7.0 ebx bits 0x00000020"), std::string::npos)
-      << missing.error().message;
 }
 
 }  // namespace
