@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "cli/device_options.h"
+#include "common/errno_error.h"
 #include "common/size_parse.h"
 
 namespace vmhive::cli {
@@ -34,7 +35,7 @@ Result<void> check_readable(const std::string& what, const std::string& path) {
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) return make_error(what + " " + path + ": is a directory");
   std::ifstream file(path, std::ios::binary);
-  if (!file) return make_error(what + " " + path + ": cannot open: " + std::strerror(errno));
+  if (!file) return errno_error(what + " " + path + ": cannot open");
   return {};
 }
 

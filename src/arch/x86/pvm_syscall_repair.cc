@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "arch/x86/page_walk.h"
+#include "arch/x86/registers.h"
 #include "arch/x86/syscall_semantics.h"
 
 namespace vmhive::x86 {
@@ -11,9 +12,6 @@ namespace {
 
 constexpr unsigned kVectorPageFault = 14;
 constexpr size_t kIdtGateSize = 16;
-constexpr uint64_t kDr6Breakpoint0 = 1u << 0;
-constexpr uint64_t kDr6SingleStep = 1u << 14;
-constexpr uint64_t kDr7LocalEnable0 = 1u << 0;  // DR0, execute, length 1 (R/W0 = LEN0 = 0)
 
 PagingState paging_of(const kvm_sregs& sregs) { return {sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer}; }
 

@@ -77,6 +77,11 @@ inline constexpr uint64_t kPageFaultUser = 1ull << 2;              // U/S: the a
 inline constexpr uint64_t kPageFaultReservedBit = 1ull << 3;       // RSVD
 inline constexpr uint64_t kPageFaultInstructionFetch = 1ull << 4;  // I/D (reported with NX or SMEP on)
 
+// Debug registers (SDM Vol. 3B §18.2): DR6 status, DR7 control.
+inline constexpr uint64_t kDr6Breakpoint0 = 1ull << 0;   // B0: DR0's condition was met
+inline constexpr uint64_t kDr6SingleStep = 1ull << 14;   // BS: a single-step trap (RFLAGS.TF)
+inline constexpr uint64_t kDr7LocalEnable0 = 1ull << 0;  // L0; with R/W0 = LEN0 = 0, DR0 is an execute breakpoint
+
 // x87 FPU status word (SDM Vol. 1 §8.1.3), the control word FINIT leaves
 // (§8.1.5) and MXCSR at power-on (§10.2.3).
 inline constexpr uint16_t kFswErrorSummary = 1u << 7;  // ES: an unmasked exception is pending
