@@ -183,6 +183,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> restore_nets;
   restore->add_option("--net", restore_nets,
                       "tap=NAME for the snapshot's virtio-net devices, in order (the MAC is the snapshot's); repeatable");
+  restore->add_option("--disk", restore_config.shared_disks,
+                      "a read-only image the snapshot's disk used in place, in order: it must be that very file "
+                      "(a snapshot never opens host files on its own); repeatable");
   restore->add_option("--overlay-dir", restore_config.overlay_dir,
                       "keep the disks' overlays (over the snapshot's disk copies) in DIR (default: unnamed, gone with the VM)");
   restore->add_option("--overlay-prefix", restore_config.overlay_prefix, "overlay file names: PREFIX-disk-N.overlay");
@@ -206,6 +209,8 @@ int main(int argc, char** argv) {
   clone->add_option("--overlay-dir", clone_options.overlay_dir,
                     "keep clone N's disk overlays in DIR/clone-N-disk-M.overlay (default: unnamed, gone with it)");
   clone->add_option("--tap-prefix", clone_options.tap_prefix, "clone N's virtio-net uses the tap PREFIXN");
+  clone->add_option("--disk", clone_options.shared_disks,
+                    "a read-only image the snapshot's disk used in place, in order (as restore --disk); repeatable");
 
   clones::CloneServerOptions server_options;
   CLI::App* server = app.add_subcommand(
@@ -220,6 +225,8 @@ int main(int argc, char** argv) {
                      "give clone N the control socket DIR/clone-N.sock");
   server->add_option("--overlay-dir", server_options.clones.overlay_dir, "keep clone N's disk overlays in DIR");
   server->add_option("--tap-prefix", server_options.clones.tap_prefix, "clone N's virtio-net uses the tap PREFIXN");
+  server->add_option("--disk", server_options.clones.shared_disks,
+                     "a read-only image the snapshot's disk used in place, in order (as restore --disk); repeatable");
 
   std::string info_kvm = "/dev/kvm";
   CLI::App* info = app.add_subcommand("info", "what this host's KVM offers");

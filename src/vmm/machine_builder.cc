@@ -162,6 +162,7 @@ Result<std::unique_ptr<Machine>> MachineBuilder::restore(const RestoreConfig& co
     // Last, once the vCPUs' local APICs hold their state: a restored device
     // may interrupt at once.
     virtio::DeviceRestoreContext context = dir.restore_context(config.overlay_dir, config.overlay_prefix, config.taps);
+    context.shared_disks = config.shared_disks;
     machine->pci_ = VMHIVE_TRY(PciPlatform::restore(*machine->vm_, *machine->memory_, *machine->mmio_bus_,
                                                     *machine->platform_, state.virtio, context,
                                                     std::chrono::microseconds(config.device_poll_us)));

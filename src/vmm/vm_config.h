@@ -46,6 +46,7 @@ struct RestoreConfig {
   std::string overlay_dir;     // where to keep disk overlays; empty: unnamed files that go with the VM
   std::string overlay_prefix = "restore";  // overlay names: <prefix>-disk-<n>.overlay
   std::vector<std::string> taps;  // one per virtio-net device in the snapshot
+  std::vector<std::string> shared_disks;  // the read-only images the snapshot uses in place, in order
 };
 
 }  // namespace vmhive

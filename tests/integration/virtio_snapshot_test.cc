@@ -164,13 +164,19 @@ TEST_F(VirtioSnapshot, ASharedReadOnlyDiskThatChangedIsRefused) {
   EXPECT_EQ(vm.wait(30s), 0);
   EXPECT_NE(::access((snapshot_dir() + "/disk-0").c_str(), F_OK), 0) << "a read-only disk was copied";
 
-  VmProcess restored = VmProcess::start({"restore", snapshot_dir()});
+  // The snapshot names the image, but opens it only where the operator names it too.
+  auto unnamed = run_vmhive({"restore", snapshot_dir()}, 30s);
+  EXPECT_EQ(unnamed.status, 1) << describe(unnamed);
+  EXPECT_EQ(lines_of(unnamed.errors).size(), 1u) << unnamed.errors;
+  EXPECT_NE(unnamed.errors.find("give it with --disk"), std::string::npos) << unnamed.errors;
+
+  VmProcess restored = VmProcess::start({"restore", snapshot_dir(), "--disk", image_});
   EXPECT_TRUE(verify_seed(restored, 5)) << restored.output() << restored.errors();
   restored.write_input("q");
   EXPECT_EQ(restored.wait(30s), 0);
 
   ASSERT_EQ(::truncate(image_.c_str(), 4 << 20), 0);
-  auto refused = run_vmhive({"restore", snapshot_dir()}, 30s);
+  auto refused = run_vmhive({"restore", snapshot_dir(), "--disk", image_}, 30s);
   EXPECT_EQ(refused.status, 1) << describe(refused);
   EXPECT_EQ(lines_of(refused.errors).size(), 1u) << refused.errors;
   EXPECT_NE(refused.errors.find("has changed since the snapshot"), std::string::npos) << refused.errors;

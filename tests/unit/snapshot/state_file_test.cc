@@ -279,7 +279,7 @@ virtio::FunctionState virtio_function(virtio::DeviceType type, uint8_t slot, uns
 MachineState machine_with_virtio() {
   MachineState state = small_machine(1);
   virtio::FunctionState block = virtio_function(virtio::DeviceType::kBlock, 1, 1);
-  block.device = encode_state(virtio::BlockState{"disk-0", false, 64ull << 20, 0, "vmhive-disk-7"});
+  block.device = encode_state(virtio::BlockState{.image = "disk-0", .size = 64ull << 20, .serial = "vmhive-disk-7"});
   virtio::FunctionState net = virtio_function(virtio::DeviceType::kNet, 2, 2);
   net.device = encode_state(virtio::NetState{{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}});
   virtio::FunctionState entropy = virtio_function(virtio::DeviceType::kEntropy, 31, 1);
@@ -304,6 +304,8 @@ void expect_same_function(const virtio::FunctionState& a, const virtio::Function
     EXPECT_EQ(x.shared, y.shared);
     EXPECT_EQ(x.size, y.size);
     EXPECT_EQ(x.mtime_ns, y.mtime_ns);
+    EXPECT_EQ(x.device, y.device);
+    EXPECT_EQ(x.inode, y.inode);
     EXPECT_EQ(x.serial, y.serial);
   }
   if (a.device_type == static_cast<uint16_t>(virtio::DeviceType::kNet)) {
@@ -368,7 +370,13 @@ TEST(MachineStateVirtio, RoundTripsBlockNetAndEntropy) {
 TEST(MachineStateVirtio, ASharedDiskKeepsItsAbsolutePathAndTime) {
   MachineState state = machine_with_virtio();
   state.virtio[0].device =
-      encode_state(virtio::BlockState{"/images/base.img", true, 1ull << 30, 1'700'000'000'123'456'789, "base"});
+      encode_state(virtio::BlockState{.image = "/images/base.img",
+                                      .shared = true,
+                                      .size = 1ull << 30,
+                                      .mtime_ns = 1'700'000'000'123'456'789,
+                                      .device = 2049,
+                                      .inode = 77,
+                                      .serial = "base"});
   auto decoded = decode(encode_machine_state(state));
   ASSERT_TRUE(decoded.ok()) << decoded.error().message;
   expect_same_function(decoded->virtio[0], state.virtio[0]);

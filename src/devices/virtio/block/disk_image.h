@@ -12,6 +12,19 @@
 
 namespace vmhive::virtio {
 
+// Which file an image is, as the kernel tells it through the open
+// descriptor: what a snapshot records of a shared image, and what a restore
+// compares with the file the operator names.
+struct FileIdentity {
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileIdentity&) const = default;
+};
+// The identity of the file open on `fd`.
+Result<FileIdentity> identity_of(int fd);
+
 class DiskImage {
  public:
   virtual ~DiskImage() = default;
@@ -27,7 +40,10 @@ class DiskImage {
   // The range reads as zeros afterwards; `may_deallocate` lets the image free
   // the space (discard, or write-zeroes with the unmap flag).
   virtual Result<void> zero(uint64_t offset, uint64_t length, bool may_deallocate) = 0;
+  // The file the disk is, for an image that is one file (a raw image).
+  virtual Result<FileIdentity> identity() const { return make_error("the disk is not a single file"); }
 };
+
 
 // How a --disk option asks for an image.
 struct DiskSpec {

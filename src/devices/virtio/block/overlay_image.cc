@@ -1,4 +1,6 @@
 #include "devices/virtio/block/overlay_image.h"
+
+#include "common/atomic_file.h"
 #include "common/errno_error.h"
 
 #include <fcntl.h>
@@ -53,10 +55,12 @@ Result<std::unique_ptr<OverlayImage>> OverlayImage::open(std::unique_ptr<RawImag
   const uint64_t data_offset = round_up(kBitmapOffset + bitmap_bytes, 1 << 20);
   const std::string where = "overlay " + overlay_path;
 
-  UniqueFd fd(::open(overlay_path.c_str(), O_RDWR | O_CLOEXEC));
+  // Never through a link: an overlay is written, and a planted link would
+  // send the guest's writes to any file the VMM can write.
+  UniqueFd fd(::open(overlay_path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid() && errno == ENOENT) {
-    // A new overlay: header, empty bitmap, and a hole as big as the disk.
-    fd = UniqueFd(::open(overlay_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    // A new overlay, the owner's alone: header, empty bitmap, and a hole as big as the disk.
+    fd = UniqueFd(::open(overlay_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid()) return errno_error(where + ": cannot create");
     if (base_path.size() >= kMaxBasePath) return make_error(where + ": base path too long");
     std::vector<uint8_t> head(kBitmapOffset, 0);
@@ -77,8 +81,17 @@ Result<std::unique_ptr<OverlayImage>> OverlayImage::open(std::unique_ptr<RawImag
     if (::ftruncate(fd.get(), static_cast<off_t>(data_offset + size)) < 0 || ::fsync(fd.get()) < 0) {
       return errno_error(where);
     }
+    // The overlay's name is durable too: its directory is synced.
+    const size_t slash = overlay_path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : overlay_path.substr(0, slash);
+    if (auto dir_fd = open_directory(dir); dir_fd.ok()) (void)::fsync(dir_fd->get());
   } else if (!fd.valid()) {
+    if (errno == ELOOP) return make_error(where + " is a symbolic link; refusing to write through it");
     return errno_error(where);
+  } else {
+    const struct stat existing = VMHIVE_TRY(stat_of(fd.get(), overlay_path));
+    if (!S_ISREG(existing.st_mode) || existing.st_nlink != 1)
+      return make_error(where + " is not a regular file with one name (a hard link?); refusing to write it");
   }
 
   OverlayHeader header{};

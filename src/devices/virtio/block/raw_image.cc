@@ -49,6 +49,10 @@ Result<void> write_fully(int fd, uint64_t offset, std::span<const uint8_t> data)
 Result<std::unique_ptr<RawImage>> RawImage::open(const std::string& path, bool read_only) {
   UniqueFd fd(::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
   if (!fd.valid()) return errno_error("disk image", path);
+  return from_fd(std::move(fd), path, read_only);
+}
+
+Result<std::unique_ptr<RawImage>> RawImage::from_fd(UniqueFd fd, const std::string& path, bool read_only) {
   struct stat info {};
   if (::fstat(fd.get(), &info) < 0) return errno_error("disk image", path);
   if (!S_ISREG(info.st_mode)) return make_error("disk image " + path + " is not a regular file");

@@ -10,6 +10,10 @@ class RawImage : public DiskImage {
  public:
   // The size is the file's, which must be a whole number of 512-byte sectors.
   static Result<std::unique_ptr<RawImage>> open(const std::string& path, bool read_only);
+  // The same over a file already open (`name` for messages): checked
+  // through the descriptor, never looked up again by name.
+  static Result<std::unique_ptr<RawImage>> from_fd(UniqueFd fd, const std::string& name, bool read_only);
+  Result<FileIdentity> identity() const override { return identity_of(fd_.get()); }
 
   uint64_t size() const override { return size_; }
   bool read_only() const override { return read_only_; }

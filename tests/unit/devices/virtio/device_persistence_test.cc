@@ -123,7 +123,7 @@ TEST_F(DevicePersistenceTest, AWritableDiskIsFrozenIntoTheSnapshotAndRestoredOve
   EXPECT_NE(again.error().message.find("already exists"), std::string::npos) << again.error().message;
 }
 
-TEST_F(DevicePersistenceTest, AReadOnlyImageIsKeptByPathAndMustNotChange) {
+TEST_F(DevicePersistenceTest, AReadOnlyImageIsUsedOnlyWhereTheOperatorNamesIt) {
   auto device = block(DiskSpec{image_, true, {}});
   auto saved = device->save(save_context("disk-0"));
   ASSERT_TRUE(saved.ok()) << saved.error().message;
@@ -131,15 +131,40 @@ TEST_F(DevicePersistenceTest, AReadOnlyImageIsKeptByPathAndMustNotChange) {
   ASSERT_TRUE(state.ok());
   EXPECT_TRUE(state->shared);
   EXPECT_EQ(state->image, std::filesystem::canonical(image_).string());
+  struct stat info {};
+  ASSERT_EQ(::stat(image_.c_str(), &info), 0);
+  EXPECT_EQ(state->inode, info.st_ino);
+  EXPECT_EQ(state->device, info.st_dev);
   EXPECT_FALSE(std::filesystem::exists(snapshot_ + "/disk-0")) << "nothing is copied";
 
-  auto context = restore_context();
-  auto restored = restore(DeviceType::kBlock, *saved, context);
+  // The state's path alone opens nothing: the operator must name the image.
+  auto unnamed = restore_context();
+  auto refused = restore(DeviceType::kBlock, *saved, unnamed);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("give it with --disk"), std::string::npos) << refused.error().message;
+
+  auto named = restore_context();
+  named.shared_disks = {image_};
+  auto restored = restore(DeviceType::kBlock, *saved, named);
   ASSERT_TRUE(restored.ok()) << restored.error().message;
   EXPECT_TRUE(static_cast<BlockDevice&>(**restored).image().read_only());
 
+  // Another file with the same size and time is still another file.
+  const std::string other = temp_.file("other.img");
+  std::filesystem::copy_file(image_, other);
+  struct timespec times[2] = {info.st_atim, info.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, other.c_str(), times, 0), 0);
+  auto wrong = restore_context();
+  wrong.shared_disks = {other};
+  auto impostor = restore(DeviceType::kBlock, *saved, wrong);
+  ASSERT_FALSE(impostor.ok());
+  EXPECT_NE(impostor.error().message.find("is not the image the snapshot used"), std::string::npos)
+      << impostor.error().message;
+
   std::ofstream(image_, std::ios::binary | std::ios::app) << std::string(512, 'x');
-  auto changed = restore(DeviceType::kBlock, *saved, context);
+  auto after_change = restore_context();
+  after_change.shared_disks = {image_};
+  auto changed = restore(DeviceType::kBlock, *saved, after_change);
   ASSERT_FALSE(changed.ok());
   EXPECT_NE(changed.error().message.find("has changed since the snapshot"), std::string::npos);
 }
@@ -153,22 +178,31 @@ TEST_F(DevicePersistenceTest, ADiskCopyThatIsALinkIsRefused) {
   auto context = restore_context();
   auto restored = restore(DeviceType::kBlock, *saved, context);
   ASSERT_FALSE(restored.ok());
-  EXPECT_NE(restored.error().message.find("not a regular file"), std::string::npos) << restored.error().message;
+  EXPECT_NE(restored.error().message.find("snapshot disk"), std::string::npos) << restored.error().message;
+
+  // A hard link passes a regular-file check; it has two names.
+  ASSERT_EQ(::unlink((snapshot_ + "/disk-0").c_str()), 0);
+  ASSERT_EQ(::link(image_.c_str(), (snapshot_ + "/disk-0").c_str()), 0);
+  auto linked = restore(DeviceType::kBlock, *saved, context);
+  ASSERT_FALSE(linked.ok());
+  EXPECT_NE(linked.error().message.find("not a regular file with one name"), std::string::npos)
+      << linked.error().message;
 }
 
 TEST_F(DevicePersistenceTest, StatesAreCheckedBeforeAnythingIsBuilt) {
   const DeviceKind* block_kind = find_device_kind(static_cast<uint16_t>(DeviceType::kBlock));
-  auto check = [&](BlockState state) {
+  auto check = [&](std::string image, bool shared, uint64_t size = 4096, std::string serial = "id") {
+    BlockState state{.image = std::move(image), .shared = shared, .size = size, .serial = std::move(serial)};
     auto checked = block_kind->check_state(encode_state(state));
     return checked.ok() ? std::string("(ok)") : checked.error().message;
   };
-  EXPECT_EQ(check({"disk-0", false, 4096, 0, "id"}), "(ok)");
-  EXPECT_EQ(check({"/images/base.img", true, 4096, 0, "id"}), "(ok)");
-  EXPECT_NE(check({"../etc/passwd", false, 4096, 0, "id"}).find("neither"), std::string::npos);
-  EXPECT_NE(check({"..", false, 4096, 0, "id"}).find("neither"), std::string::npos);
-  EXPECT_NE(check({"/etc/shadow", false, 4096, 0, "id"}).find("neither"), std::string::npos);
-  EXPECT_NE(check({"disk-0", false, 1000, 0, "id"}).find("size of 1000"), std::string::npos);
-  EXPECT_NE(check({"disk-0", false, 4096, 0, std::string(21, 's')}).find("at most 20"), std::string::npos);
+  EXPECT_EQ(check("disk-0", false), "(ok)");
+  EXPECT_EQ(check("/images/base.img", true), "(ok)");
+  EXPECT_NE(check("../etc/passwd", false).find("neither"), std::string::npos);
+  EXPECT_NE(check("..", false).find("neither"), std::string::npos);
+  EXPECT_NE(check("/etc/shadow", false).find("neither"), std::string::npos);
+  EXPECT_NE(check("disk-0", false, 1000).find("size of 1000"), std::string::npos);
+  EXPECT_NE(check("disk-0", false, 4096, std::string(21, 's')).find("at most 20"), std::string::npos);
   EXPECT_FALSE(block_kind->check_state(std::vector<uint8_t>{1, 2, 3}).ok()) << "truncated";
 
   const DeviceKind* net_kind = find_device_kind(static_cast<uint16_t>(DeviceType::kNet));
