@@ -25,6 +25,7 @@
 #include "clones/clone_server.h"
 #include "clones/hold_protocol.h"
 #include "common/unique_fd.h"
+#include "common/size_parse.h"
 #include "control/control_client.h"
 #include "kvm/kvm.h"
 #include "vmm/machine_builder.h"
@@ -152,6 +153,8 @@ int main(int argc, char** argv) {
   run->add_option("--cpus", run_options.cpus, "number of vCPUs (default 1; at most KVM's limit)")
       ->check(CLI::Range(1u, cli::kMaxCpusOption));
   run->add_option("--console", run_options.console, "stdio, or a file for the guest's serial output");
+  run->add_option("--console-limit", run_options.console_limit,
+                  "at most this much guest output goes to a console file, e.g. 16M (default 64M)");
   run->add_option("--cpu-template", run_options.cpu_template, "CPUID template (see `vmhive info`)");
   run->add_option("--kvm", run_options.kvm_device, "KVM device (default /dev/kvm)");
   run->add_flag("--report-timing", run_options.report_timing, "print set-up time, run time and exit counts");
@@ -177,6 +180,9 @@ int main(int argc, char** argv) {
   CLI::App* restore = app.add_subcommand("restore", "continue a VM from a snapshot directory");
   restore->add_option("dir", restore_config.snapshot_dir, "snapshot directory")->required();
   restore->add_option("--console", restore_config.console, "stdio, or a file for the guest's serial output");
+  std::string restore_console_limit = "64M";
+  restore->add_option("--console-limit", restore_console_limit,
+                      "at most this much guest output goes to a console file, e.g. 16M (default 64M)");
   restore->add_option("--control", restore_config.control_socket, "control socket for the restored VM");
   restore->add_option("--kvm", restore_config.kvm_device, "KVM device (default /dev/kvm)");
   restore->add_flag("--report-timing", restore_config.report_timing, "print set-up time, run time and exit counts");
@@ -205,6 +211,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, clones::kMaxClones));
   clone->add_option("--console-dir", clone_options.console_dir,
                     "write clone N's serial output to DIR/clone-N.log (default: discard)");
+  clone->add_option("--console-limit", clone_options.console_limit,
+                    "at most this much output goes to each clone's console file (default 64M)");
   clone->add_option("--control-dir", clone_options.control_dir, "give clone N the control socket DIR/clone-N.sock");
   clone->add_option("--overlay-dir", clone_options.overlay_dir,
                     "keep clone N's disk overlays in DIR/clone-N-disk-M.overlay (default: unnamed, gone with it)");
@@ -221,6 +229,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, clones::kMaxPool));
   server->add_option("--console-dir", server_options.clones.console_dir,
                      "write clone N's serial output to DIR/clone-N.log (default: discard)");
+  server->add_option("--console-limit", server_options.clones.console_limit,
+                     "at most this much output goes to each clone's console file (default 64M)");
   server->add_option("--control-dir", server_options.clones.control_dir,
                      "give clone N the control socket DIR/clone-N.sock");
   server->add_option("--overlay-dir", server_options.clones.overlay_dir, "keep clone N's disk overlays in DIR");
@@ -256,6 +266,9 @@ int main(int argc, char** argv) {
   }
   if (*snapshot) return snapshot_command(snapshot_socket, snapshot_dir, snapshot_stop);
   if (*restore) {
+    auto console_limit = parse_console_limit(restore_console_limit);
+    if (!console_limit.ok()) return fail(console_limit.error().message);
+    restore_config.console_limit = *console_limit;
     for (const std::string& text : restore_nets) {
       auto net = cli::parse_net_option(text);
       if (!net.ok() || net->mac) {

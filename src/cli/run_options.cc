@@ -9,6 +9,7 @@
 
 #include "cli/device_options.h"
 #include "common/errno_error.h"
+#include "common/host_memory.h"
 #include "common/size_parse.h"
 
 namespace vmhive::cli {
@@ -62,6 +63,7 @@ Result<VmConfig> make_vm_config(const RunOptions& options, const HostFacts& host
   config.cmdline = options.cmdline_given ? options.cmdline : kDefaultLinuxCmdline;
   config.console = options.console;
   if (config.console.empty()) return make_error("--console: give stdio or a file name");
+  config.console_limit = VMHIVE_TRY(parse_console_limit(options.console_limit));
   config.cpu_template = options.cpu_template;
   config.kvm_device = options.kvm_device;
   config.report_timing = options.report_timing;
@@ -79,10 +81,7 @@ Result<VmConfig> make_vm_config(const RunOptions& options, const HostFacts& host
 
 HostFacts probe_host() {
   HostFacts facts;
-  long pages = ::sysconf(_SC_PHYS_PAGES);
-  long page_size = ::sysconf(_SC_PAGESIZE);
-  facts.physical_memory = pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size)
-                                                     : UINT64_MAX;
+  facts.physical_memory = host_physical_memory();
   std::error_code error;
   auto executable = std::filesystem::read_symlink("/proc/self/exe", error);
   facts.default_guest_dir = (error ? std::filesystem::path(".") : executable.parent_path()).string() + "/linux-guest";

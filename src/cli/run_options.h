@@ -20,6 +20,7 @@ struct RunOptions {
   std::string mem = "256M";
   uint32_t cpus = 1;  // 1 to kMaxCpusOption (CLI11 checks); the VMM checks KVM's limit
   std::string console = "stdio";
+  std::string console_limit = "64M";  // at most this much guest output goes to a console file
   std::string cpu_template;
   std::string kvm_device = "/dev/kvm";
   bool report_timing = false;

@@ -4,7 +4,9 @@
 
 #include <cerrno>
 
+#include "common/directories.h"
 #include "common/errno_error.h"
+#include "common/size_parse.h"
 #include "snapshot/snapshot_dir.h"
 
 namespace vmhive::clones {
@@ -16,10 +18,12 @@ Result<void> check_snapshot(const std::string& dir) {
   return {};
 }
 
-// A directory option's directory, made if missing.
+// A directory option's directory, made (0700) if missing, and private to
+// this user if it exists: the clones' consoles, sockets and overlays go there.
 Result<void> ensure_directory(const std::string& dir, const char* option) {
   if (dir.empty()) return {};
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return errno_error(option, dir);
+  auto checked = ensure_private_directory(dir);
+  if (!checked.ok()) return with_context(option, checked.error());
   return {};
 }
 
@@ -30,6 +34,7 @@ std::vector<std::string> restore_arguments(const CloneOptions& options, const st
   const std::string name = "clone-" + std::to_string(index);
   std::vector<std::string> args{vmhive_binary, "restore", options.snapshot_dir};
   if (!options.console_dir.empty()) args.insert(args.end(), {"--console", options.console_dir + "/" + name + ".log"});
+  if (!options.console_limit.empty()) args.insert(args.end(), {"--console-limit", options.console_limit});
   if (!options.control_dir.empty()) args.insert(args.end(), {"--control", options.control_dir + "/" + name + ".sock"});
   if (!options.overlay_dir.empty()) args.insert(args.end(), {"--overlay-dir", options.overlay_dir, "--overlay-prefix", name});
   if (!options.tap_prefix.empty()) args.insert(args.end(), {"--net", "tap=" + options.tap_prefix + std::to_string(index)});
@@ -39,6 +44,7 @@ std::vector<std::string> restore_arguments(const CloneOptions& options, const st
 
 Result<void> prepare_clones(const CloneOptions& options) {
   VMHIVE_CHECK(check_snapshot(options.snapshot_dir));
+  if (!options.console_limit.empty()) VMHIVE_TRY(parse_console_limit(options.console_limit));
   VMHIVE_CHECK(ensure_directory(options.console_dir, "--console-dir"));
   VMHIVE_CHECK(ensure_directory(options.control_dir, "--control-dir"));
   VMHIVE_CHECK(ensure_directory(options.overlay_dir, "--overlay-dir"));

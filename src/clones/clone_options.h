@@ -14,6 +14,7 @@ namespace vmhive::clones {
 struct CloneOptions {
   std::string snapshot_dir;
   std::string console_dir;  // empty: clones' consoles are discarded
+  std::string console_limit;  // empty: restore's default
   std::string control_dir;  // empty: no control sockets
   std::string overlay_dir;  // empty: each clone's disk overlays are unnamed and go with it
   std::string tap_prefix;   // clone N's virtio-net uses the tap <prefix>N (snapshots with one net)

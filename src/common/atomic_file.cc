@@ -76,17 +76,4 @@ Result<void> write_file_atomically(const std::string& path, std::span<const uint
   return {};
 }
 
-Result<UniqueFd> open_directory(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) {
-    if (errno == ELOOP || errno == ENOTDIR) {
-      struct stat info {};
-      if (::lstat(path.c_str(), &info) == 0 && S_ISLNK(info.st_mode))
-        return make_error("directory " + path + " is a symbolic link; give the directory itself");
-    }
-    return errno_error("cannot open directory", path);
-  }
-  return fd;
-}
-
 }  // namespace vmhive

@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 
+#include "common/directories.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
 
@@ -51,8 +52,5 @@ Result<void> write_file_atomically(int dir_fd, const std::string& name, std::spa
 // The same for a path: its directory is opened (without following a
 // symlink in the last component) and `bytes` written there.
 Result<void> write_file_atomically(const std::string& path, std::span<const uint8_t> bytes, mode_t mode = 0600);
-
-// A directory, opened with O_DIRECTORY | O_NOFOLLOW: a symlink in its place is refused.
-Result<UniqueFd> open_directory(const std::string& path);
 
 }  // namespace vmhive

@@ -35,6 +35,14 @@ Result<uint64_t> parse_size(std::string_view text, uint64_t default_unit) {
   return number * unit;
 }
 
+Result<uint64_t> parse_console_limit(std::string_view text) {
+  const std::string option = "--console-limit " + std::string(text);
+  auto size = parse_size(text, 1);
+  if (!size.ok()) return with_context(option, size.error());
+  if (*size < 4096) return make_error(option + ": at least 4 KiB");
+  return *size;
+}
+
 std::string format_size(uint64_t bytes) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int unit = 0;

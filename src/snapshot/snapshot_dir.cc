@@ -29,8 +29,7 @@ Result<SnapshotDir> SnapshotDir::open_fd(UniqueFd fd, const std::string& given) 
 }
 
 Result<SnapshotDir> SnapshotDir::create(const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return errno_error("snapshot directory", path);
-  auto fd = open_directory(path);
+  auto fd = ensure_private_directory(path);
   if (!fd.ok()) return with_context("snapshot directory", fd.error());
   if (::unlinkat(fd->get(), kStateName, 0) != 0 && errno != ENOENT)
     return errno_error("snapshot directory " + path + ": cannot replace its state file");

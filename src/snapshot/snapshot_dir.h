@@ -38,7 +38,8 @@ class SnapshotDir {
   // A kept overlay of restored disk `disk`: <dir>/<prefix>-disk-<disk>.overlay.
   static std::string overlay_path(const std::string& dir, const std::string& prefix, unsigned disk);
 
-  // A directory to write a snapshot into, created if missing. An older
+  // A directory to write a snapshot into, created if missing (an existing
+  // one must be this user's and writable by nobody else). An older
   // snapshot's state file goes first: a snapshot that fails half-way never
   // leaves new files beside an old state file.
   static Result<SnapshotDir> create(const std::string& path);

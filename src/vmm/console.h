@@ -18,14 +18,23 @@ namespace vmhive {
 
 class ConsoleOutput {
  public:
-  // "stdio" writes to standard output; anything else is a file to create.
-  static Result<ConsoleOutput> open(const std::string& target);
-  void write(uint8_t byte) const;
+  static constexpr uint64_t kDefaultLimit = 64ull << 20;
+
+  // "stdio" writes to standard output; anything else is a file, created 0600
+  // (or emptied), never through a link and never one with other names; a
+  // FIFO or a character device is written as it is. At most `limit` bytes go
+  // to a file (a guest must not fill the host's disk); then one line says
+  // the output stopped, and the rest is dropped.
+  static Result<ConsoleOutput> open(const std::string& target, uint64_t limit = kDefaultLimit);
+  // Called with the UART's lock held (one writer at a time).
+  void write(uint8_t byte);
   bool is_stdio() const { return !file_.valid(); }
 
  private:
-  explicit ConsoleOutput(UniqueFd file) : file_(std::move(file)) {}
+  ConsoleOutput(UniqueFd file, uint64_t limit) : file_(std::move(file)), limit_(limit) {}
   UniqueFd file_;  // invalid: standard output
+  uint64_t limit_;
+  uint64_t written_ = 0;
 };
 
 // Puts a terminal into raw mode and restores it when destroyed, so every

@@ -10,6 +10,8 @@
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/syscall_semantics.h"
+#include "common/host_memory.h"
+#include "common/size_parse.h"
 #include "kvm/kvm_state.h"
 #include "vmm/vcpu_setup.h"
 
@@ -40,7 +42,7 @@ VmOutcome outcome_for(const StopRequest& request) {
 
 Result<void> MachineBuilder::assemble_base(Machine& machine, const Base& base, GuestMemory memory) {
   machine.stop_ = VMHIVE_TRY(StopController::create());
-  auto console = ConsoleOutput::open(base.console);
+  auto console = ConsoleOutput::open(base.console, base.console_limit);
   if (!console.ok()) return with_context("--console " + base.console, console.error());
   machine.console_ = std::make_unique<ConsoleOutput>(std::move(*console));
 
@@ -78,7 +80,7 @@ Result<std::unique_ptr<Machine>> MachineBuilder::build(const VmConfig& config, s
   if (!memory.ok()) return with_context("--mem", memory.error());
   const std::string cpu_template =
       config.cpu_template.empty() ? default_template_for(machine->kvm_->backend()) : config.cpu_template;
-  VMHIVE_CHECK(assemble_base(*machine, Base{config.console, cpu_template, config.vcpu_count, config.memory_size},
+  VMHIVE_CHECK(assemble_base(*machine, Base{config.console, config.console_limit, cpu_template, config.vcpu_count, config.memory_size},
                              std::move(*memory)));
   VMHIVE_CHECK(load_kernel_and_vcpus(*machine, config, warnings));
   VMHIVE_CHECK(arm_pvm_syscall_repair(*machine));
@@ -142,6 +144,10 @@ Result<std::unique_ptr<Machine>> MachineBuilder::restore(const RestoreConfig& co
   snapshot::LoadedSnapshot loaded = VMHIVE_TRY(dir.load());
   const snapshot::MachineState& state = loaded.state;
 
+  // A state file is the user's input: the same limits as --mem.
+  if (state.description.memory_size > host_physical_memory())
+    return make_error("snapshot " + config.snapshot_dir + " needs " + format_size(state.description.memory_size) +
+                      " of RAM; this host has " + format_size(host_physical_memory()));
   std::unique_ptr<Machine> machine(new Machine());
   machine->kvm_ = std::make_unique<kvm::Kvm>(VMHIVE_TRY(kvm::Kvm::open(config.kvm_device)));
   const std::string backend = kvm::backend_name(machine->kvm_->backend());
@@ -154,7 +160,8 @@ Result<std::unique_ptr<Machine>> MachineBuilder::restore(const RestoreConfig& co
   auto memory = GuestMemory::map_file_private(x86::ram_regions(state.description.memory_size), loaded.memory.get());
   if (!memory.ok()) return with_context(memory_path, memory.error());
   VMHIVE_CHECK(assemble_base(*machine,
-                             Base{config.console, state.description.cpu_template, state.description.vcpu_count,
+                             Base{config.console, config.console_limit, state.description.cpu_template,
+                                  state.description.vcpu_count,
                                   state.description.memory_size},
                              std::move(*memory)));
   VMHIVE_CHECK(restore_vcpus_and_devices(*machine, state));

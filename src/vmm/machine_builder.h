@@ -30,6 +30,7 @@ class MachineBuilder {
  private:
   struct Base {
     std::string console;
+    uint64_t console_limit;
     std::string cpu_template;
     uint32_t vcpu_count;
     uint64_t memory_size;

@@ -25,6 +25,7 @@ struct VmConfig {
   uint64_t memory_size = 256ull << 20;
   uint32_t vcpu_count = 1;
   std::string console = "stdio";  // "stdio" or a file to write guest output to
+  uint64_t console_limit = 64ull << 20;  // at most this many bytes to a console file
   std::string cpu_template;       // empty: the default for this host's backend
   std::string kvm_device = "/dev/kvm";
   bool report_timing = false;     // print start-up time and exit counts on stderr
@@ -39,6 +40,7 @@ struct VmConfig {
 struct RestoreConfig {
   std::string snapshot_dir;
   std::string console = "stdio";
+  uint64_t console_limit = 64ull << 20;
   std::string control_socket;
   std::string kvm_device = "/dev/kvm";
   bool report_timing = false;

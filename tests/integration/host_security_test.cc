@@ -20,7 +20,12 @@
 #include <string>
 #include <vector>
 
+#include "arch/x86/layout.h"
+#include "common/host_memory.h"
+#include "common/state_codec.h"
 #include "file_contents.h"
+#include "snapshot/machine_state.h"
+#include "snapshot/state_file.h"
 #include "temp_dir.h"
 #include "vm_process.h"
 
@@ -202,6 +207,73 @@ TEST_F(HostSecurity, SnapshotsFollowNoPlantedLinksAndArePrivate) {
   ASSERT_EQ(again.status, 0) << describe(again);
   EXPECT_EQ(second.wait(30s), 0);
   EXPECT_EQ(mode_of(fresh) & 0777, 0700u);
+}
+
+TEST_F(HostSecurity, ConsoleFilesFollowNoLinksAndAreCapped) {
+  const std::string victim = temp_.file("victim");
+  std::ofstream(victim) << "precious";
+  const std::string linked = temp_.file("linked.log");
+  ASSERT_EQ(::symlink(victim.c_str(), linked.c_str()), 0);
+  auto through_link = run_vmhive({"run", "--kernel", guest_path("hello"), "--console", linked}, 30s);
+  EXPECT_EQ(through_link.status, 1) << describe(through_link);
+  EXPECT_NE(through_link.errors.find("symbolic link"), std::string::npos) << through_link.errors;
+  const std::string hard = temp_.file("hard.log");
+  ASSERT_EQ(::link(victim.c_str(), hard.c_str()), 0);
+  auto through_hard_link = run_vmhive({"run", "--kernel", guest_path("hello"), "--console", hard}, 30s);
+  EXPECT_EQ(through_hard_link.status, 1) << describe(through_hard_link);
+  EXPECT_NE(through_hard_link.errors.find("other names"), std::string::npos) << through_hard_link.errors;
+  EXPECT_EQ(file_contents(victim), "precious");
+
+  // A guest cannot fill the disk: the file stops at the limit, with a note.
+  const std::string log = temp_.file("echo.log");
+  const mode_t old = ::umask(0);
+  VmProcess vm = VmProcess::start({"run", "--kernel", guest_path("echo"), "--console", log, "--console-limit", "4K"});
+  ::umask(old);
+  vm.write_input(std::string(8000, 'a') + "q");
+  EXPECT_EQ(vm.wait(30s), 0) << vm.errors();
+  const std::string written = file_contents(log);
+  EXPECT_LT(written.size(), 4096u + 200) << "capped";
+  EXPECT_NE(written.find("console output stopped here, at the limit of 4096 bytes"), std::string::npos);
+  EXPECT_EQ(written.find("echo: bye"), std::string::npos) << "nothing after the note";
+  EXPECT_EQ(mode_of(log) & 0777, 0600u);
+}
+
+// A crafted state file asking for twice this host's RAM (its memory file a
+// sparse file of the size the state gives): refused as --mem would be.
+TEST_F(HostSecurity, ASnapshotCannotAskForMoreRamThanTheHostHas) {
+  const std::string snapshot = temp_.file("snapshot");
+  VmProcess vm = VmProcess::start({"run", "--kernel", guest_path("counter"), "--control", control_});
+  ASSERT_TRUE(vm.wait_for_output("counter: ready", 30s)) << vm.errors();
+  ASSERT_EQ(run_vmhive({"snapshot", "--control", control_, snapshot, "--stop"}, 60s).status, 0);
+  EXPECT_EQ(vm.wait(30s), 0);
+
+  const std::string bytes = file_contents(snapshot + "/state");
+  auto file = snapshot::StateFile::parse(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  snapshot::StateFileWriter crafted;
+  uint64_t memory_file_size = 0;
+  for (const auto& section : file->sections()) {
+    auto payload = section.payload;
+    if (section.tag == snapshot::kMachineSection) {
+      auto description = decode_state<snapshot::MachineDescription>(payload, "machine");
+      ASSERT_TRUE(description.ok()) << description.error().message;
+      description->memory_size = (host_physical_memory() * 2 + (1ull << 30)) & ~((1ull << 30) - 1);
+      description->memory_file_size = 0;
+      for (const auto& region : x86::ram_regions(description->memory_size)) description->memory_file_size += region.size;
+      memory_file_size = description->memory_file_size;
+      payload = encode_state(*description);
+    }
+    crafted.add(section.tag, section.instance, payload);
+  }
+  const auto out = crafted.finish();
+  std::ofstream(snapshot + "/state", std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(out.data()), static_cast<std::streamsize>(out.size()));
+  ASSERT_EQ(::truncate((snapshot + "/memory").c_str(), static_cast<off_t>(memory_file_size)), 0);
+
+  auto result = run_vmhive({"restore", snapshot}, 60s);
+  EXPECT_EQ(result.status, 1) << describe(result);
+  EXPECT_EQ(lines_of(result.errors).size(), 1u) << result.errors;
+  EXPECT_NE(result.errors.find("of RAM; this host has"), std::string::npos) << result.errors;
 }
 
 }  // namespace
