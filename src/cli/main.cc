@@ -26,6 +26,7 @@
 #include "clones/hold_protocol.h"
 #include "common/unique_fd.h"
 #include "common/size_parse.h"
+#include "confinement/process_hygiene.h"
 #include "control/control_client.h"
 #include "kvm/kvm.h"
 #include "vmm/machine_builder.h"
@@ -59,14 +60,16 @@ void report_outcome(const VmOutcome& outcome) {
   }
 }
 
-int run_command(const cli::RunOptions& options) {
+int run_command(const cli::RunOptions& options, bool seccomp, bool test_forbidden_call) {
+  // A VM process keeps no descriptor its launcher left open by mistake.
+  if (auto closed = confinement::close_stray_descriptors({}); !closed.ok()) return fail(closed.error().message);
   auto config = cli::make_vm_config(options, cli::probe_host());
   if (!config.ok()) return fail(config.error().message);
   std::vector<std::string> warnings;
   auto machine = MachineBuilder::build(*config, &warnings);
   for (const std::string& warning : warnings) std::fprintf(stderr, "vmhive: warning: %s\n", warning.c_str());
   if (!machine.ok()) return fail(machine.error().message);
-  VmOutcome outcome = run_machine(**machine, RunnerOptions{config->control_socket, {}});
+  VmOutcome outcome = run_machine(**machine, RunnerOptions{config->control_socket, {}, seccomp, test_forbidden_call});
   if (config->report_timing) std::fprintf(stderr, "%s\n", (*machine)->timing_report().c_str());
   report_outcome(outcome);
   return exit_status_for(outcome);
@@ -75,11 +78,13 @@ int run_command(const cli::RunOptions& options) {
 // `restore --hold-fd N` (for a clone server): with the machine built, the
 // clone waits on N for the server's "go" (clones/hold_protocol.h); once the
 // vCPUs run it says "running" and closes N.
-int restore_command(const RestoreConfig& config, int hold_fd) {
+int restore_command(const RestoreConfig& config, int hold_fd, bool seccomp) {
+  const int keep[] = {hold_fd};
+  if (auto closed = confinement::close_stray_descriptors(keep); !closed.ok()) return fail(closed.error().message);
   UniqueFd hold(hold_fd);
   auto machine = MachineBuilder::restore(config);
   if (!machine.ok()) return fail(machine.error().message);
-  RunnerOptions runner{config.control_socket, {}};
+  RunnerOptions runner{config.control_socket, {}, seccomp};
   if (hold.valid()) {
     auto outcome = clones::hold_until_go(hold.get());
     if (!outcome.ok()) return fail("--hold-fd " + std::to_string(hold_fd) + ": " + outcome.error().message);
@@ -167,6 +172,12 @@ int main(int argc, char** argv) {
                   "how long the device thread busy-polls the queues after activity (default 50, 0: never)")
       ->check(CLI::Range(0u, cli::kMaxDevicePollUs));
 
+  bool no_seccomp = false;
+  bool test_forbidden_call = false;
+  run->add_flag("--test-forbidden-call", test_forbidden_call, "for tests: make a forbidden system call once confined")
+      ->group("");  // hidden
+  run->add_flag("--no-seccomp", no_seccomp,
+                "run without the system-call allowlists (for debugging; capabilities are still dropped)");
   run->add_option("--control", run_options.control, "listen for control requests (snapshot, pause, ...) on this Unix socket");
 
   std::string snapshot_socket, snapshot_dir;
@@ -184,6 +195,8 @@ int main(int argc, char** argv) {
   restore->add_option("--console-limit", restore_console_limit,
                       "at most this much guest output goes to a console file, e.g. 16M (default 64M)");
   restore->add_option("--control", restore_config.control_socket, "control socket for the restored VM");
+  restore->add_flag("--no-seccomp", no_seccomp,
+                    "run without the system-call allowlists (for debugging; capabilities are still dropped)");
   restore->add_option("--kvm", restore_config.kvm_device, "KVM device (default /dev/kvm)");
   restore->add_flag("--report-timing", restore_config.report_timing, "print set-up time, run time and exit counts");
   std::vector<std::string> restore_nets;
@@ -217,6 +230,7 @@ int main(int argc, char** argv) {
   clone->add_option("--overlay-dir", clone_options.overlay_dir,
                     "keep clone N's disk overlays in DIR/clone-N-disk-M.overlay (default: unnamed, gone with it)");
   clone->add_option("--tap-prefix", clone_options.tap_prefix, "clone N's virtio-net uses the tap PREFIXN");
+  clone->add_flag("--no-seccomp", clone_options.no_seccomp, "clones run without their system-call allowlists");
   clone->add_option("--disk", clone_options.shared_disks,
                     "a read-only image the snapshot's disk used in place, in order (as restore --disk); repeatable");
 
@@ -235,6 +249,7 @@ int main(int argc, char** argv) {
                      "give clone N the control socket DIR/clone-N.sock");
   server->add_option("--overlay-dir", server_options.clones.overlay_dir, "keep clone N's disk overlays in DIR");
   server->add_option("--tap-prefix", server_options.clones.tap_prefix, "clone N's virtio-net uses the tap PREFIXN");
+  server->add_flag("--no-seccomp", server_options.clones.no_seccomp, "clones run without their system-call allowlists");
   server->add_option("--disk", server_options.clones.shared_disks,
                      "a read-only image the snapshot's disk used in place, in order (as restore --disk); repeatable");
 
@@ -262,7 +277,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   if (*run) {
     run_options.cmdline_given = run->count("--cmdline") > 0;
-    return run_command(run_options);
+    return run_command(run_options, !no_seccomp, test_forbidden_call);
   }
   if (*snapshot) return snapshot_command(snapshot_socket, snapshot_dir, snapshot_stop);
   if (*restore) {
@@ -279,7 +294,7 @@ int main(int argc, char** argv) {
       }
       restore_config.taps.push_back(net->tap);
     }
-    return restore_command(restore_config, restore_hold_fd);
+    return restore_command(restore_config, restore_hold_fd, !no_seccomp);
   }
   if (*clone || *server) {
     char self[4096] = {};

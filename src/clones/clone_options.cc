@@ -39,6 +39,7 @@ std::vector<std::string> restore_arguments(const CloneOptions& options, const st
   if (!options.overlay_dir.empty()) args.insert(args.end(), {"--overlay-dir", options.overlay_dir, "--overlay-prefix", name});
   if (!options.tap_prefix.empty()) args.insert(args.end(), {"--net", "tap=" + options.tap_prefix + std::to_string(index)});
   for (const std::string& disk : options.shared_disks) args.insert(args.end(), {"--disk", disk});
+  if (options.no_seccomp) args.push_back("--no-seccomp");
   return args;
 }
 

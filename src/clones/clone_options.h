@@ -19,6 +19,7 @@ struct CloneOptions {
   std::string overlay_dir;  // empty: each clone's disk overlays are unnamed and go with it
   std::string tap_prefix;   // clone N's virtio-net uses the tap <prefix>N (snapshots with one net)
   std::vector<std::string> shared_disks;  // read-only images the snapshot uses in place (restore --disk)
+  bool no_seccomp = false;                // clones run without their system-call allowlists
 };
 
 // The `vmhive restore` command line of clone number `index` (clone-N's

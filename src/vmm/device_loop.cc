@@ -1,4 +1,8 @@
 #include "vmm/device_loop.h"
+
+#include <pthread.h>
+
+#include <future>
 #include "common/errno_error.h"
 
 #include <sys/epoll.h>
@@ -68,11 +72,24 @@ Result<void> DeviceLoop::add_poller(std::function<bool()> poll, std::function<vo
   return {};
 }
 
-Result<void> DeviceLoop::start() {
+Result<void> DeviceLoop::start(const std::function<Result<void>()>& confine) {
+  std::promise<Result<void>> confined;
+  std::future<Result<void>> outcome = confined.get_future();
   try {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this, &confine, &confined] {
+      Result<void> result = confine ? confine() : Result<void>();
+      const bool ok = result.ok();
+      confined.set_value(std::move(result));
+      if (ok) run();
+    });
   } catch (const std::system_error& error) {
     return make_error(std::string("cannot start the device thread: ") + error.what());
+  }
+  ::pthread_setname_np(thread_.native_handle(), "devices");
+  Result<void> result = outcome.get();
+  if (!result.ok()) {
+    thread_.join();
+    return with_context("the device thread", result.error());
   }
   return {};
 }

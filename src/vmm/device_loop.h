@@ -38,7 +38,9 @@ class DeviceLoop {
   // loop sleeps. A zero window turns polling off.
   void set_poll_window(std::chrono::microseconds window) { poll_window_ = window; }
   Result<void> add_poller(std::function<bool()> poll, std::function<void()> stop);
-  Result<void> start();
+  // Starts the thread; `confine` (if given) runs first on it, and start()
+  // fails, with the thread gone, if it did.
+  Result<void> start(const std::function<Result<void>()>& confine = {});
 
   // Parks the thread between events and returns once it is parked (or at
   // once if it never started): no callback runs, so no device touches guest

@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "confinement/seccomp_filters.h"
 #include "kvm/kvm_state.h"
 
 namespace vmhive {
@@ -21,19 +22,24 @@ Machine::~Machine() {
   threads_.join_all();
 }
 
-Result<void> Machine::start() {
+Result<void> Machine::start(bool confine) {
   started_at_ = std::chrono::steady_clock::now();
+  const auto confine_as = [confine](confinement::ThreadRole role) -> std::function<Result<void>()> {
+    if (!confine) return {};
+    return [role] { return confinement::confine_thread(role); };
+  };
   VMHIVE_CHECK(VcpuThreads::install_kick_handler());
   stop_->set_on_stop([this] {
     pause_->shutdown();
     threads_.kick_all();
   });
-  if (pci_) VMHIVE_CHECK(pci_->start());
+  if (pci_) VMHIVE_CHECK(pci_->start(confine_as(confinement::ThreadRole::kDevice)));
   for (uint32_t index = 0; index < vcpus_.size(); ++index) {
     x86::PvmSyscallRepair* repair = syscall_repairs_.empty() ? nullptr : syscall_repairs_[index].get();
     VMHIVE_CHECK(threads_.start(VcpuLoopContext{&vcpus_[index], memory_.get(), &platform_->io_bus(),
                                                 mmio_bus_.get(), stop_.get(), exit_counters_[index].get(), repair,
-                                                pause_.get()}));
+                                                pause_.get()},
+                                confine_as(confinement::ThreadRole::kVcpu)));
   }
   return {};
 }

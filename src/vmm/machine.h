@@ -41,8 +41,10 @@ class Machine {
   ~Machine();  // stops the VM if it runs and joins every thread
 
   // Starts the device thread and one thread per vCPU. Signals the main loop
-  // takes must be blocked first: the threads inherit the mask.
-  Result<void> start();
+  // takes must be blocked first: the threads inherit the mask. With
+  // `confine`, each thread installs its role's system-call filter before it
+  // does anything else (confinement/seccomp_filters.h).
+  Result<void> start(bool confine = false);
   StopController& stop_controller() { return *stop_; }
   // Joins the threads once a stop was requested; the outcome decides.
   VmOutcome finish();

@@ -54,7 +54,7 @@ class PciPlatform {
                                                       std::chrono::microseconds poll_window);
 
   // Starts the device thread; call before the vCPUs run.
-  Result<void> start() { return loop_->start(); }
+  Result<void> start(const std::function<Result<void>()>& confine = {}) { return loop_->start(confine); }
 
   // Snapshots: pause() parks the device thread (no request in flight, no
   // backend touched); capture() then has every device save itself into

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <future>
 #include <string>
 
 namespace vmhive {
@@ -27,16 +28,30 @@ Result<void> VcpuThreads::install_kick_handler() {
   return {};
 }
 
-Result<void> VcpuThreads::start(const VcpuLoopContext& context) {
-  std::lock_guard lock(mutex_);
+Result<void> VcpuThreads::start(const VcpuLoopContext& context, const std::function<Result<void>()>& confine) {
+  std::promise<Result<void>> confined;
+  std::future<Result<void>> outcome = confined.get_future();
+  std::thread thread;
   try {
-    running_.push_back(Running{context.vcpu, std::thread([context] { run_vcpu_loop(context); })});
+    thread = std::thread([context, &confine, &confined] {
+      Result<void> result = confine ? confine() : Result<void>();
+      const bool ok = result.ok();
+      confined.set_value(std::move(result));
+      if (ok) run_vcpu_loop(context);
+    });
   } catch (const std::system_error& error) {
     return make_error("cannot start the thread of vCPU " + std::to_string(context.vcpu->index()) + ": " +
                       error.what());
   }
   std::string name = "vcpu" + std::to_string(context.vcpu->index());
-  ::pthread_setname_np(running_.back().thread.native_handle(), name.c_str());
+  ::pthread_setname_np(thread.native_handle(), name.c_str());
+  Result<void> result = outcome.get();
+  if (!result.ok()) {
+    thread.join();
+    return with_context("vCPU " + std::to_string(context.vcpu->index()), result.error());
+  }
+  std::lock_guard lock(mutex_);
+  running_.push_back(Running{context.vcpu, std::move(thread)});
   return {};
 }
 

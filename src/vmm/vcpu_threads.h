@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -26,7 +27,9 @@ class VcpuThreads {
   // enough; calling it again is harmless.
   static Result<void> install_kick_handler();
 
-  Result<void> start(const VcpuLoopContext& context);
+  // Starts the vCPU's thread. `confine` (if given) runs first on the new
+  // thread; start() waits for it and fails, with the thread gone, if it did.
+  Result<void> start(const VcpuLoopContext& context, const std::function<Result<void>()>& confine = {});
   // Safe from any thread, including a vCPU thread, and while start() runs.
   void kick_all();
   // Kicks every vCPU out of KVM_RUN and waits for its thread; the caller

@@ -2,15 +2,19 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <optional>
 #include <vector>
 
 #include "common/errno_error.h"
 #include "common/signal_fd.h"
+#include "confinement/process_hygiene.h"
+#include "confinement/seccomp_filters.h"
 #include "control/control_server.h"
 #include "control/controller_requests.h"
 #include "vmm/console.h"
@@ -50,11 +54,26 @@ Result<void> Runner::serve() {
     control_.emplace(std::move(*control));
   }
   StopController& stop = machine_.stop_controller();
-  VMHIVE_CHECK(machine_.start());
+  // Everything the VM needs is open now (KVM, memory, disks, taps, console,
+  // the control socket): from here on the process needs no privilege.
+  VMHIVE_CHECK(confinement::set_no_new_privs());
+  VMHIVE_CHECK(confinement::drop_capabilities());
+  if (options_.seccomp) {
+    VMHIVE_CHECK(confinement::install_violation_report());
+    // The C library reads the time-zone file at its first time conversion
+    // (the RTC's gmtime_r on a vCPU thread): read it now, while files may be opened.
+    ::tzset();
+  }
+  VMHIVE_CHECK(machine_.start(options_.seccomp));
   if (options_.on_running) options_.on_running();
 
   const bool interactive = machine_.console_is_stdio() && ::isatty(STDIN_FILENO);
   const auto raw_terminal = interactive ? RawTerminal::enter(STDIN_FILENO) : std::nullopt;
+  if (options_.seccomp) {
+    if (auto confined = confinement::confine_thread(confinement::ThreadRole::kMain); !confined.ok())
+      return confined.error();
+  }
+  if (options_.test_forbidden_call) (void)!::socket(AF_INET, SOCK_STREAM, 0);
   const control::ControlServer::Handler handle = [this](std::string_view request) {
     return control::serve_request(request, controller_);
   };

@@ -1,6 +1,7 @@
 // Runs a built Machine to its end on the calling thread: termination
 // signals, console input from stdin (raw terminal, Ctrl-A x), and the
-// control socket, whose requests go to the machine's controller.
+// control socket, whose requests go to the machine's controller. Before the
+// guest runs, the process confines itself (docs/security.md).
 #pragma once
 
 #include <functional>
@@ -14,6 +15,13 @@ namespace vmhive {
 struct RunnerOptions {
   std::string control_socket;       // empty: none (control/control_request.h)
   std::function<void()> on_running;  // once every vCPU thread has started (a clone server times start-up by it)
+  // Every thread runs under its system-call allowlist (--no-seccomp: off, for
+  // debugging). Capabilities are dropped and no new privileges can be
+  // gained either way, once the machine's devices are open.
+  bool seccomp = true;
+  // Test only: once confined, the main thread makes a call no thread may
+  // make (a socket), so that a test sees what a violation does.
+  bool test_forbidden_call = false;
 };
 
 // The outcome says how the VM ended; a VMM failure while running is an

@@ -3,6 +3,7 @@
 // umask, links planted where vmhive writes are never followed, a file at the
 // control socket's path is never deleted, and clients that connect and say
 // nothing delay neither the guest, its console, its signals nor anyone else.
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -236,6 +237,79 @@ TEST_F(HostSecurity, ConsoleFilesFollowNoLinksAndAreCapped) {
   EXPECT_NE(written.find("console output stopped here, at the limit of 4096 bytes"), std::string::npos);
   EXPECT_EQ(written.find("echo: bye"), std::string::npos) << "nothing after the note";
   EXPECT_EQ(mode_of(log) & 0777, 0600u);
+}
+
+// The fields of /proc/PID/status (or of one of its threads) a test checks.
+std::string status_field(const std::string& status_path, const std::string& key) {
+  std::ifstream status(status_path);
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(key + ":", 0) == 0) {
+      const size_t value = line.find_first_not_of(" \t", key.size() + 1);
+      return value == std::string::npos ? std::string() : line.substr(value);
+    }
+  }
+  return "(missing)";
+}
+
+// Once running, a VM process holds no capability, cannot gain privileges,
+// runs every thread under its seccomp filter, and keeps no descriptor its
+// launcher left open.
+TEST_F(HostSecurity, ARunningVmIsConfined) {
+  const int stray = ::open("/dev/null", O_RDONLY);  // not close-on-exec: a careless launcher's
+  ASSERT_GE(stray, 0);
+  VmProcess vm = start_echo();
+  ::close(stray);
+  ASSERT_TRUE(vm.wait_for_output("echo: ready", 30s)) << vm.errors();
+  const std::string proc = "/proc/" + std::to_string(vm.pid());
+  EXPECT_EQ(status_field(proc + "/status", "CapEff"), "0000000000000000");
+  EXPECT_EQ(status_field(proc + "/status", "CapPrm"), "0000000000000000");
+  EXPECT_EQ(status_field(proc + "/status", "NoNewPrivs"), "1");
+  size_t threads = 0;
+  for (const auto& task : std::filesystem::directory_iterator(proc + "/task")) {
+    ++threads;
+    EXPECT_EQ(status_field(task.path().string() + "/status", "Seccomp"), "2") << task.path();
+  }
+  EXPECT_GE(threads, 2u) << "the main thread and a vCPU";
+  for (const auto& fd : std::filesystem::directory_iterator(proc + "/fd")) {
+    std::error_code error;
+    const auto target = std::filesystem::read_symlink(fd.path(), error).string();
+    if (std::stoi(fd.path().filename().string()) > 2) {
+      EXPECT_NE(target, "/dev/null") << "fd " << fd.path().filename() << " was left open by the launcher";
+    }
+  }
+  // Still a working VM: console and control socket.
+  vm.write_input("ok");
+  EXPECT_TRUE(vm.wait_for_output("ok", 10s));
+  EXPECT_NE(request(control_, R"({"op":"status"})", 10s).find("\"running\""), std::string::npos);
+  vm.send_signal(SIGTERM);
+  EXPECT_EQ(vm.wait(30s), 143);
+}
+
+TEST_F(HostSecurity, WithoutSeccompCapabilitiesAreStillDropped) {
+  VmProcess vm = VmProcess::start({"run", "--kernel", guest_path("echo"), "--no-seccomp"});
+  ASSERT_TRUE(vm.wait_for_output("echo: ready", 30s)) << vm.errors();
+  const std::string status = "/proc/" + std::to_string(vm.pid()) + "/status";
+  EXPECT_EQ(status_field(status, "Seccomp"), "0");
+  EXPECT_EQ(status_field(status, "CapEff"), "0000000000000000");
+  vm.send_signal(SIGTERM);
+  EXPECT_EQ(vm.wait(30s), 143);
+}
+
+// A forbidden call (a test-only switch makes one) stops that VM with one
+// line; another VM on the host runs on.
+TEST_F(HostSecurity, AForbiddenCallStopsOnlyThatVm) {
+  VmProcess bystander = start_echo();
+  ASSERT_TRUE(bystander.wait_for_output("echo: ready", 30s)) << bystander.errors();
+  auto violator = run_vmhive({"run", "--kernel", guest_path("echo"), "--test-forbidden-call"}, 30s);
+  EXPECT_EQ(violator.status, 1) << describe(violator);
+  EXPECT_EQ(lines_of(violator.errors).size(), 1u) << violator.errors;
+  EXPECT_NE(violator.errors.find("the main thread made the forbidden system call 41"), std::string::npos)
+      << violator.errors;
+  bystander.write_input("still here");
+  EXPECT_TRUE(bystander.wait_for_output("still here", 10s)) << bystander.output();
+  bystander.send_signal(SIGTERM);
+  EXPECT_EQ(bystander.wait(30s), 143);
 }
 
 // A crafted state file asking for twice this host's RAM (its memory file a

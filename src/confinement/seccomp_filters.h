@@ -1,0 +1,30 @@
+// Per-thread system-call allowlists (seccomp, through libseccomp): once a
+// VM is set up, each of its threads may make only the calls its job needs,
+// with ioctl limited to the request numbers it issues. A call outside the
+// list stops the whole VM process with one line naming the thread and the
+// call (SIGSYS, reported and turned into exit status 1); nothing else on
+// the host is affected. docs/security.md lists what each thread may do.
+#pragma once
+
+#include "common/result.h"
+
+namespace vmhive::confinement {
+
+enum class ThreadRole {
+  kMain,    // the main loop: signals, console input, the control socket, snapshots
+  kVcpu,    // KVM_RUN and the exits it handles (devices on port I/O and MMIO)
+  kDevice,  // the device thread: queues, disks, taps, interrupts
+};
+
+const char* role_name(ThreadRole role);
+
+// Installs the SIGSYS handler that reports a forbidden call; once per
+// process, before any filter.
+Result<void> install_violation_report();
+
+// Loads `role`'s filter on the calling thread (the kernel keeps it for the
+// thread's life; threads it starts afterwards inherit it). Needs
+// PR_SET_NO_NEW_PRIVS (set_no_new_privs()) or CAP_SYS_ADMIN.
+Result<void> confine_thread(ThreadRole role);
+
+}  // namespace vmhive::confinement
