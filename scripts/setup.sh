@@ -13,6 +13,7 @@ packages=(
   libcli11-dev                            # command-line parsing
   nlohmann-json3-dev                      # the control socket's JSON requests
   zlib1g-dev                              # CRC-32 checksums of snapshot state files
+  libseccomp-dev libcap-dev               # confinement: per-thread system-call filters, dropping capabilities
   busybox-static lz4 kmod cpio            # the default Linux guest's initramfs
   iproute2                                # network tests: namespaces, bridges, taps
 )
