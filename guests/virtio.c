@@ -3,6 +3,8 @@
  * or, with bad=<case>, first writes one malformed ring of that kind, checks
  * that the device flags DEVICE_NEEDS_RESET instead of using it, resets it,
  * and then reads entropy again (the VMM survived and the device recovered).
+ * repeat=N does the bad ring and the reset N times (a guest flooding the
+ * VMM's log).
  */
 #include "console.h"
 #include "guest.h"
@@ -140,7 +142,8 @@ void guest_main(uint64_t start_info_paddr)
 	char name[40] = {0}; /* console_printf has no %.*s */
 	for (size_t i = 0; bad && i < length && i + 1 < sizeof name; i++)
 		name[i] = bad[i];
-	if (bad) {
+	const uint64_t repeat = cmdline ? cmdline_number(cmdline, "repeat", 1) : 1;
+	for (uint64_t round = 0; bad && round < repeat; round++) {
 		if (!write_bad_ring(&device, bad, length))
 			debug_exit(2);
 		if (!wait_for_needs_reset(&device)) {
@@ -148,7 +151,8 @@ void guest_main(uint64_t start_info_paddr)
 				       virtio_status(&device), queue.used_idx);
 			debug_exit(1);
 		}
-		console_printf("virtio: device needs reset after bad=%s\n", name);
 	}
+	if (bad)
+		console_printf("virtio: device needs reset after bad=%s (%u times)\n", name, (unsigned)repeat);
 	debug_exit(read_entropy(&device) ? 0 : 1);
 }

@@ -35,6 +35,7 @@ Result<uint32_t> InterruptRoutes::allocate(unsigned count) {
 
 Result<void> InterruptRoutes::set_msi(uint32_t gsi, const pci::MsiMessage& message) {
   std::lock_guard guard(lock_);
+  if (const auto found = msi_routes_.find(gsi); found != msi_routes_.end() && found->second == message) return {};
   msi_routes_[gsi] = message;
   std::vector<kvm_irq_routing_entry> table;
   // KVM's default routes (irq_comm.c): GSIs 0-15 reach the PIC and the
@@ -73,7 +74,7 @@ Result<std::unique_ptr<KvmMsiVectors>> KvmMsiVectors::create(InterruptRoutes& ro
 void KvmMsiVectors::route(unsigned vector, const pci::MsiMessage& message) {
   if (vector >= eventfds_.size()) return;
   if (auto set = routes_.set_msi(first_gsi_ + vector, message); !set.ok()) {
-    std::fprintf(stderr, "vmhive: routing MSI vector %u: %s\n", vector, set.error().message.c_str());
+    log_.write("routing MSI vector " + std::to_string(vector) + ": " + set.error().message);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <vector>
 
+#include "common/rate_limited_log.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "devices/pci/msix.h"
@@ -51,6 +52,7 @@ class KvmMsiVectors : public pci::MsiSink {
   InterruptRoutes& routes_;
   uint32_t first_gsi_;
   std::vector<UniqueFd> eventfds_;
+  RateLimitedLog log_;  // the guest programs its vectors as often as it likes
 };
 
 }  // namespace vmhive

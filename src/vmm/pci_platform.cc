@@ -35,7 +35,7 @@ void PciPlatform::Doorbells::set_queue_notify_address(unsigned queue, std::optio
     if (auto set = vm_.set_mmio_ioeventfd(eventfds_[queue].get(), *address, true); set.ok()) {
       addresses_[queue] = address;
     } else {
-      std::fprintf(stderr, "vmhive: queue doorbell at %s: %s\n", hex(*address).c_str(), set.error().message.c_str());
+      log_.write("queue doorbell at " + hex(*address) + ": " + set.error().message);
     }
   }
 }

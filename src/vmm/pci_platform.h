@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/rate_limited_log.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "devices/mmio_bus.h"
@@ -77,6 +78,7 @@ class PciPlatform {
     const kvm::Vm& vm_;
     std::vector<UniqueFd> eventfds_;
     std::vector<std::optional<uint64_t>> addresses_;
+    RateLimitedLog log_;  // the guest moves BARs as often as it likes
   };
 
   // A virtio device with everything that serves it.

@@ -42,11 +42,24 @@ TEST_P(HostileRing, DeviceNeedsResetAndTheVmmSurvives) {
   const std::string bad = GetParam();
   auto result = run_guest("virtio", {"--rng", "--cmdline", "bad=" + bad});
   EXPECT_EQ(result.status, 0) << describe(result);
-  EXPECT_TRUE(has_line(result, "virtio: device needs reset after bad=" + bad)) << describe(result);
+  EXPECT_TRUE(has_line(result, "virtio: device needs reset after bad=" + bad + " (1 times)")) << describe(result);
   EXPECT_TRUE(has_line(result, "virtio: rng ok, 2 x 64 bytes")) << "the reset device works again\n"
                                                                  << describe(result);
   EXPECT_NE(result.errors.find("vmhive: virtio-rng: queue 0: "), std::string::npos) << describe(result);
   EXPECT_NE(result.errors.find("the device needs a reset"), std::string::npos) << describe(result);
+}
+
+// A guest that breaks and resets its device 2,000 times: the VMM's stderr
+// gets a bounded number of lines, the last saying how many were held back.
+TEST(HostileRingFlood, TheVmmsLogStaysBounded) {
+  VMHIVE_REQUIRE_KVM();
+  auto result = run_guest("virtio", {"--rng", "--cmdline", "bad=zero-length repeat=2000"}, std::chrono::seconds(120));
+  EXPECT_EQ(result.status, 0) << describe(result);
+  EXPECT_TRUE(has_line(result, "virtio: device needs reset after bad=zero-length (2000 times)")) << describe(result);
+  const auto lines = lines_of(result.errors);
+  EXPECT_GE(lines.size(), 1u);
+  EXPECT_LE(lines.size(), 12u) << "2,000 failures, a bounded log:\n" << result.errors;
+  EXPECT_NE(result.errors.find("lines held back"), std::string::npos) << result.errors;
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, HostileRing,

@@ -19,7 +19,8 @@ bool aligned_dword_or_qword(uint64_t offset, size_t length) {
 MsixTable::MsixTable(unsigned vector_count, MsiSink& sink)
     : sink_(sink),
       entries_(std::clamp(vector_count, 1u, kMsixMaxVectors)),
-      pending_((entries_.size() + 63) / 64, 0) {}
+      pending_((entries_.size() + 63) / 64, 0),
+      routed_(entries_.size()) {}
 
 std::array<uint8_t, 10> MsixTable::capability_body(uint8_t bar, uint32_t table_offset, uint32_t pba_offset) const {
   std::array<uint8_t, 10> body{};
@@ -56,7 +57,21 @@ void MsixTable::set_pending(unsigned vector, bool value) {
   }
 }
 
+MsiMessage MsixTable::message(unsigned vector) const {
+  const Entry& entry = entries_[vector];
+  return MsiMessage{(uint64_t{entry.address_high} << 32) | entry.address_low, entry.data};
+}
+
+void MsixTable::sync_route(unsigned vector) {
+  if (masked(vector)) return;
+  const MsiMessage current = message(vector);
+  if (routed_[vector] == current) return;
+  routed_[vector] = current;
+  sink_.route(vector, current);
+}
+
 void MsixTable::deliver_if_pending(unsigned vector) {
+  sync_route(vector);
   if (enabled_ && pending(vector) && !masked(vector)) {
     set_pending(vector, false);
     sink_.signal(vector);
@@ -88,14 +103,9 @@ void MsixTable::table_write(uint64_t offset, std::span<const uint8_t> data) {
   if (!aligned_dword_or_qword(offset, data.size()) || offset + data.size() > table_bytes()) return;
   const unsigned vector = static_cast<unsigned>(offset / 16);
   Entry& entry = entries_[vector];
-  const Entry before = entry;
   std::memcpy(reinterpret_cast<uint8_t*>(entries_.data()) + offset, data.data(), data.size());
   entry.control &= kVectorMasked;  // the other control bits are reserved
-  if (entry.address_low != before.address_low || entry.address_high != before.address_high ||
-      entry.data != before.data) {
-    sink_.route(vector, MsiMessage{(uint64_t{entry.address_high} << 32) | entry.address_low, entry.data});
-  }
-  deliver_if_pending(vector);
+  deliver_if_pending(vector);  // routes it first if it is unmasked and changed
 }
 
 void MsixTable::pba_read(uint64_t offset, std::span<uint8_t> data) {
@@ -144,7 +154,8 @@ Result<void> MsixTable::restore(const State& state) {
   for (unsigned vector = 0; vector < entries_.size(); ++vector) {
     const auto& saved = state.entries[vector];
     entries_[vector] = Entry{saved[0], saved[1], saved[2], saved[3] & kVectorMasked};
-    sink_.route(vector, MsiMessage{(uint64_t{saved[1]} << 32) | saved[0], saved[2]});
+    routed_[vector] = message(vector);
+    sink_.route(vector, *routed_[vector]);
   }
   pending_ = state.pending;
   if (entries_.size() % 64 != 0) pending_.back() &= (1ull << (entries_.size() % 64)) - 1;  // no bits past the table

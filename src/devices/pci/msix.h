@@ -5,12 +5,15 @@
 // delivering. In a VM that is KVM: each vector has a GSI routed to its message
 // and an irqfd, so a device thread raises an interrupt with one eventfd write.
 // Masking is done here (a masked vector's interrupt sets its pending bit and
-// is sent when the driver unmasks it), so routes never need tearing down.
+// is sent when the driver unmasks it), so routes never need tearing down; a
+// vector's route is brought up to date when it is unmasked, so rewriting
+// masked entries costs the VMM nothing.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -105,6 +108,11 @@ class MsixTable {
   };
 
   bool masked(unsigned vector) const;
+  MsiMessage message(unsigned vector) const;
+  // Hands `vector`'s message to the sink if it is unmasked and changed since
+  // it was last routed: a driver reprogramming a masked entry dword by dword
+  // (or a guest rewriting the table in a loop) costs no route until it unmasks.
+  void sync_route(unsigned vector);
   bool pending(unsigned vector) const { return (pending_[vector / 64] >> (vector % 64)) & 1; }
   void set_pending(unsigned vector, bool value);
   // Sends `vector`'s pending interrupt if MSI-X is on and the vector unmasked.
@@ -115,6 +123,7 @@ class MsixTable {
   mutable std::mutex lock_;
   std::vector<Entry> entries_;
   std::vector<uint64_t> pending_;
+  std::vector<std::optional<MsiMessage>> routed_;  // what the sink has for each vector
   bool enabled_ = false;
   bool function_masked_ = false;
 };

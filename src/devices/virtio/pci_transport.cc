@@ -325,7 +325,7 @@ bool PciTransport::serve_queue(unsigned index, bool polling) {
 
 void PciTransport::fail(const std::string& why) {
   if (!(status_ & kStatusNeedsReset)) {
-    std::fprintf(stderr, "vmhive: %s: %s; the device needs a reset\n", type_name(device_.type()), why.c_str());
+    failures_log_.write(std::string(type_name(device_.type())) + ": " + why + "; the device needs a reset");
   }
   failure_ = why;
   status_ |= kStatusNeedsReset;

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "common/rate_limited_log.h"
 #include "devices/pci/msix.h"
 #include "devices/pci/pci_device.h"
 #include "devices/virtio/virtio_device.h"
@@ -169,6 +170,7 @@ class PciTransport : public pci::PciDevice {
   std::vector<QueueRegisters> queue_registers_;
   std::vector<std::optional<Virtqueue>> queues_;
   std::string failure_;
+  RateLimitedLog failures_log_;  // a guest can fail its device in a loop
   std::atomic<uint8_t> isr_{0};
 };
 
