@@ -66,7 +66,22 @@ Result<GuestMemory> GuestMemory::map(const std::vector<MemoryRegion>& regions, i
     host_regions.push_back({region.guest_address, region.size, mapping.data() + offset});
     offset += region.size;
   }
-  return GuestMemory(std::move(mapping), std::move(host_regions), anonymous);
+  UniqueFd backing;
+  if (!anonymous) {
+    backing = UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    if (!backing.valid()) return errno_error("memory file: cannot keep it open");
+  }
+  return GuestMemory(std::move(mapping), std::move(host_regions), std::move(backing));
+}
+
+Result<void> GuestMemory::check_backing() const {
+  if (anonymous()) return {};
+  struct stat status {};
+  if (::fstat(backing_.get(), &status) != 0) return errno_error("memory file: fstat failed");
+  if (static_cast<uint64_t>(status.st_size) < total_size())
+    return make_error("the snapshot's memory file shrank under this VM (" + std::to_string(status.st_size) +
+                      " bytes now, " + std::to_string(total_size()) + " mapped): its RAM is gone; the VM cannot go on");
+  return {};
 }
 
 namespace {
@@ -105,7 +120,7 @@ Result<uint64_t> GuestMemory::save_to_file(int fd) const {
     return errno_error("memory file: cannot size it");
   const uint64_t pages = total / kPageSize;
   std::vector<bool> touched;
-  if (anonymous_) touched = VMHIVE_TRY(touched_pages(mapping_.data(), pages));
+  if (anonymous()) touched = VMHIVE_TRY(touched_pages(mapping_.data(), pages));
   uint64_t written = 0;
   // Runs of non-zero pages go out in one pwrite each.
   uint64_t run_start = 0, run_length = 0;
@@ -119,7 +134,7 @@ Result<uint64_t> GuestMemory::save_to_file(int fd) const {
     return {};
   };
   for (uint64_t page = 0; page < pages; ++page) {
-    const bool data = (!anonymous_ || touched[page]) && !page_is_zero(mapping_.data() + page * kPageSize);
+    const bool data = (!anonymous() || touched[page]) && !page_is_zero(mapping_.data() + page * kPageSize);
     if (data) {
       if (run_length == 0) run_start = page;
       ++run_length;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/mapping.h"
+#include "common/unique_fd.h"
 #include "common/result.h"
 
 namespace vmhive {
@@ -71,14 +72,22 @@ class GuestMemory {
   const std::vector<HostRegion>& regions() const { return regions_; }
   uint64_t total_size() const;
 
+  // RAM mapped from a file (a snapshot's memory) is gone where the file
+  // shrank under it: a guest touching it faults, the VMM gets SIGBUS. An
+  // error here says the file is shorter than the RAM it backs, so that a VM
+  // that stops can say why (nothing can stop another user with write access
+  // to the file from truncating it; docs/security.md).
+  Result<void> check_backing() const;
+
  private:
-  GuestMemory(Mapping mapping, std::vector<HostRegion> regions, bool anonymous)
-      : mapping_(std::move(mapping)), regions_(std::move(regions)), anonymous_(anonymous) {}
+  GuestMemory(Mapping mapping, std::vector<HostRegion> regions, UniqueFd backing)
+      : mapping_(std::move(mapping)), regions_(std::move(regions)), backing_(std::move(backing)) {}
   static Result<GuestMemory> map(const std::vector<MemoryRegion>& regions, int fd);
+  bool anonymous() const { return !backing_.valid(); }
 
   Mapping mapping_;
   std::vector<HostRegion> regions_;
-  bool anonymous_ = true;
+  UniqueFd backing_;  // the file RAM is mapped from; invalid for anonymous RAM
 };
 
 }  // namespace vmhive

@@ -25,13 +25,24 @@ std::string registers_of(const kvm::Vcpu& vcpu) {
 }
 
 
+// A crash of a VM whose RAM file shrank under it is not the guest's doing:
+// it is reported as what it is (exit status 1), not as a guest crash.
+bool stopped_for_lost_memory(const VcpuLoopContext& context) {
+  auto backing = context.memory->check_backing();
+  if (backing.ok()) return false;
+  context.stop->request_stop(VmOutcome{VmOutcomeKind::kVmmError, 0, backing.error().message});
+  return true;
+}
+
 void stop_with_crash(const VcpuLoopContext& context, const std::string& what) {
+  if (stopped_for_lost_memory(context)) return;
   std::string message = "vCPU " + std::to_string(context.vcpu->index()) + ": " + what + "\n" +
                         registers_of(*context.vcpu);
   context.stop->request_stop(VmOutcome{VmOutcomeKind::kCrash, 0, std::move(message)});
 }
 
 void stop_with_vmm_error(const VcpuLoopContext& context, const std::string& what) {
+  if (stopped_for_lost_memory(context)) return;
   context.stop->request_stop(
       VmOutcome{VmOutcomeKind::kVmmError, 0, "vCPU " + std::to_string(context.vcpu->index()) + ": " + what});
 }

@@ -26,6 +26,15 @@ namespace {
 constexpr size_t kMaxPendingInput = 4096;
 constexpr int kInputRetryMilliseconds = 10;  // while the UART's FIFO is full
 
+// The VMM's own access to guest RAM (a device reading a ring) faults when a
+// snapshot's memory file was truncated under the VM: one line, status 1.
+void report_lost_memory(int) {
+  static constexpr char kReport[] =
+      "vmhive: guest RAM became unreadable (SIGBUS): the snapshot's memory file was truncated under this VM\n";
+  (void)!::write(STDERR_FILENO, kReport, sizeof kReport - 1);
+  ::_exit(1);
+}
+
 class Runner {
  public:
   Runner(Machine& machine, const RunnerOptions& options) : machine_(machine), options_(options), controller_(machine) {}
@@ -53,6 +62,10 @@ Result<void> Runner::serve() {
     if (!control.ok()) return with_context("--control", control.error());
     control_.emplace(std::move(*control));
   }
+  struct sigaction lost_memory {};
+  lost_memory.sa_handler = report_lost_memory;
+  sigemptyset(&lost_memory.sa_mask);
+  if (::sigaction(SIGBUS, &lost_memory, nullptr) != 0) return errno_error("sigaction(SIGBUS) failed");
   StopController& stop = machine_.stop_controller();
   // Everything the VM needs is open now (KVM, memory, disks, taps, console,
   // the control socket): from here on the process needs no privilege.

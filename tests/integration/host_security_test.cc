@@ -312,6 +312,27 @@ TEST_F(HostSecurity, AForbiddenCallStopsOnlyThatVm) {
   EXPECT_EQ(bystander.wait(30s), 143);
 }
 
+// Truncating a snapshot's memory file under a restored VM takes its RAM
+// away: the VM stops with one line saying so (exit status 1), not as a
+// guest crash (a triple fault, exit status 4).
+TEST_F(HostSecurity, AMemoryFileTruncatedUnderAVmIsNamed) {
+  const std::string snapshot = temp_.file("snapshot");
+  VmProcess vm = VmProcess::start({"run", "--kernel", guest_path("counter"), "--control", control_});
+  ASSERT_TRUE(vm.wait_for_output("counter: ready", 30s)) << vm.errors();
+  ASSERT_EQ(run_vmhive({"snapshot", "--control", control_, snapshot, "--stop"}, 60s).status, 0);
+  EXPECT_EQ(vm.wait(30s), 0);
+  VmProcess restored = VmProcess::start({"restore", snapshot});
+  restored.write_input("p");
+  ASSERT_TRUE(restored.wait_for_output("tick=", 30s)) << restored.output() << restored.errors();
+  ASSERT_EQ(::truncate((snapshot + "/memory").c_str(), 0), 0);
+  restored.write_input("p");
+  EXPECT_EQ(restored.wait(30s), 1) << restored.errors();
+  EXPECT_EQ(lines_of(restored.errors()).size(), 1u) << restored.errors();
+  EXPECT_TRUE(restored.errors().find("memory file shrank under this VM") != std::string::npos ||
+              restored.errors().find("memory file was truncated under this VM") != std::string::npos)
+      << restored.errors();
+}
+
 // A crafted state file asking for twice this host's RAM (its memory file a
 // sparse file of the size the state gives): refused as --mem would be.
 TEST_F(HostSecurity, ASnapshotCannotAskForMoreRamThanTheHostHas) {
