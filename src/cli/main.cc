@@ -2,6 +2,7 @@
 // that says how it ended; `vmhive info` reports what this host's KVM offers.
 #include <CLI/CLI.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,7 +14,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -26,6 +29,7 @@
 #include "clones/hold_protocol.h"
 #include "common/unique_fd.h"
 #include "common/size_parse.h"
+#include "confinement/jail.h"
 #include "confinement/process_hygiene.h"
 #include "control/control_client.h"
 #include "kvm/kvm.h"
@@ -60,16 +64,38 @@ void report_outcome(const VmOutcome& outcome) {
   }
 }
 
-int run_command(const cli::RunOptions& options, bool seccomp, bool test_forbidden_call) {
+// What every VM process (run, restore) gets besides its machine: confinement.
+struct Confinement {
+  bool seccomp = true;
+  bool test_forbidden_call = false;
+  std::optional<confinement::JailConfig> jail;
+};
+
+// For a jailed VM: the launcher forks it into a PID namespace of its own and
+// waits for it, then removes the control socket it can no longer reach.
+std::optional<int> jail_launcher(const Confinement& confine, const std::string& control_socket) {
+  if (!confine.jail) return std::nullopt;
+  auto launched = confinement::enter_pid_namespace();
+  if (!launched.ok()) return fail(launched.error().message);
+  if (!launched->has_value()) return std::nullopt;  // the VM
+  struct stat info {};
+  if (!control_socket.empty() && ::lstat(control_socket.c_str(), &info) == 0 && S_ISSOCK(info.st_mode))
+    ::unlink(control_socket.c_str());
+  return **launched;
+}
+
+int run_command(const cli::RunOptions& options, const Confinement& confine) {
   // A VM process keeps no descriptor its launcher left open by mistake.
   if (auto closed = confinement::close_stray_descriptors({}); !closed.ok()) return fail(closed.error().message);
+  if (auto launcher = jail_launcher(confine, options.control)) return *launcher;
   auto config = cli::make_vm_config(options, cli::probe_host());
   if (!config.ok()) return fail(config.error().message);
   std::vector<std::string> warnings;
   auto machine = MachineBuilder::build(*config, &warnings);
   for (const std::string& warning : warnings) std::fprintf(stderr, "vmhive: warning: %s\n", warning.c_str());
   if (!machine.ok()) return fail(machine.error().message);
-  VmOutcome outcome = run_machine(**machine, RunnerOptions{config->control_socket, {}, seccomp, test_forbidden_call});
+  VmOutcome outcome = run_machine(
+      **machine, RunnerOptions{config->control_socket, {}, confine.seccomp, confine.test_forbidden_call, confine.jail});
   if (config->report_timing) std::fprintf(stderr, "%s\n", (*machine)->timing_report().c_str());
   report_outcome(outcome);
   return exit_status_for(outcome);
@@ -78,13 +104,14 @@ int run_command(const cli::RunOptions& options, bool seccomp, bool test_forbidde
 // `restore --hold-fd N` (for a clone server): with the machine built, the
 // clone waits on N for the server's "go" (clones/hold_protocol.h); once the
 // vCPUs run it says "running" and closes N.
-int restore_command(const RestoreConfig& config, int hold_fd, bool seccomp) {
+int restore_command(const RestoreConfig& config, int hold_fd, const Confinement& confine) {
   const int keep[] = {hold_fd};
   if (auto closed = confinement::close_stray_descriptors(keep); !closed.ok()) return fail(closed.error().message);
+  if (auto launcher = jail_launcher(confine, config.control_socket)) return *launcher;
   UniqueFd hold(hold_fd);
   auto machine = MachineBuilder::restore(config);
   if (!machine.ok()) return fail(machine.error().message);
-  RunnerOptions runner{config.control_socket, {}, seccomp};
+  RunnerOptions runner{config.control_socket, {}, confine.seccomp, false, confine.jail};
   if (hold.valid()) {
     auto outcome = clones::hold_until_go(hold.get());
     if (!outcome.ok()) return fail("--hold-fd " + std::to_string(hold_fd) + ": " + outcome.error().message);
@@ -98,6 +125,20 @@ int restore_command(const RestoreConfig& config, int hold_fd, bool seccomp) {
   if (config.report_timing) std::fprintf(stderr, "%s\n", (*machine)->timing_report().c_str());
   report_outcome(outcome);
   return exit_status_for(outcome);
+}
+
+Result<Confinement> confinement_of(bool seccomp, bool test_forbidden_call, const std::string& jail,
+                                   const std::string& jail_user) {
+  Confinement confine{seccomp, test_forbidden_call, std::nullopt};
+  if (jail.empty()) {
+    if (!jail_user.empty()) return make_error("--jail-user goes with --jail");
+    return confine;
+  }
+  confinement::JailConfig config;
+  config.root = jail;
+  if (!jail_user.empty()) std::tie(config.uid, config.gid) = VMHIVE_TRY(confinement::parse_jail_user(jail_user));
+  confine.jail = config;
+  return confine;
 }
 
 // Asks the VM behind `socket` for a snapshot and prints its JSON reply.
@@ -178,6 +219,11 @@ int main(int argc, char** argv) {
       ->group("");  // hidden
   run->add_flag("--no-seccomp", no_seccomp,
                 "run without the system-call allowlists (for debugging; capabilities are still dropped)");
+  std::string run_jail, run_jail_user;
+  run->add_option("--jail", run_jail,
+                  "once set up, run the VM in this directory as its root, in namespaces of its own, as an "
+                  "unprivileged user (docs/security.md)");
+  run->add_option("--jail-user", run_jail_user, "the jailed VM's UID[:GID] (default 65534, nobody)");
   run->add_option("--control", run_options.control, "listen for control requests (snapshot, pause, ...) on this Unix socket");
 
   std::string snapshot_socket, snapshot_dir;
@@ -195,6 +241,9 @@ int main(int argc, char** argv) {
   restore->add_option("--console-limit", restore_console_limit,
                       "at most this much guest output goes to a console file, e.g. 16M (default 64M)");
   restore->add_option("--control", restore_config.control_socket, "control socket for the restored VM");
+  std::string restore_jail, restore_jail_user;
+  restore->add_option("--jail", restore_jail, "run the restored VM jailed in this directory (as run --jail)");
+  restore->add_option("--jail-user", restore_jail_user, "the jailed VM's UID[:GID] (default 65534, nobody)");
   restore->add_flag("--no-seccomp", no_seccomp,
                     "run without the system-call allowlists (for debugging; capabilities are still dropped)");
   restore->add_option("--kvm", restore_config.kvm_device, "KVM device (default /dev/kvm)");
@@ -231,6 +280,8 @@ int main(int argc, char** argv) {
                     "keep clone N's disk overlays in DIR/clone-N-disk-M.overlay (default: unnamed, gone with it)");
   clone->add_option("--tap-prefix", clone_options.tap_prefix, "clone N's virtio-net uses the tap PREFIXN");
   clone->add_flag("--no-seccomp", clone_options.no_seccomp, "clones run without their system-call allowlists");
+  clone->add_option("--jail-dir", clone_options.jail_dir, "clone N runs jailed in DIR/clone-N (restore --jail)");
+  clone->add_option("--jail-user", clone_options.jail_user, "the jailed clones' UID[:GID] (default 65534)");
   clone->add_option("--disk", clone_options.shared_disks,
                     "a read-only image the snapshot's disk used in place, in order (as restore --disk); repeatable");
 
@@ -250,6 +301,8 @@ int main(int argc, char** argv) {
   server->add_option("--overlay-dir", server_options.clones.overlay_dir, "keep clone N's disk overlays in DIR");
   server->add_option("--tap-prefix", server_options.clones.tap_prefix, "clone N's virtio-net uses the tap PREFIXN");
   server->add_flag("--no-seccomp", server_options.clones.no_seccomp, "clones run without their system-call allowlists");
+  server->add_option("--jail-dir", server_options.clones.jail_dir, "clone N runs jailed in DIR/clone-N (restore --jail)");
+  server->add_option("--jail-user", server_options.clones.jail_user, "the jailed clones' UID[:GID] (default 65534)");
   server->add_option("--disk", server_options.clones.shared_disks,
                      "a read-only image the snapshot's disk used in place, in order (as restore --disk); repeatable");
 
@@ -277,7 +330,9 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   if (*run) {
     run_options.cmdline_given = run->count("--cmdline") > 0;
-    return run_command(run_options, !no_seccomp, test_forbidden_call);
+    auto confine = confinement_of(!no_seccomp, test_forbidden_call, run_jail, run_jail_user);
+    if (!confine.ok()) return fail(confine.error().message);
+    return run_command(run_options, *confine);
   }
   if (*snapshot) return snapshot_command(snapshot_socket, snapshot_dir, snapshot_stop);
   if (*restore) {
@@ -294,7 +349,9 @@ int main(int argc, char** argv) {
       }
       restore_config.taps.push_back(net->tap);
     }
-    return restore_command(restore_config, restore_hold_fd, !no_seccomp);
+    auto confine = confinement_of(!no_seccomp, false, restore_jail, restore_jail_user);
+    if (!confine.ok()) return fail(confine.error().message);
+    return restore_command(restore_config, restore_hold_fd, *confine);
   }
   if (*clone || *server) {
     char self[4096] = {};

@@ -40,6 +40,8 @@ std::vector<std::string> restore_arguments(const CloneOptions& options, const st
   if (!options.tap_prefix.empty()) args.insert(args.end(), {"--net", "tap=" + options.tap_prefix + std::to_string(index)});
   for (const std::string& disk : options.shared_disks) args.insert(args.end(), {"--disk", disk});
   if (options.no_seccomp) args.push_back("--no-seccomp");
+  if (!options.jail_dir.empty()) args.insert(args.end(), {"--jail", options.jail_dir + "/" + name});
+  if (!options.jail_user.empty()) args.insert(args.end(), {"--jail-user", options.jail_user});
   return args;
 }
 
@@ -49,6 +51,10 @@ Result<void> prepare_clones(const CloneOptions& options) {
   VMHIVE_CHECK(ensure_directory(options.console_dir, "--console-dir"));
   VMHIVE_CHECK(ensure_directory(options.control_dir, "--control-dir"));
   VMHIVE_CHECK(ensure_directory(options.overlay_dir, "--overlay-dir"));
+  if (!options.jail_user.empty() && options.jail_dir.empty()) return make_error("--jail-user goes with --jail-dir");
+  if (!options.jail_dir.empty() && options.jail_dir.front() != '/')
+    return make_error("--jail-dir " + options.jail_dir + ": give an absolute path");
+  VMHIVE_CHECK(ensure_directory(options.jail_dir, "--jail-dir"));
   return {};
 }
 

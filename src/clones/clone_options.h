@@ -20,6 +20,8 @@ struct CloneOptions {
   std::string tap_prefix;   // clone N's virtio-net uses the tap <prefix>N (snapshots with one net)
   std::vector<std::string> shared_disks;  // read-only images the snapshot uses in place (restore --disk)
   bool no_seccomp = false;                // clones run without their system-call allowlists
+  std::string jail_dir;                   // non-empty: clone N runs jailed in <jail_dir>/clone-N
+  std::string jail_user;                  // their UID[:GID] (restore --jail-user)
 };
 
 // The `vmhive restore` command line of clone number `index` (clone-N's

@@ -8,6 +8,12 @@
 
 namespace vmhive {
 
+namespace {
+
+void do_nothing(int) {}
+
+}  // namespace
+
 Result<SignalFd> SignalFd::block(std::initializer_list<int> signals) {
   sigset_t set;
   sigemptyset(&set);
@@ -21,13 +27,28 @@ Result<SignalFd> SignalFd::block(std::initializer_list<int> signals) {
     ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     return error;
   }
-  return SignalFd(std::move(fd), set, previous);
+  SignalFd result(std::move(fd), set, previous);
+  for (int signal : signals) {
+    struct sigaction current {};
+    if (::sigaction(signal, nullptr, &current) != 0 || current.sa_handler != SIG_DFL) continue;
+    struct sigaction handled {};
+    handled.sa_handler = do_nothing;
+    sigemptyset(&handled.sa_mask);
+    if (::sigaction(signal, &handled, nullptr) == 0) result.previous_actions_.emplace_back(signal, current);
+  }
+  return result;
 }
 
-SignalFd::SignalFd(SignalFd&& other) noexcept : fd_(std::move(other.fd_)), set_(other.set_), previous_(other.previous_) {}
+SignalFd::SignalFd(SignalFd&& other) noexcept
+    : fd_(std::move(other.fd_)),
+      set_(other.set_),
+      previous_(other.previous_),
+      previous_actions_(std::exchange(other.previous_actions_, {})) {}
 
 SignalFd::~SignalFd() {
-  if (fd_.valid()) ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  if (!fd_.valid()) return;
+  for (const auto& [signal, action] : previous_actions_) ::sigaction(signal, &action, nullptr);
+  ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
 }
 
 int SignalFd::take() const {

@@ -1,11 +1,16 @@
 // Signals taken as file-descriptor events: block() blocks a set of signals in
 // the calling thread (threads it starts later inherit the mask) and opens a
-// signalfd for them; the old mask comes back when the SignalFd goes.
+// signalfd for them; the old mask comes back when the SignalFd goes. A
+// do-nothing handler stands in for a default disposition meanwhile: the
+// kernel drops default-action signals sent to the first process of a PID
+// namespace (a jailed VM), but queues handled ones for the signalfd.
 #pragma once
 
 #include <signal.h>
 
 #include <initializer_list>
+#include <utility>
+#include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
@@ -33,6 +38,7 @@ class SignalFd {
   UniqueFd fd_;
   sigset_t set_;
   sigset_t previous_;
+  std::vector<std::pair<int, struct sigaction>> previous_actions_;
 };
 
 }  // namespace vmhive

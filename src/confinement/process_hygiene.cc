@@ -40,25 +40,27 @@ Result<void> set_no_new_privs() {
   return {};
 }
 
+Result<void> drop_bounding_set() {
+  // The bounding set can only shrink with CAP_SETPCAP; without it there is
+  // nothing this process could regain anyway (no exec, no new privileges).
+  cap_t current = cap_get_proc();
+  cap_flag_value_t has_setpcap = CAP_CLEAR;
+  if (current != nullptr) {
+    cap_get_flag(current, CAP_SETPCAP, CAP_EFFECTIVE, &has_setpcap);
+    cap_free(current);
+  }
+  if (has_setpcap != CAP_SET) return {};
+  for (cap_value_t capability = 0; capability <= CAP_LAST_CAP; ++capability) {
+    if (CAP_IS_SUPPORTED(capability) && cap_drop_bound(capability) != 0)
+      return errno_error("cannot drop capability " + std::to_string(capability) + " from the bounding set");
+  }
+  return {};
+}
+
 Result<void> drop_capabilities() {
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
     return errno_error("cannot clear the ambient capabilities");
-  // The bounding set can only shrink with CAP_SETPCAP; without it there is
-  // nothing this process could regain anyway (no exec, no new privileges).
-  if (CAP_IS_SUPPORTED(CAP_SETPCAP)) {
-    cap_t current = cap_get_proc();
-    cap_flag_value_t has_setpcap = CAP_CLEAR;
-    if (current != nullptr) {
-      cap_get_flag(current, CAP_SETPCAP, CAP_EFFECTIVE, &has_setpcap);
-      cap_free(current);
-    }
-    if (has_setpcap == CAP_SET) {
-      for (cap_value_t capability = 0; capability <= CAP_LAST_CAP; ++capability) {
-        if (CAP_IS_SUPPORTED(capability) && cap_drop_bound(capability) != 0)
-          return errno_error("cannot drop capability " + std::to_string(capability) + " from the bounding set");
-      }
-    }
-  }
+  VMHIVE_CHECK(drop_bounding_set());
   const std::unique_ptr<std::remove_pointer_t<cap_t>, int (*)(void*)> none(cap_init(), cap_free);
   if (!none) return errno_error("cap_init failed");
   if (cap_set_proc(none.get()) != 0) return errno_error("cannot drop the process's capabilities");

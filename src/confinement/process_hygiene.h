@@ -18,5 +18,7 @@ Result<void> set_no_new_privs();
 // Drops every capability: effective, permitted and inheritable, the ambient
 // set, and (where the process may) the bounding set.
 Result<void> drop_capabilities();
+// Empties the bounding set (needs CAP_SETPCAP; without it, does nothing).
+Result<void> drop_bounding_set();
 
 }  // namespace vmhive::confinement

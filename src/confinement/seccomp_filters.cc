@@ -38,6 +38,8 @@ constexpr int kMainThread[] = {
     SCMP_SYS(openat), SCMP_SYS(mkdir), SCMP_SYS(mkdirat), SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(rename),
     SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(statx),
     SCMP_SYS(lstat), SCMP_SYS(stat), SCMP_SYS(getcwd),
+    // signal dispositions put back as the main loop ends
+    SCMP_SYS(rt_sigaction),
 };
 
 constexpr int kDeviceThread[] = {SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait)};

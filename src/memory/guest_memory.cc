@@ -66,12 +66,16 @@ Result<GuestMemory> GuestMemory::map(const std::vector<MemoryRegion>& regions, i
     host_regions.push_back({region.guest_address, region.size, mapping.data() + offset});
     offset += region.size;
   }
-  UniqueFd backing;
+  UniqueFd backing, pagemap;
   if (!anonymous) {
     backing = UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
     if (!backing.valid()) return errno_error("memory file: cannot keep it open");
+  } else {
+    // Opened now: a confined or jailed VM process cannot open it later (it
+    // is no longer dumpable once it changed its user, nor may it open files).
+    pagemap = UniqueFd(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
   }
-  return GuestMemory(std::move(mapping), std::move(host_regions), std::move(backing));
+  return GuestMemory(std::move(mapping), std::move(host_regions), std::move(backing), std::move(pagemap));
 }
 
 Result<void> GuestMemory::check_backing() const {
@@ -94,9 +98,8 @@ bool page_is_zero(const uint8_t* page) {
 // Which pages of [start, start + pages * 4 KiB) the host has present or in
 // swap (/proc/self/pagemap bits 63 and 62): an anonymous page that is neither
 // was never written and reads as zero.
-Result<std::vector<bool>> touched_pages(const uint8_t* start, uint64_t pages) {
-  UniqueFd pagemap(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
-  if (!pagemap.valid()) return errno_error("cannot open /proc/self/pagemap");
+Result<std::vector<bool>> touched_pages(const UniqueFd& pagemap, const uint8_t* start, uint64_t pages) {
+  if (!pagemap.valid()) return make_error("cannot read /proc/self/pagemap (it could not be opened when RAM was made)");
   std::vector<bool> touched(pages);
   std::vector<uint64_t> entries(4096);
   const uint64_t first = reinterpret_cast<uintptr_t>(start) / kPageSize;
@@ -120,7 +123,7 @@ Result<uint64_t> GuestMemory::save_to_file(int fd) const {
     return errno_error("memory file: cannot size it");
   const uint64_t pages = total / kPageSize;
   std::vector<bool> touched;
-  if (anonymous()) touched = VMHIVE_TRY(touched_pages(mapping_.data(), pages));
+  if (anonymous()) touched = VMHIVE_TRY(touched_pages(pagemap_, mapping_.data(), pages));
   uint64_t written = 0;
   // Runs of non-zero pages go out in one pwrite each.
   uint64_t run_start = 0, run_length = 0;

@@ -80,14 +80,16 @@ class GuestMemory {
   Result<void> check_backing() const;
 
  private:
-  GuestMemory(Mapping mapping, std::vector<HostRegion> regions, UniqueFd backing)
-      : mapping_(std::move(mapping)), regions_(std::move(regions)), backing_(std::move(backing)) {}
+  GuestMemory(Mapping mapping, std::vector<HostRegion> regions, UniqueFd backing, UniqueFd pagemap)
+      : mapping_(std::move(mapping)), regions_(std::move(regions)), backing_(std::move(backing)),
+        pagemap_(std::move(pagemap)) {}
   static Result<GuestMemory> map(const std::vector<MemoryRegion>& regions, int fd);
   bool anonymous() const { return !backing_.valid(); }
 
   Mapping mapping_;
   std::vector<HostRegion> regions_;
   UniqueFd backing_;  // the file RAM is mapped from; invalid for anonymous RAM
+  UniqueFd pagemap_;  // /proc/self/pagemap, for anonymous RAM: which pages were ever touched
 };
 
 }  // namespace vmhive

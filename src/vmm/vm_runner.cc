@@ -67,16 +67,16 @@ Result<void> Runner::serve() {
   sigemptyset(&lost_memory.sa_mask);
   if (::sigaction(SIGBUS, &lost_memory, nullptr) != 0) return errno_error("sigaction(SIGBUS) failed");
   StopController& stop = machine_.stop_controller();
+  // The C library reads the time-zone file at its first time conversion (the
+  // RTC's gmtime_r on a vCPU thread): read it now, while the host's files are
+  // in reach and may be opened.
+  ::tzset();
   // Everything the VM needs is open now (KVM, memory, disks, taps, console,
   // the control socket): from here on the process needs no privilege.
+  if (options_.jail) VMHIVE_CHECK(confinement::enter_jail(*options_.jail));
   VMHIVE_CHECK(confinement::set_no_new_privs());
   VMHIVE_CHECK(confinement::drop_capabilities());
-  if (options_.seccomp) {
-    VMHIVE_CHECK(confinement::install_violation_report());
-    // The C library reads the time-zone file at its first time conversion
-    // (the RTC's gmtime_r on a vCPU thread): read it now, while files may be opened.
-    ::tzset();
-  }
+  if (options_.seccomp) VMHIVE_CHECK(confinement::install_violation_report());
   VMHIVE_CHECK(machine_.start(options_.seccomp));
   if (options_.on_running) options_.on_running();
 

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
+#include "confinement/jail.h"
 #include "vmm/machine.h"
 #include "vmm/vm_outcome.h"
 
@@ -22,6 +24,9 @@ struct RunnerOptions {
   // Test only: once confined, the main thread makes a call no thread may
   // make (a socket), so that a test sees what a violation does.
   bool test_forbidden_call = false;
+  // Once set up, the process enters this jail (confinement/jail.h); the
+  // caller has already moved it into a PID namespace of its own.
+  std::optional<confinement::JailConfig> jail;
 };
 
 // The outcome says how the VM ended; a VMM failure while running is an

@@ -333,6 +333,53 @@ TEST_F(HostSecurity, AMemoryFileTruncatedUnderAVmIsNamed) {
       << restored.errors();
 }
 
+// The first child of `pid` (a jailed VM's launcher starts the VM as its child).
+pid_t child_of(pid_t pid) {
+  std::ifstream children("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  pid_t child = 0;
+  children >> child;
+  return child;
+}
+
+std::string namespace_of(const std::string& pid, const char* kind) {
+  std::error_code error;
+  return std::filesystem::read_symlink("/proc/" + pid + "/ns/" + kind, error).string();
+}
+
+// A jailed VM: its own PID, mount, network, IPC and UTS namespaces, the
+// jail directory as its root (nothing of the host's files by name), an
+// unprivileged user, and still a working VM (console, control, snapshots
+// inside the jail, SIGTERM through its launcher).
+TEST_F(HostSecurity, AJailedVmSeesOnlyItsJail) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the jail needs root to set up";
+  const std::string jail = temp_.file("jail");
+  VmProcess vm = VmProcess::start({"run", "--kernel", guest_path("echo"), "--control", control_, "--jail", jail,
+                                   "--jail-user", "65534:65534"});
+  ASSERT_TRUE(vm.wait_for_output("echo: ready", 30s)) << vm.errors();
+  const pid_t inner = child_of(vm.pid());
+  ASSERT_GT(inner, 0);
+  const std::string proc = "/proc/" + std::to_string(inner);
+  EXPECT_EQ(status_field(proc + "/status", "Uid"), "65534\t65534\t65534\t65534");
+  EXPECT_EQ(status_field(proc + "/status", "Gid"), "65534\t65534\t65534\t65534");
+  EXPECT_EQ(status_field(proc + "/status", "NSpid"), std::to_string(inner) + "\t1") << "PID 1 of its own namespace";
+  EXPECT_EQ(status_field(proc + "/status", "CapEff"), "0000000000000000");
+  EXPECT_EQ(status_field(proc + "/status", "Seccomp"), "2");
+  for (const char* kind : {"mnt", "net", "ipc", "uts", "pid"})
+    EXPECT_NE(namespace_of(std::to_string(inner), kind), namespace_of("self", kind)) << kind;
+  std::vector<std::string> visible;
+  for (const auto& entry : std::filesystem::directory_iterator(proc + "/root")) visible.push_back(entry.path().filename());
+  EXPECT_EQ(visible, std::vector<std::string>{"proc"}) << "the jail's root holds only its /proc";
+
+  vm.write_input("jailed");
+  EXPECT_TRUE(vm.wait_for_output("jailed", 10s));
+  const std::string reply = request(control_, R"({"op":"snapshot","dir":"/snap","resume":true})", 60s);
+  EXPECT_NE(reply.find("\"ok\":true"), std::string::npos) << reply;
+  EXPECT_TRUE(std::filesystem::is_regular_file(jail + "/snap/state")) << "the snapshot lands inside the jail";
+  vm.send_signal(SIGTERM);
+  EXPECT_EQ(vm.wait(30s), 143) << vm.errors();
+  EXPECT_FALSE(std::filesystem::exists(control_)) << "the launcher removes the socket the VM cannot reach";
+}
+
 // A crafted state file asking for twice this host's RAM (its memory file a
 // sparse file of the size the state gives): refused as --mem would be.
 TEST_F(HostSecurity, ASnapshotCannotAskForMoreRamThanTheHostHas) {
