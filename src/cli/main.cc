@@ -95,7 +95,8 @@ int run_command(const cli::RunOptions& options, const Confinement& confine) {
   for (const std::string& warning : warnings) std::fprintf(stderr, "vmhive: warning: %s\n", warning.c_str());
   if (!machine.ok()) return fail(machine.error().message);
   VmOutcome outcome = run_machine(
-      **machine, RunnerOptions{config->control_socket, {}, confine.seccomp, confine.test_forbidden_call, confine.jail});
+      **machine, RunnerOptions{config->control_socket, {}, confine.seccomp, confine.test_forbidden_call, confine.jail,
+                               config->report_timing});
   if (config->report_timing) std::fprintf(stderr, "%s\n", (*machine)->timing_report().c_str());
   report_outcome(outcome);
   return exit_status_for(outcome);
@@ -111,7 +112,7 @@ int restore_command(const RestoreConfig& config, int hold_fd, const Confinement&
   UniqueFd hold(hold_fd);
   auto machine = MachineBuilder::restore(config);
   if (!machine.ok()) return fail(machine.error().message);
-  RunnerOptions runner{config.control_socket, {}, confine.seccomp, false, confine.jail};
+  RunnerOptions runner{config.control_socket, {}, confine.seccomp, false, confine.jail, config.report_timing};
   if (hold.valid()) {
     auto outcome = clones::hold_until_go(hold.get());
     if (!outcome.ok()) return fail("--hold-fd " + std::to_string(hold_fd) + ": " + outcome.error().message);

@@ -142,6 +142,11 @@ Result<void> confine_thread(ThreadRole role) {
   Filter filter(seccomp_init(SCMP_ACT_TRAP), seccomp_release);
   if (!filter) return make_error("seccomp_init failed");
   scmp_filter_ctx context = filter.get();
+  // A binary tree of system-call numbers instead of a chain: every call of a
+  // hot path (KVM_RUN, pread, eventfd writes) pays a few comparisons, not
+  // one per rule.
+  if (const int error = seccomp_attr_set(context, SCMP_FLTATR_CTL_OPTIMIZE, 2); error < 0)
+    return error_from_code(-error, "seccomp_attr_set(SCMP_FLTATR_CTL_OPTIMIZE) failed");
   VMHIVE_CHECK(allow_all(context, kEveryThread));
   switch (role) {
     case ThreadRole::kMain:

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <optional>
 #include <vector>
@@ -73,6 +75,7 @@ Result<void> Runner::serve() {
   ::tzset();
   // Everything the VM needs is open now (KVM, memory, disks, taps, console,
   // the control socket): from here on the process needs no privilege.
+  const auto confining = std::chrono::steady_clock::now();
   if (options_.jail) VMHIVE_CHECK(confinement::enter_jail(*options_.jail));
   VMHIVE_CHECK(confinement::set_no_new_privs());
   VMHIVE_CHECK(confinement::drop_capabilities());
@@ -85,6 +88,11 @@ Result<void> Runner::serve() {
   if (options_.seccomp) {
     if (auto confined = confinement::confine_thread(confinement::ThreadRole::kMain); !confined.ok())
       return confined.error();
+  }
+  if (options_.report_timing) {
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - confining).count();
+    std::fprintf(stderr, "vmhive: timing: confinement and thread start %.3f ms (seccomp %s, jail %s)\n", ms,
+                 options_.seccomp ? "on" : "off", options_.jail ? "on" : "off");
   }
   if (options_.test_forbidden_call) (void)!::socket(AF_INET, SOCK_STREAM, 0);
   const control::ControlServer::Handler handle = [this](std::string_view request) {

@@ -27,6 +27,9 @@ struct RunnerOptions {
   // Once set up, the process enters this jail (confinement/jail.h); the
   // caller has already moved it into a PID namespace of its own.
   std::optional<confinement::JailConfig> jail;
+  // --report-timing: one stderr line with the time confinement took (from
+  // dropping privileges to the last thread's filter).
+  bool report_timing = false;
 };
 
 // The outcome says how the VM ended; a VMM failure while running is an
