@@ -200,6 +200,36 @@ uint64_t allocated_bytes(const std::string& path) {
   return static_cast<uint64_t>(info.st_blocks) * 512;
 }
 
+// An overlay takes the guest's writes: it is the owner's alone, and a link
+// planted at its path (to send those writes to another file) is refused.
+TEST_F(DiskImageTest, OverlaysArePrivateAndNeverWrittenThroughALink) {
+  const mode_t old = ::umask(0);
+  auto created = open_disk(spec(base_, false, overlay_));
+  ::umask(old);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  struct stat info {};
+  ASSERT_EQ(::stat(overlay_.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+
+  const std::string victim = temp_.file("victim");
+  std::ofstream(victim) << "precious";
+  const std::string linked = temp_.file("linked.overlay");
+  ASSERT_EQ(::symlink(victim.c_str(), linked.c_str()), 0);
+  auto through_link = open_disk(spec(base_, false, linked));
+  ASSERT_FALSE(through_link.ok());
+  EXPECT_NE(through_link.error().message.find("symbolic link"), std::string::npos) << through_link.error().message;
+
+  const std::string hard = temp_.file("hard.overlay");
+  ASSERT_EQ(::link(overlay_.c_str(), hard.c_str()), 0);
+  auto two_names = open_disk(spec(base_, false, hard));
+  ASSERT_FALSE(two_names.ok());
+  EXPECT_NE(two_names.error().message.find("one name"), std::string::npos) << two_names.error().message;
+  std::ifstream in(victim);
+  std::string content;
+  in >> content;
+  EXPECT_EQ(content, "precious");
+}
+
 class DiskCopyTest : public DiskImageTest {
  protected:
   // The whole disk as `image` reads it.
