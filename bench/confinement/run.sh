@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench/confinement: what confining a VM process costs (docs/security.md), measured against the
 # same vmhive with the confinement it can turn off (--no-seccomp), in one run:
-#   start: `--report-timing`'s "confinement and thread start" (from dropping privileges to the
-#          last thread's filter, vCPU and device threads started) of the idle guest, median of RUNS;
-#          also with --jail (namespaces, pivot_root, an unprivileged user);
+#   start: the whole life of a VM whose guest exits at once (the hello guest: process start,
+#          set-up, confinement, guest run, exit), median wall time of RUNS; and --report-timing's
+#          "confinement and thread start" (from dropping privileges to the main thread's filter) of
+#          the idle guest; each also with --jail (namespaces, pivot_root, an unprivileged user);
 #   I/O:   bench/virtio's workloads (disk at queue depth 1, 60-byte frames) confined and not,
 #          best of 3 each, and the ratio confined / unconfined.
 # Usage: bench/confinement/run.sh [RUNS]   (default 30; needs root for the jail and the tap)
@@ -49,7 +50,26 @@ sample() {  # label ARGS...
   for ((i = 0; i < runs; i++)); do start_ms "$@"; done | median | xargs printf '%-44s %8s ms\n' "$label"
 }
 
-echo "start, median of $runs runs (idle guest):"
+# wall_ms ARGS...: milliseconds from starting vmhive on the hello guest to its exit.
+wall_ms() {
+  local begin end
+  begin=$(date +%s%N)
+  "$vmhive" run --kernel "$guests/hello.elf" "$@" >/dev/null 2>&1 || true
+  end=$(date +%s%N)
+  awk -v d=$((end - begin)) 'BEGIN { printf "%.3f\n", d / 1e6 }'
+}
+wall() {  # label ARGS...
+  local label=$1
+  shift
+  for ((i = 0; i < runs; i++)); do wall_ms "$@"; done | median | xargs printf '%-44s %8s ms\n' "$label"
+}
+
+echo "a whole VM life (hello guest), median of $runs runs:"
+wall "confined (seccomp filters, no capabilities)"
+wall "--no-seccomp (capabilities still dropped)" --no-seccomp
+if [[ $(id -u) == 0 ]]; then wall "confined and jailed (--jail)" --jail "$work/jail-wall"; fi
+echo
+echo "confinement and thread start (--report-timing), median of $runs runs (idle guest):"
 sample "confined (seccomp filters, no capabilities)"
 sample "--no-seccomp (capabilities still dropped)" --no-seccomp
 if [[ $(id -u) == 0 ]]; then sample "confined and jailed (--jail)" --jail "$work/jail"; fi
