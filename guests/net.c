@@ -5,6 +5,9 @@
  *                           it has N distinct sequence numbers
  *   role=sender count=N     broadcasts N such frames, up to 8 in flight (between the
  *                           lines "bench: begin" and "bench: end", which bench/virtio times)
+ *     start=input           first prints "net: send on input" and waits for a byte on the
+ *                           console: a frame sent before the host's bridge forwards to and
+ *                           from both taps is lost, and the sender never resends
  * Frames carry a zero virtio_net_hdr: the guest negotiates no offloads.
  */
 #include "console.h"
@@ -138,6 +141,12 @@ void guest_main(uint64_t start_info_paddr)
 		debug_exit(0);
 	}
 	if (role && word_equals(role, role_length, "sender")) {
+		size_t start_length = 0;
+		const char *start = cmdline_value(cmdline, "start", &start_length);
+		if (start && word_equals(start, start_length, "input")) {
+			console_printf("net: send on input\n");
+			(void)console_getc();
+		}
 		/* Up to a queue's worth of frames in flight, each in its own buffer. */
 		console_printf("bench: begin\n");
 		unsigned in_flight = 0, next_slot = 0;
