@@ -5,6 +5,9 @@
  *                           it has N distinct sequence numbers
  *   role=sender count=N     broadcasts N such frames, up to 8 in flight (between the
  *                           lines "bench: begin" and "bench: end", which bench/virtio times)
+ *     start=input           first prints "net: send on input" and waits for a byte on the
+ *                           console: a frame sent before the host's bridge forwards to and
+ *                           from both taps is lost, and the sender never resends
  * Frames carry a zero virtio_net_hdr: the guest negotiates no offloads.
  */
 #include "console.h"
@@ -120,8 +123,9 @@ void guest_main(uint64_t start_info_paddr)
 		while (distinct < count) {
 			uint32_t length = 0;
 			uint16_t slot = rx_queue.last_used % VIRTIO_QUEUE_SIZE;
-			for (int waited = 0; !virtio_wait_used(&rx_queue, &length); waited++) {
-				if (waited == 10) {
+			/* A minute without a frame: the sender may start well after "ready". */
+			for (int waits = 1; !virtio_wait_used(&rx_queue, &length); waits++) {
+				if (waits == 3) {
 					console_printf("net: timed out with %u of %u frames\n", distinct, count);
 					debug_exit(1);
 				}
@@ -138,6 +142,12 @@ void guest_main(uint64_t start_info_paddr)
 		debug_exit(0);
 	}
 	if (role && word_equals(role, role_length, "sender")) {
+		size_t start_length = 0;
+		const char *start = cmdline_value(cmdline, "start", &start_length);
+		if (start && word_equals(start, start_length, "input")) {
+			console_printf("net: send on input\n");
+			(void)console_getc();
+		}
 		/* Up to a queue's worth of frames in flight, each in its own buffer. */
 		console_printf("bench: begin\n");
 		unsigned in_flight = 0, next_slot = 0;

@@ -124,13 +124,21 @@ void virtio_submit(struct virtio_device *device, uint16_t index, struct virtq *q
 bool virtio_wait_used(struct virtq *queue, uint32_t *length)
 {
 	/* The clock is read only once the wait is long (each read is several
-	   port exits, far more than a request takes), then now and then. */
-	unsigned start = 0;
+	   port exits, far more than a request takes), then now and then; the
+	   seconds are added up between reads, so the minute wrapping is no matter. */
+	unsigned waited = 0, last = 0;
 	for (unsigned spins = 1; __atomic_load_n(&queue->used_idx, __ATOMIC_ACQUIRE) == queue->last_used; spins++) {
-		if (spins == 100000)
-			start = rtc_seconds();
-		else if (spins % 100000 == 0 && (rtc_seconds() + 60 - start) % 60 > 2)
-			return false;
+		if (spins % 100000 == 0) {
+			const unsigned now = rtc_seconds();
+			if (spins > 100000)
+				waited += (now + 60 - last) % 60;
+			last = now;
+			/* Looked at once more: this vCPU may have been off the host's CPU
+			   for a while, and the answer may have come meanwhile. */
+			if (waited >= VIRTIO_WAIT_SECONDS &&
+			    __atomic_load_n(&queue->used_idx, __ATOMIC_ACQUIRE) == queue->last_used)
+				return false;
+		}
 		cpu_relax();
 	}
 	if (length)

@@ -76,5 +76,11 @@ void virtio_reset(struct virtio_device *device);
 /* Makes descriptor `head` available and rings queue `index`'s doorbell. */
 void virtio_submit(struct virtio_device *device, uint16_t index, struct virtq *queue, uint16_t head);
 
-/* Waits for the next used entry; false if none came in about a second. */
+/*
+ * Waits for the next used entry; false if none came in VIRTIO_WAIT_SECONDS.
+ * The limit is there to catch a request the device lost, so it is long: on a
+ * busy host the vCPU or the device thread can be without a CPU for seconds,
+ * and a guest that gave up then would report a loss that never happened.
+ */
+#define VIRTIO_WAIT_SECONDS 20
 bool virtio_wait_used(struct virtq *queue, uint32_t *length);

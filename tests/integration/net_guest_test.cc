@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "temp_dir.h"
 #include "vm_process.h"
@@ -44,6 +45,48 @@ class NetGuest : public ::testing::Test {
     return VmProcess::start({"run", "--kernel", guest_path("net"), "--net", "tap=" + tap, "--cmdline", cmdline},
                             netns_);
   }
+  // Frames reach a tap through the bridge, and leave it, only while the tap's bridge port
+  // forwards. The port follows the tap's carrier, which the kernel turns on when a process opens
+  // the tap and off when the last one closes it, but it moves the port later, in its link-watch
+  // work (up to a second later for a lost carrier). Until then frames are dropped, and the net
+  // guests never resend, so a sender may start only once both ports forward.
+  enum PortState { kDisabled = 0, kForwarding = 3 };  // linux/if_bridge.h BR_STATE_*
+  // "carrier <0|1> state <n>" for `tap`.
+  std::string port_state(const std::string& tap) {
+    const std::string dir = "/sys/class/net/" + tap;
+    FILE* pipe = ::popen(in_netns("cat " + dir + "/carrier " + dir + "/brport/state").c_str(), "r");
+    if (pipe == nullptr) return "unreadable";
+    int carrier = -1, state = -1;
+    const bool read = std::fscanf(pipe, "%d %d", &carrier, &state) == 2;
+    ::pclose(pipe);
+    return read ? "carrier " + std::to_string(carrier) + " state " + std::to_string(state) : "unreadable";
+  }
+  // Waits until `tap` is open and its port forwards (kForwarding), or is closed and its port is
+  // disabled (kDisabled).
+  ::testing::AssertionResult wait_for_port(const std::string& tap, PortState wanted) {
+    const std::string expected =
+        std::string("carrier ") + (wanted == kForwarding ? "1" : "0") + " state " + std::to_string(wanted);
+    std::string seen;
+    for (auto deadline = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < deadline;) {
+      seen = port_state(tap);
+      if (seen == expected) return ::testing::AssertionSuccess();
+      std::this_thread::sleep_for(10ms);  // between looks: the kernel changes the state in its own time
+    }
+    return ::testing::AssertionFailure() << tap << " never showed " << expected << " (last: " << seen << ")";
+  }
+  // A sender on tapb that sends `count` frames once it has a byte of input (guests/net.c).
+  VmProcess start_sender(unsigned count) {
+    return start_net_guest("tapb", "role=sender start=input count=" + std::to_string(count));
+  }
+  // Lets it send once its guest waits for the byte and its own port forwards.
+  ::testing::AssertionResult let_sender_go(VmProcess& sender) {
+    if (!sender.wait_for_output("net: send on input", 30s))
+      return ::testing::AssertionFailure() << "the sender did not start: " << sender.output() << sender.errors();
+    if (auto forwarding = wait_for_port("tapb", kForwarding); !forwarding) return forwarding;
+    sender.write_input("g");
+    return ::testing::AssertionSuccess();
+  }
+
   uint64_t counter(const std::string& device, const std::string& name) {
     FILE* pipe = ::popen(in_netns("cat /sys/class/net/" + device + "/statistics/" + name).c_str(), "r");
     if (pipe == nullptr) return 0;
@@ -60,7 +103,9 @@ TEST_F(NetGuest, TwoGuestsExchangeFramesOverABridge) {
   VMHIVE_REQUIRE_KVM();
   VmProcess receiver = start_net_guest("tapa", "role=receiver count=200");
   ASSERT_TRUE(receiver.wait_for_output("net: ready", 30s)) << receiver.output() << receiver.errors();
-  VmProcess sender = start_net_guest("tapb", "role=sender count=200");
+  ASSERT_TRUE(wait_for_port("tapa", kForwarding));
+  VmProcess sender = start_sender(200);
+  ASSERT_TRUE(let_sender_go(sender));
   EXPECT_EQ(sender.wait(60s), 0) << sender.output() << sender.errors();
   EXPECT_NE(sender.output().find("net: sent 200 frames"), std::string::npos) << sender.output();
   EXPECT_EQ(receiver.wait(60s), 0) << receiver.output() << receiver.errors();
@@ -83,6 +128,9 @@ TEST_F(NetGuest, ARestoredReceiverGetsFramesOnItsNewTap) {
   auto taken = run_vmhive({"snapshot", "--control", control, "--stop", snapshot}, 60s);
   ASSERT_EQ(taken.status, 0) << describe(taken);
   EXPECT_EQ(receiver.wait(30s), 0) << receiver.errors();
+  // The port may go on forwarding to tapa, with nobody reading it, until the kernel has seen the
+  // receiver go: only after that does "forwarding" below mean the restored VM's tap.
+  ASSERT_TRUE(wait_for_port("tapa", kDisabled));
 
   // Without a tap for its virtio-net device the snapshot cannot run.
   auto no_tap = run_vmhive({"restore", snapshot}, 30s);
@@ -91,9 +139,14 @@ TEST_F(NetGuest, ARestoredReceiverGetsFramesOnItsNewTap) {
   EXPECT_NE(no_tap.errors.find("give as many taps"), std::string::npos) << no_tap.errors;
 
   VmProcess restored = VmProcess::start({"restore", snapshot, "--net", "tap=tapa"}, netns_);
-  VmProcess sender = start_net_guest("tapb", "role=sender count=200");
+  // Frames that reach tapa once the restored VM has opened it wait in the tap until the restored
+  // device serves them, however far the restore has got; frames sent before then are lost.
+  ASSERT_TRUE(wait_for_port("tapa", kForwarding));
+  VmProcess sender = start_sender(200);
+  ASSERT_TRUE(let_sender_go(sender));
   EXPECT_EQ(sender.wait(60s), 0) << sender.output() << sender.errors();
-  EXPECT_EQ(restored.wait(60s), 0) << restored.output() << restored.errors();
+  EXPECT_EQ(restored.wait(60s), 0) << restored.output() << restored.errors() << "\ntapa delivered "
+                                   << counter("tapa", "tx_packets") << " frames";
   EXPECT_NE(restored.output().find("net: received 200 frames"), std::string::npos) << restored.output();
   EXPECT_EQ(restored.output().find("net: ready"), std::string::npos) << "the guest started again";
 }
