@@ -75,24 +75,8 @@ sample "--no-seccomp (capabilities still dropped)" --no-seccomp
 if [[ $(id -u) == 0 ]]; then sample "confined and jailed (--jail)" --jail "$work/jail"; fi
 
 # I/O: best of 3 between the guests' "bench: begin" and "bench: end" lines.
-elapsed_us() {
-  local begin= end= line
-  while IFS= read -r line; do
-    case $line in
-      *"bench: begin"*) begin=$(date +%s%N) ;;
-      *"bench: end"*) end=$(date +%s%N) ;;
-    esac
-  done < <("$@" 2>&1)
-  [[ -n $begin && -n $end ]] && echo $(((end - begin) / 1000)) || echo 0
-}
-best_us() {
-  local best=0 us
-  for round in 1 2 3; do
-    us=$(elapsed_us "$@")
-    if ((us > 0 && (best == 0 || us < best))); then best=$us; fi
-  done
-  echo "$best"
-}
+rounds=3
+source bench/markers.sh
 image=$work/disk.img
 head -c $((64 << 20)) /dev/urandom >"$image"
 ip netns add "$netns"

@@ -36,28 +36,7 @@ ip netns exec "$netns" ip link set tapb up
 qemu_common=(qemu-system-x86_64 -M pc -enable-kvm -cpu host,-arch-capabilities -m 256 -smp 1 -nodefaults
   -no-user-config -nographic -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 -no-reboot)
 
-# elapsed_us COMMAND...: microseconds between the guest's "bench: begin" and "bench: end".
-elapsed_us() {
-  local begin= end= line
-  while IFS= read -r line; do
-    case $line in
-      *"bench: begin"*) begin=$(date +%s%N) ;;
-      *"bench: end"*) end=$(date +%s%N) ;;
-    esac
-  done < <("$@" 2>&1)
-  if [[ -z $begin || -z $end ]]; then echo "no bench markers from: $*" >&2; echo 0; return; fi
-  echo $(((end - begin) / 1000))
-}
-
-# best_us NAME COMMAND...: the shortest of $rounds runs.
-best_us() {
-  local best=0 us
-  for ((round = 0; round < rounds; round++)); do
-    us=$(elapsed_us "$@")
-    if ((us > 0 && (best == 0 || us < best))); then best=$us; fi
-  done
-  echo "$best"
-}
+source bench/markers.sh
 
 disk_vmhive() { "$vmhive" run --kernel "$guests/disk.elf" --disk "$image" --cmdline "mode=bench $1"; }
 disk_qemu() {  # args [iothread]

@@ -12,6 +12,7 @@
 #include "common/fd_io.h"
 #include "common/unique_fd.h"
 #include "control/request_reader.h"
+#include "control/unix_address.h"
 
 namespace vmhive::control {
 namespace {
@@ -48,12 +49,7 @@ Result<std::string> read_reply(int fd, Clock::time_point deadline) {
 
 Result<std::string> send_request(const std::string& path, const std::string& request,
                                  std::chrono::milliseconds timeout) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof address.sun_path)
-    return make_error("control socket path '" + path + "' is empty or longer than " +
-                      std::to_string(sizeof address.sun_path - 1) + " bytes");
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  const sockaddr_un address = VMHIVE_TRY(unix_address(path));
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return errno_error("socket failed");
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)

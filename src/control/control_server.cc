@@ -11,19 +11,10 @@
 
 #include "common/errno_error.h"
 #include "control/control_request.h"
+#include "control/unix_address.h"
 
 namespace vmhive::control {
 namespace {
-
-Result<sockaddr_un> address_of(const std::string& path) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof address.sun_path)
-    return make_error("control socket path '" + path + "' is empty or longer than " +
-                      std::to_string(sizeof address.sun_path - 1) + " bytes");
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  return address;
-}
 
 // A path that is taken: a live socket is an error, a stale one is removed,
 // anything else (a file, a directory, a link) is never touched.
@@ -57,7 +48,7 @@ Result<void> check_peer(int fd) {
 }
 
 Result<ControlServer> ControlServer::listen(const std::string& path, ServerLimits limits) {
-  const sockaddr_un address = VMHIVE_TRY(address_of(path));
+  const sockaddr_un address = VMHIVE_TRY(unix_address(path));
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) return errno_error("control socket");
   // bind() creates the file with the socket's mode less the umask: 0600 at most.
