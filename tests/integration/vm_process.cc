@@ -113,8 +113,12 @@ void VmProcess::pump(std::chrono::milliseconds timeout) {
 }
 
 bool VmProcess::wait_for_output(const std::string& text, std::chrono::milliseconds timeout) {
+  return wait_for_output_after(0, text, timeout);
+}
+
+bool VmProcess::wait_for_output_after(size_t offset, const std::string& text, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  while (stdout_text_.find(text) == std::string::npos) {
+  while (stdout_text_.size() < offset || stdout_text_.find(text, offset) == std::string::npos) {
     if (stdout_ < 0 && stderr_ < 0) return false;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return false;

@@ -44,6 +44,8 @@ class VmProcess {
 
   // Reads console output until `text` appears or the timeout passes.
   bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout);
+  // The same, looking only at what came after the first `offset` bytes.
+  bool wait_for_output_after(size_t offset, const std::string& text, std::chrono::milliseconds timeout);
   void write_input(const std::string& bytes);
   void close_input();
   void send_signal(int signal);
