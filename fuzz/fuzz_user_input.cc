@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "arch/x86/acpi/aml.h"
-#include "cli/device_options.h"
+#include "config/device_options.h"
 #include "common/size_parse.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto name = vmhive::x86::acpi::aml::NameString::parse(text);
   if (name.ok() && name->encoded().empty()) __builtin_trap();
   (void)vmhive::x86::acpi::aml::EisaId::parse(text);
-  auto disk = vmhive::cli::parse_disk_option(text);
+  auto disk = vmhive::config::parse_disk_option(text);
   if (disk.ok() && (disk->path.empty() || (disk->read_only && !disk->overlay_path.empty()))) __builtin_trap();
   return 0;
 }

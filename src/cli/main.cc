@@ -2,6 +2,7 @@
 // that says how it ended; `vmhive info` reports what this host's KVM offers.
 #include <CLI/CLI.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,15 +23,19 @@
 #include <nlohmann/json.hpp>
 
 #include "arch/x86/cpuid.h"
-#include "cli/device_options.h"
-#include "cli/run_options.h"
+#include "config/device_options.h"
+#include "config/vm_spec.h"
 #include "clones/clone_command.h"
 #include "clones/clone_server.h"
 #include "clones/hold_protocol.h"
 #include "common/unique_fd.h"
 #include "common/size_parse.h"
+#include "common/fd_io.h"
+#include "common/errno_error.h"
+#include "config/vm_spec_json.h"
 #include "confinement/jail.h"
 #include "confinement/process_hygiene.h"
+#include "host/cpu_cgroup.h"
 #include "control/control_client.h"
 #include "kvm/kvm.h"
 #include "vmm/machine_builder.h"
@@ -84,19 +89,27 @@ std::optional<int> jail_launcher(const Confinement& confine, const std::string& 
   return **launched;
 }
 
-int run_command(const cli::RunOptions& options, const Confinement& confine) {
+int run_command(const config::VmSpec& options, const Confinement& confine) {
   // A VM process keeps no descriptor its launcher left open by mistake.
   if (auto closed = confinement::close_stray_descriptors({}); !closed.ok()) return fail(closed.error().message);
-  if (auto launcher = jail_launcher(confine, options.control)) return *launcher;
-  auto config = cli::make_vm_config(options, cli::probe_host());
+  auto config = config::make_vm_config(options, config::probe_host());
   if (!config.ok()) return fail(config.error().message);
+  // A weight or cap puts the process in a cgroup of its own, made here, before
+  // a jail's launcher forks, so that the outermost process owns it and removes it.
+  std::optional<host::CpuCgroup> cpu_cgroup;
+  if (config->cpu.weight != CpuPolicy::kDefaultWeight || config->cpu.cap_percent != 0) {
+    auto placed = host::CpuCgroup::place(config->cpu, host::CpuCgroup::name_for(config->name, ::getpid()));
+    if (!placed.ok()) return fail("cpu weight and cap: " + placed.error().message);
+    cpu_cgroup.emplace(std::move(*placed));
+  }
+  if (auto launcher = jail_launcher(confine, options.control)) return *launcher;
   std::vector<std::string> warnings;
   auto machine = MachineBuilder::build(*config, &warnings);
   for (const std::string& warning : warnings) std::fprintf(stderr, "vmhive: warning: %s\n", warning.c_str());
   if (!machine.ok()) return fail(machine.error().message);
-  VmOutcome outcome = run_machine(
-      **machine, RunnerOptions{config->control_socket, {}, confine.seccomp, confine.test_forbidden_call, confine.jail,
-                               config->report_timing});
+  RunnerOptions runner{config->control_socket, {}, confine.seccomp, confine.test_forbidden_call, confine.jail,
+                       config->report_timing, config->cpu.pins};
+  VmOutcome outcome = run_machine(**machine, runner);
   if (config->report_timing) std::fprintf(stderr, "%s\n", (*machine)->timing_report().c_str());
   report_outcome(outcome);
   return exit_status_for(outcome);
@@ -112,7 +125,7 @@ int restore_command(const RestoreConfig& config, int hold_fd, const Confinement&
   UniqueFd hold(hold_fd);
   auto machine = MachineBuilder::restore(config);
   if (!machine.ok()) return fail(machine.error().message);
-  RunnerOptions runner{config.control_socket, {}, confine.seccomp, false, confine.jail, config.report_timing};
+  RunnerOptions runner{config.control_socket, {}, confine.seccomp, false, confine.jail, config.report_timing, {}};
   if (hold.valid()) {
     auto outcome = clones::hold_until_go(hold.get());
     if (!outcome.ok()) return fail("--hold-fd " + std::to_string(hold_fd) + ": " + outcome.error().message);
@@ -140,6 +153,45 @@ Result<Confinement> confinement_of(bool seccomp, bool test_forbidden_call, const
   if (!jail_user.empty()) std::tie(config.uid, config.gid) = VMHIVE_TRY(confinement::parse_jail_user(jail_user));
   confine.jail = config;
   return confine;
+}
+
+// The VM `vmhive run` is asked for: the --config document if any, with the
+// flags given on the command line over it; devices parsed from their flags.
+Result<config::VmSpec> run_spec(const CLI::App* run, const config::VmSpec& flags, const std::string& config_path,
+                                const std::vector<std::string>& disks, const std::vector<std::string>& nets) {
+  config::VmSpec spec = flags;
+  if (!config_path.empty()) {
+    UniqueFd fd(::open(config_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return errno_error("--config", config_path);
+    auto text = read_to_end(fd.get(), config::kMaxConfigBytes);
+    if (!text.ok()) return with_context("--config " + config_path, text.error());
+    auto document = config::vm_spec_from_json(std::string_view(reinterpret_cast<const char*>(text->data()), text->size()));
+    if (!document.ok()) return with_context("--config " + config_path, document.error());
+    spec = std::move(*document);
+    // What the command line says wins over the document.
+    auto given = [run](const char* flag) { return run->count(flag) > 0; };
+    if (given("--kernel")) spec.kernel = flags.kernel;
+    if (given("--initrd")) spec.initrd = flags.initrd;
+    if (given("--cmdline")) {
+      spec.cmdline = flags.cmdline;
+      spec.cmdline_given = true;
+    }
+    if (given("--mem")) spec.mem = flags.mem;
+    if (given("--cpus")) spec.cpus = flags.cpus;
+    if (given("--console")) spec.console = flags.console;
+    if (given("--console-limit")) spec.console_limit = flags.console_limit;
+    if (given("--cpu-template")) spec.cpu_template = flags.cpu_template;
+    if (given("--rng")) spec.entropy_device = flags.entropy_device;
+    if (given("--device-poll-us")) spec.device_poll_us = flags.device_poll_us;
+    if (given("--control")) spec.control = flags.control;
+    spec.kvm_device = flags.kvm_device;
+    spec.report_timing = flags.report_timing;
+    if (!disks.empty()) spec.disks.clear();
+    if (!nets.empty()) spec.nets.clear();
+  }
+  for (const std::string& disk : disks) spec.disks.push_back(VMHIVE_TRY(config::parse_disk_option(disk)));
+  for (const std::string& net : nets) spec.nets.push_back(VMHIVE_TRY(config::parse_net_option(net)));
+  return spec;
 }
 
 // Asks the VM behind `socket` for a snapshot and prints its JSON reply.
@@ -171,8 +223,8 @@ int info_command(const std::string& kvm_device) {
   std::printf("max vCPUs:         %d (recommended %d)\n", kvm->max_vcpus(), kvm->recommended_vcpus());
   const char* default_template = backend == kvm::Backend::kPvm ? "pvm" : "host";
   std::printf("default template:  %s\n", default_template);
-  std::printf("default cmdline:   %s\n", cli::kDefaultLinuxCmdline);
-  std::printf("speed trade-offs:  %s (opt-in with --cmdline)\n", cli::kLinuxSpeedTradeoffs);
+  std::printf("default cmdline:   %s\n", config::kDefaultLinuxCmdline);
+  std::printf("speed trade-offs:  %s (opt-in with --cmdline)\n", config::kLinuxSpeedTradeoffs);
   if (auto found = x86::find_cpu_template(default_template); found.ok()) {
     const std::string_view arguments = (*found)->linux_arguments;
     std::printf("linux arguments:   %.*s\n", static_cast<int>(arguments.size()), arguments.data());
@@ -191,14 +243,14 @@ int main(int argc, char** argv) {
   CLI::App app{"vmhive: a virtual machine monitor on Linux KVM"};
   app.require_subcommand(1);
 
-  cli::RunOptions run_options;
+  config::VmSpec run_options;
   CLI::App* run = app.add_subcommand("run", "boot a VM; the exit status says how it ended");
   run->add_option("--kernel", run_options.kernel, "bzImage or ELF kernel with a PVH note (default: the Linux guest)");
   run->add_option("--initrd", run_options.initrd, "initial ramdisk");
   run->add_option("--cmdline", run_options.cmdline, "kernel command line");
   run->add_option("--mem", run_options.mem, "guest RAM, e.g. 256M, 3G (default 256M)");
   run->add_option("--cpus", run_options.cpus, "number of vCPUs (default 1; at most KVM's limit)")
-      ->check(CLI::Range(1u, cli::kMaxCpusOption));
+      ->check(CLI::Range(1u, config::kMaxCpusOption));
   run->add_option("--console", run_options.console, "stdio, or a file for the guest's serial output");
   run->add_option("--console-limit", run_options.console_limit,
                   "at most this much guest output goes to a console file, e.g. 16M (default 64M)");
@@ -206,13 +258,17 @@ int main(int argc, char** argv) {
   run->add_option("--kvm", run_options.kvm_device, "KVM device (default /dev/kvm)");
   run->add_flag("--report-timing", run_options.report_timing, "print set-up time, run time and exit counts");
   run->add_flag("--rng", run_options.entropy_device, "give the guest a virtio-rng device (PCI, fed by getrandom)");
-  run->add_option("--disk", run_options.disks,
+  std::vector<std::string> run_disks, run_nets;
+  std::string run_config;
+  run->add_option("--config", run_config,
+                  "the VM as a JSON document (docs/vm-config.md); flags given as well override its members");
+  run->add_option("--disk", run_disks,
                   "virtio-blk disk: PATH[,readonly][,overlay=PATH] (raw image; the overlay takes the writes); "
                   "repeatable");
-  run->add_option("--net", run_options.nets, "virtio-net on a tap: tap=NAME[,mac=MAC]; repeatable");
+  run->add_option("--net", run_nets, "virtio-net on a tap: tap=NAME[,mac=MAC]; repeatable");
   run->add_option("--device-poll-us", run_options.device_poll_us,
                   "how long the device thread busy-polls the queues after activity (default 50, 0: never)")
-      ->check(CLI::Range(0u, cli::kMaxDevicePollUs));
+      ->check(CLI::Range(0u, config::kMaxDevicePollUs));
 
   bool no_seccomp = false;
   bool test_forbidden_call = false;
@@ -264,7 +320,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, INT_MAX));
   restore->add_option("--device-poll-us", restore_config.device_poll_us,
                       "device thread busy-polls this long after activity (default 50, 0: never)")
-      ->check(CLI::Range(0u, cli::kMaxDevicePollUs));
+      ->check(CLI::Range(0u, config::kMaxDevicePollUs));
 
   clones::CloneOptions clone_options;
   unsigned clone_count = 1;
@@ -331,6 +387,9 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   if (*run) {
     run_options.cmdline_given = run->count("--cmdline") > 0;
+    auto spec = run_spec(run, run_options, run_config, run_disks, run_nets);
+    if (!spec.ok()) return fail(spec.error().message);
+    run_options = std::move(*spec);
     auto confine = confinement_of(!no_seccomp, test_forbidden_call, run_jail, run_jail_user);
     if (!confine.ok()) return fail(confine.error().message);
     return run_command(run_options, *confine);
@@ -341,7 +400,7 @@ int main(int argc, char** argv) {
     if (!console_limit.ok()) return fail(console_limit.error().message);
     restore_config.console_limit = *console_limit;
     for (const std::string& text : restore_nets) {
-      auto net = cli::parse_net_option(text);
+      auto net = config::parse_net_option(text);
       if (!net.ok() || net->mac) {
         std::fprintf(stderr, "vmhive: --net %s: %s\n", text.c_str(),
                      net.ok() ? "a restored device keeps the snapshot's MAC; give only tap=NAME"

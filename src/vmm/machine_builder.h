@@ -12,7 +12,7 @@
 #include "common/result.h"
 #include "snapshot/snapshot_dir.h"
 #include "vmm/machine.h"
-#include "vmm/vm_config.h"
+#include "config/vm_config.h"
 
 namespace vmhive {
 

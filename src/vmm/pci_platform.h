@@ -26,7 +26,7 @@
 #include "vmm/device_loop.h"
 #include "vmm/interrupt_routes.h"
 #include "vmm/legacy_platform.h"
-#include "vmm/vm_config.h"
+#include "config/vm_config.h"
 
 namespace vmhive {
 

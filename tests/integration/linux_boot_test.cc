@@ -28,7 +28,7 @@
 #include <gtest/gtest.h>
 
 #include "../common/temp_dir.h"
-#include "cli/run_options.h"
+#include "config/vm_spec.h"
 #include "vm_process.h"
 
 namespace vmhive::testing {
@@ -62,8 +62,8 @@ VmProcess boot_linux(const std::string& dir, int cpus, const std::vector<std::st
   std::vector<std::string> args{"run", "--kernel", dir + "/vmlinux", "--initrd", dir + "/initramfs.cpio", "--mem", "256M",
                                 "--cpus", std::to_string(cpus), "--report-timing"};
   args.insert(args.end(), devices.begin(), devices.end());
-  args.insert(args.end(), {"--cmdline", std::string(cli::kDefaultLinuxCmdline) +
-                                            (host_is_pvm() ? std::string(" ") + cli::kLinuxSpeedTradeoffs : "") +
+  args.insert(args.end(), {"--cmdline", std::string(config::kDefaultLinuxCmdline) +
+                                            (host_is_pvm() ? std::string(" ") + config::kLinuxSpeedTradeoffs : "") +
                                             " vmhive.modules=" + modules + " vmhive.run=\"" + command + "\""});
   return VmProcess::start(args, netns);
 }

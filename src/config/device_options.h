@@ -1,0 +1,29 @@
+// Parsing of the device options of `vmhive run` (--disk PATH[,readonly][,overlay=PATH], --net
+// tap=NAME[,mac=MAC]) and the checks every disk and net gets, from flags or a JSON document.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "devices/virtio/block/disk_image.h"
+#include "config/vm_config.h"
+
+namespace vmhive::config {
+
+// Errors name the option as typed and what is wrong with it.
+Result<virtio::DiskSpec> parse_disk_option(std::string_view text);
+
+// --net tap=NAME[,mac=MAC]
+Result<NetSpec> parse_net_option(std::string_view text);
+
+// What every disk and net must be, however given; `what` starts the error
+// ("--disk img,readonly", "disks[2]").
+Result<void> check_disk_spec(const virtio::DiskSpec& spec, const std::string& what);
+Result<void> check_tap_name(const std::string& tap, const std::string& what);
+// "52:54:00:12:34:56": six hex bytes, not multicast.
+Result<std::array<uint8_t, 6>> parse_mac(std::string_view text, const std::string& what);
+
+}  // namespace vmhive::config
