@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "confinement/seccomp_filters.h"
+#include "host/cpu_pinning.h"
 #include "kvm/kvm_state.h"
 
 namespace vmhive {
@@ -22,11 +23,21 @@ Machine::~Machine() {
   threads_.join_all();
 }
 
-Result<void> Machine::start(bool confine) {
+Result<void> Machine::start(bool confine, std::span<const uint32_t> vcpu_pins) {
   started_at_ = std::chrono::steady_clock::now();
   const auto confine_as = [confine](confinement::ThreadRole role) -> std::function<Result<void>()> {
     if (!confine) return {};
     return [role] { return confinement::confine_thread(role); };
+  };
+  // vCPU i runs on host CPU pins[i % n]; the thread pins itself before its filter goes on.
+  const auto vcpu_setup = [&](uint32_t index) -> std::function<Result<void>()> {
+    std::function<Result<void>()> confine_vcpu = confine_as(confinement::ThreadRole::kVcpu);
+    if (vcpu_pins.empty()) return confine_vcpu;
+    const uint32_t host_cpu = vcpu_pins[index % vcpu_pins.size()];
+    return [host_cpu, confine_vcpu]() -> Result<void> {
+      VMHIVE_CHECK(host::pin_calling_thread(host_cpu));
+      return confine_vcpu ? confine_vcpu() : Result<void>();
+    };
   };
   VMHIVE_CHECK(VcpuThreads::install_kick_handler());
   stop_->set_on_stop([this] {
@@ -39,7 +50,7 @@ Result<void> Machine::start(bool confine) {
     VMHIVE_CHECK(threads_.start(VcpuLoopContext{&vcpus_[index], memory_.get(), &platform_->io_bus(),
                                                 mmio_bus_.get(), stop_.get(), exit_counters_[index].get(), repair,
                                                 pause_.get()},
-                                confine_as(confinement::ThreadRole::kVcpu)));
+                                vcpu_setup(index)));
   }
   return {};
 }

@@ -43,8 +43,9 @@ class Machine {
   // Starts the device thread and one thread per vCPU. Signals the main loop
   // takes must be blocked first: the threads inherit the mask. With
   // `confine`, each thread installs its role's system-call filter before it
-  // does anything else (confinement/seccomp_filters.h).
-  Result<void> start(bool confine = false);
+  // does anything else (confinement/seccomp_filters.h). With `vcpu_pins`,
+  // vCPU i's thread first pins itself to host CPU vcpu_pins[i % n].
+  Result<void> start(bool confine = false, std::span<const uint32_t> vcpu_pins = {});
   StopController& stop_controller() { return *stop_; }
   // Joins the threads once a stop was requested; the outcome decides.
   VmOutcome finish();

@@ -80,7 +80,7 @@ Result<void> Runner::serve() {
   VMHIVE_CHECK(confinement::set_no_new_privs());
   VMHIVE_CHECK(confinement::drop_capabilities());
   if (options_.seccomp) VMHIVE_CHECK(confinement::install_violation_report());
-  VMHIVE_CHECK(machine_.start(options_.seccomp));
+  VMHIVE_CHECK(machine_.start(options_.seccomp, options_.vcpu_pins));
   if (options_.on_running) options_.on_running();
 
   const bool interactive = machine_.console_is_stdio() && ::isatty(STDIN_FILENO);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "confinement/jail.h"
 #include "vmm/machine.h"
@@ -30,6 +31,8 @@ struct RunnerOptions {
   // --report-timing: one stderr line with the time confinement took (from
   // dropping privileges to the last thread's filter).
   bool report_timing = false;
+  // Host CPUs for the vCPUs: vCPU i on vcpu_pins[i % n] (config/vm_config.h CpuPolicy).
+  std::vector<uint32_t> vcpu_pins;
 };
 
 // The outcome says how the VM ended; a VMM failure while running is an
