@@ -93,8 +93,9 @@ std::vector<BadInputCase> option_cases() {
       {"unknown_flag", {"run", "--kernel", hello, "--frobnicate"}, "--frobnicate", 2},
       {"unknown_subcommand", {"fly"}, "fly", 2},
       {"no_subcommand", {}, "subcommand", 2},
+      // The console is opened once the VM exists, after /dev/kvm.
       {"console_unwritable", {"run", "--kernel", hello, "--console", "/nonexistent/dir/console.log"},
-       "/nonexistent/dir/console.log"},
+       "/nonexistent/dir/console.log", 1, true},
   };
 }
 
