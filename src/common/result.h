@@ -8,12 +8,18 @@
 
 namespace vmhive {
 
+// What kind of failure, for a caller that answers over a protocol (the
+// daemon's HTTP API maps them to 400, 404, 409, 503); most errors are kOther.
+enum class ErrorKind { kOther, kInvalid, kNotFound, kConflict, kUnavailable };
+
 // What failed, with what input, and (where it helps) what to do.
 struct Error {
   std::string message;
+  ErrorKind kind = ErrorKind::kOther;
 };
 
 inline Error make_error(std::string message) { return Error{std::move(message)}; }
+inline Error make_error(ErrorKind kind, std::string message) { return Error{std::move(message), kind}; }
 
 template <class T>
 class [[nodiscard]] Result {
@@ -56,7 +62,7 @@ class [[nodiscard]] Result<void> {
 
 // Adds context in front of an error message: "loading kernel: <inner>".
 inline Error with_context(const std::string& context, const Error& inner) {
-  return Error{context + ": " + inner.message};
+  return Error{context + ": " + inner.message, inner.kind};
 }
 
 }  // namespace vmhive

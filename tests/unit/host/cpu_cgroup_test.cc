@@ -1,0 +1,100 @@
+#include "host/cpu_cgroup.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "host/cpu_pinning.h"
+
+namespace vmhive::host {
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+TEST(CpuCgroup, PolicyBecomesSharesAndQuota) {
+  EXPECT_EQ(CpuCgroup::v1_shares(100), 1024u);
+  EXPECT_EQ(CpuCgroup::v1_shares(300), 3072u);
+  EXPECT_EQ(CpuCgroup::v1_shares(1), 10u);
+  EXPECT_EQ(CpuCgroup::quota_us(50), 50'000u);
+  EXPECT_EQ(CpuCgroup::quota_us(200), 200'000u);
+  EXPECT_EQ(CpuCgroup::name_for("web-1", 42), "web-1-42");
+  EXPECT_EQ(CpuCgroup::name_for("", 42), "vm-42");
+}
+
+TEST(CpuCgroup, RefusesNamesThatArePaths) {
+  EXPECT_FALSE(CpuCgroup::place(CpuPolicy{}, "../escape").ok());
+  EXPECT_FALSE(CpuCgroup::place(CpuPolicy{}, "").ok());
+  EXPECT_FALSE(CpuCgroup::place(CpuPolicy{}, "..").ok());
+}
+
+// In a child process, so the test runner itself never changes cgroup.
+TEST(CpuCgroup, PlacesTheProcessWithItsWeightAndCapAndTakesItBack) {
+  if (::geteuid() != 0) GTEST_SKIP() << "SKIPPED LOUDLY: cgroups need root";
+  if (!std::filesystem::exists("/sys/fs/cgroup/cpu/cpu.shares") &&
+      read_text("/sys/fs/cgroup/cgroup.controllers").find("cpu") == std::string::npos)
+    GTEST_SKIP() << "SKIPPED LOUDLY: this host has no cpu cgroup controller";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int failures = 0;
+    {
+      CpuPolicy policy;
+      policy.weight = 300;
+      policy.cap_percent = 50;
+      auto placed = CpuCgroup::place(policy, CpuCgroup::name_for("unit-test", ::getpid()));
+      if (!placed.ok()) {
+        std::fprintf(stderr, "place: %s\n", placed.error().message.c_str());
+        ::_exit(10);
+      }
+      const std::string path = placed->path();
+      const std::string mine = read_text("/proc/self/cgroup");
+      if (mine.find("vmhive/unit-test-" + std::to_string(::getpid())) == std::string::npos) failures |= 1;
+      if (placed->version() == CpuCgroup::Version::kV1) {
+        if (std::stoul(read_text(path + "/cpu.shares")) != 3072) failures |= 2;
+        if (std::stol(read_text(path + "/cpu.cfs_quota_us")) != 50'000) failures |= 4;
+      } else {
+        if (std::stoul(read_text(path + "/cpu.weight")) != 300) failures |= 2;
+        if (read_text(path + "/cpu.max").rfind("50000 100000", 0) != 0) failures |= 4;
+      }
+      if (!std::filesystem::exists(path)) failures |= 8;
+    }
+    const std::string mine = read_text("/proc/self/cgroup");
+    if (mine.find("vmhive/unit-test") != std::string::npos) failures |= 16;
+    ::_exit(failures);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "bits: 1 not moved in, 2 weight, 4 cap, 8 no directory, 16 not moved back";
+  for (const char* mount : {"/sys/fs/cgroup/cpu/vmhive", "/sys/fs/cgroup/vmhive"}) {
+    const std::string gone = std::string(mount) + "/unit-test-" + std::to_string(child);
+    EXPECT_FALSE(std::filesystem::exists(gone)) << gone << " was left behind";
+  }
+}
+
+TEST(CpuPinning, PinsTheCallingThreadOrSaysWhyNot) {
+  EXPECT_TRUE(pin_calling_thread(0).ok());
+  cpu_set_t set;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof set, &set), 0);
+  EXPECT_EQ(CPU_COUNT(&set), 1);
+  EXPECT_TRUE(CPU_ISSET(0, &set));
+  EXPECT_FALSE(pin_calling_thread(100000).ok());
+  EXPECT_FALSE(pin_calling_thread(1000).ok());  // no such CPU here
+  CPU_ZERO(&set);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) CPU_SET(cpu, &set);
+  ::sched_setaffinity(0, sizeof set, &set);
+}
+
+}  // namespace
+}  // namespace vmhive::host
