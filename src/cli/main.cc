@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "arch/x86/cpuid.h"
+#include "cli/daemon_commands.h"
 #include "config/device_options.h"
 #include "config/vm_spec.h"
 #include "clones/clone_command.h"
@@ -367,10 +368,14 @@ int main(int argc, char** argv) {
   CLI::App* info = app.add_subcommand("info", "what this host's KVM offers");
   info->add_option("--kvm", info_kvm, "KVM device (default /dev/kvm)");
 
+  const cli::DaemonCommands daemon_commands(app);
+
   static const char* const kSubcommands[] = {"run", "info", "snapshot", "restore", "clone", "clone-server"};
+  const auto& daemon_names = cli::DaemonCommands::names();
   if (argc > 1 && argv[1][0] != '-' &&
       std::none_of(std::begin(kSubcommands), std::end(kSubcommands),
-                   [&](const char* name) { return std::string(argv[1]) == name; })) {
+                   [&](const char* name) { return std::string(argv[1]) == name; }) &&
+      std::find(daemon_names.begin(), daemon_names.end(), argv[1]) == daemon_names.end()) {
     return fail(std::string("unknown subcommand '") + argv[1] + "' (try --help)", exit_status::kUsage);
   }
   try {
@@ -385,6 +390,7 @@ int main(int argc, char** argv) {
     return fail(message + " (try --help)", exit_status::kUsage);
   }
   std::signal(SIGPIPE, SIG_IGN);
+  if (const auto status = daemon_commands.run()) return *status;
   if (*run) {
     run_options.cmdline_given = run->count("--cmdline") > 0;
     auto spec = run_spec(run, run_options, run_config, run_disks, run_nets);

@@ -1,0 +1,41 @@
+// The CLI's commands that talk to vmhived (docs/daemon.md): ps, create,
+// start, pause, resume, stop, rm, inspect, console, logs, stats, events,
+// and snapshot of a VM by name. Tables for people by default, --json for
+// scripts. Exit status: 0 done; 1 the daemon answered with an error;
+// 2 usage; 3 the daemon could not be reached; 4 no such VM.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vmhive::cli {
+
+namespace daemon_exit {
+inline constexpr int kDone = 0;
+inline constexpr int kRefused = 1;
+inline constexpr int kUsage = 2;
+inline constexpr int kUnreachable = 3;
+inline constexpr int kNoSuchVm = 4;
+}  // namespace daemon_exit
+
+inline constexpr char kDefaultDaemonSocket[] = "/run/vmhive/vmhived.sock";
+
+struct DaemonCommandOptions;
+
+class DaemonCommands {
+ public:
+  explicit DaemonCommands(CLI::App& app);
+  ~DaemonCommands();
+  static const std::vector<std::string>& names();
+  // The exit status if one of these commands was given, nothing otherwise.
+  std::optional<int> run() const;
+
+ private:
+  std::unique_ptr<DaemonCommandOptions> options_;
+};
+
+}  // namespace vmhive::cli

@@ -1,0 +1,75 @@
+#include "daemon/daemon_loop.h"
+
+#include <poll.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+
+#include "common/errno_error.h"
+#include "common/signal_fd.h"
+#include "daemon/daemon_api.h"
+#include "daemon/event_log.h"
+#include "daemon/state_store.h"
+
+namespace vmhive::daemon {
+namespace {
+
+int earliest(int a, int b) {
+  if (a < 0) return b;
+  if (b < 0) return a;
+  return std::min(a, b);
+}
+
+}  // namespace
+
+Result<void> run_daemon(const DaemonOptions& options) {
+  const SignalFd signals = VMHIVE_TRY(SignalFd::block({SIGINT, SIGTERM}));
+  ::signal(SIGPIPE, SIG_IGN);
+  StateStore store = VMHIVE_TRY(StateStore::open(options.state_dir));
+  EventLog events = VMHIVE_TRY(EventLog::open(store.root_fd()));
+  std::vector<std::string> warnings;
+  auto registry = VMHIVE_TRY(VmRegistry::open(store, events, options.registry, &warnings));
+  for (const std::string& warning : warnings) std::fprintf(stderr, "vmhived: warning: %s\n", warning.c_str());
+  DaemonApi api(*registry, events);
+
+  http::ServerOptions server_options;
+  server_options.max_connections = options.max_connections;
+  server_options.allowed_uids = options.allowed_uids;
+  server_options.socket_owner = options.socket_owner;
+  server_options.error_body = [](int, std::string_view message) { return error_body(message); };
+  server_options.on_stream_closed = [&api](http::ConnectionId connection) { api.stream_closed(connection); };
+  auto server = http::HttpServer::listen(options.socket_path, server_options);
+  if (!server.ok()) return with_context("--socket", server.error());
+  api.set_chunk_sender([&server](http::ConnectionId connection, std::string_view data) {
+    server->send_chunk(connection, data);
+  });
+  const http::Handler handler = [&api](const http::Request& request, http::ConnectionId connection) {
+    return api.handle(request, connection);
+  };
+  events.record("", "daemon_started", {{"pid", ::getpid()}, {"vms", registry->list().size()}});
+  std::fprintf(stderr, "vmhived: serving %s, state in %s, %zu VMs\n", options.socket_path.c_str(),
+               options.state_dir.c_str(), registry->list().size());
+
+  std::vector<pollfd> fds;
+  for (;;) {
+    fds.clear();
+    fds.push_back({signals.fd(), POLLIN, 0});
+    server->add_poll_fds(fds);
+    registry->add_poll_fds(fds);
+    const int timeout =
+        earliest(earliest(server->poll_timeout_ms(), registry->poll_timeout_ms()), api.pump_consoles());
+    const int ready = ::poll(fds.data(), fds.size(), timeout);
+    if (ready < 0 && errno != EINTR) return errno_error("poll failed");
+    if (fds[0].revents & POLLIN) {
+      if (const int signal = signals.take(); signal == SIGTERM || signal == SIGINT) break;
+    }
+    registry->after_poll();
+    server->serve(handler);
+  }
+  events.record("", "daemon_stopped", {{"vms_left_running", registry->list().size()}});
+  return {};
+}
+
+}  // namespace vmhive::daemon

@@ -1,0 +1,103 @@
+#include "daemon/state_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/atomic_file.h"
+#include "common/directories.h"
+#include "common/errno_error.h"
+#include "common/fd_io.h"
+#include "config/vm_spec_json.h"
+
+namespace vmhive::daemon {
+namespace {
+
+constexpr size_t kMaxRecordBytes = 1 << 20;
+
+Result<void> write_json(int dir, const char* name, const nlohmann::ordered_json& document) {
+  const std::string text = document.dump(2) + "\n";
+  return write_file_atomically(dir, name, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+}  // namespace
+
+Result<StateStore> StateStore::open(const std::string& root) {
+  auto root_fd = ensure_private_directory(root);
+  if (!root_fd.ok()) return with_context("--state-dir", root_fd.error());
+  auto vms_fd = ensure_private_directory(root + "/vms");
+  if (!vms_fd.ok()) return with_context("--state-dir", vms_fd.error());
+  return StateStore(root, std::move(*root_fd), std::move(*vms_fd));
+}
+
+Result<UniqueFd> StateStore::open_vm_dir(const std::string& name) const {
+  VMHIVE_CHECK(config::check_name(name));
+  UniqueFd dir(::openat(vms_fd_.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid()) return errno_error("cannot open the VM's directory", vm_dir(name));
+  return dir;
+}
+
+Result<void> StateStore::create(const VmRecord& record) {
+  VMHIVE_CHECK(config::check_name(record.name));
+  if (::mkdirat(vms_fd_.get(), record.name.c_str(), 0700) != 0) {
+    if (errno == EEXIST) return make_error("a VM named '" + record.name + "' exists already");
+    return errno_error("cannot make the VM's directory", vm_dir(record.name));
+  }
+  UniqueFd dir = VMHIVE_TRY(open_vm_dir(record.name));
+  VMHIVE_CHECK(write_json(dir.get(), "config.json", config::vm_spec_to_json(record.spec)));
+  return write_json(dir.get(), "vm.json", record_to_json(record));
+}
+
+Result<void> StateStore::save(const VmRecord& record) {
+  UniqueFd dir = VMHIVE_TRY(open_vm_dir(record.name));
+  VMHIVE_CHECK(write_json(dir.get(), "config.json", config::vm_spec_to_json(record.spec)));
+  return write_json(dir.get(), "vm.json", record_to_json(record));
+}
+
+std::vector<VmRecord> StateStore::load_all(std::vector<std::string>* warnings) const {
+  std::vector<VmRecord> records;
+  UniqueFd listing(::openat(vms_fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  DIR* dir = listing.valid() ? ::fdopendir(listing.get()) : nullptr;
+  if (dir == nullptr) return records;
+  (void)listing.release();
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  ::closedir(dir);
+  for (const std::string& name : names) {
+    auto loaded = [&]() -> Result<VmRecord> {
+      UniqueFd vm_dir_fd = VMHIVE_TRY(open_vm_dir(name));
+      UniqueFd file(::openat(vm_dir_fd.get(), "vm.json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!file.valid()) return errno_error("cannot open", vm_file(name, "vm.json"));
+      const std::vector<uint8_t> bytes = VMHIVE_TRY(read_to_end(file.get(), kMaxRecordBytes));
+      const nlohmann::json document = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+      if (document.is_discarded()) return make_error(vm_file(name, "vm.json") + ": not JSON");
+      VmRecord record = VMHIVE_TRY(record_from_json(document));
+      if (record.name != name) return make_error(vm_file(name, "vm.json") + ": names another VM");
+      return record;
+    }();
+    if (loaded.ok()) {
+      records.push_back(std::move(*loaded));
+    } else if (warnings != nullptr) {
+      warnings->push_back("skipping " + vm_dir(name) + ": " + loaded.error().message);
+    }
+  }
+  return records;
+}
+
+Result<void> StateStore::remove(const std::string& name) {
+  UniqueFd dir = VMHIVE_TRY(open_vm_dir(name));
+  for (const char* file : kVmFiles) {
+    if (::unlinkat(dir.get(), file, 0) != 0 && errno != ENOENT) return errno_error("cannot remove", vm_file(name, file));
+  }
+  if (::unlinkat(vms_fd_.get(), name.c_str(), AT_REMOVEDIR) != 0)
+    return errno_error("cannot remove the VM's directory (something else is in it)", vm_dir(name));
+  return {};
+}
+
+}  // namespace vmhive::daemon

@@ -1,0 +1,56 @@
+// The daemon's state directory (--state-dir, default /var/lib/vmhive):
+//   <root>/vms/<name>/vm.json       the VM's record (vm_record.h), written atomically
+//   <root>/vms/<name>/config.json   its configuration, as its process reads it
+//   <root>/vms/<name>/console.log   the guest's serial output, bounded
+//   <root>/vms/<name>/vmm.log       the VM process's stderr (its errors and crash report)
+//   <root>/vms/<name>/console.in    a FIFO: the VM process's stdin (console input, graceful stop)
+//   <root>/vms/<name>/control.sock  the VM process's control socket
+//   <root>/events.jsonl             the event log (event_log.h)
+// Every directory is 0700 and owned by the daemon's user, every file 0600;
+// names are checked (config::check_name) before they become paths, and
+// directories are opened without following links.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "daemon/vm_record.h"
+
+namespace vmhive::daemon {
+
+class StateStore {
+ public:
+  static Result<StateStore> open(const std::string& root);
+
+  const std::string& root() const { return root_; }
+  int root_fd() const { return root_fd_.get(); }
+  std::string vm_dir(const std::string& name) const { return root_ + "/vms/" + name; }
+  std::string vm_file(const std::string& name, const char* file) const { return vm_dir(name) + "/" + file; }
+
+  // Makes the VM's directory (a name already there is an error) and writes
+  // its config.json and vm.json.
+  Result<void> create(const VmRecord& record);
+  Result<void> save(const VmRecord& record);
+  // Every VM record found; a directory whose record cannot be read is
+  // skipped with a warning in `warnings`.
+  std::vector<VmRecord> load_all(std::vector<std::string>* warnings) const;
+  // Removes the VM's directory and everything the daemon keeps in it.
+  Result<void> remove(const std::string& name);
+
+ private:
+  StateStore(std::string root, UniqueFd root_fd, UniqueFd vms_fd)
+      : root_(std::move(root)), root_fd_(std::move(root_fd)), vms_fd_(std::move(vms_fd)) {}
+  Result<UniqueFd> open_vm_dir(const std::string& name) const;
+
+  std::string root_;
+  UniqueFd root_fd_;
+  UniqueFd vms_fd_;
+};
+
+// What each VM directory may hold; remove() deletes exactly these.
+inline constexpr const char* kVmFiles[] = {"vm.json", "config.json", "console.log", "vmm.log", "console.in",
+                                           "control.sock"};
+
+}  // namespace vmhive::daemon

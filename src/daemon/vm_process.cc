@@ -1,0 +1,190 @@
+#include "daemon/vm_process.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <sstream>
+
+#include "common/errno_error.h"
+#include "common/fd_io.h"
+
+namespace vmhive::daemon {
+namespace {
+
+UniqueFd open_pidfd(pid_t pid) { return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))); }
+
+// A small file from /proc, whole (empty if it cannot be read).
+std::string read_proc_file(const std::string& path) {
+  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!file.valid()) return {};
+  auto bytes = read_to_end(file.get(), 1 << 20);
+  return bytes.ok() ? std::string(bytes->begin(), bytes->end()) : std::string();
+}
+
+uint64_t to_number(std::string_view text) {
+  uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  (void)end;
+  return error == std::errc() ? value : 0;
+}
+
+// Fields of /proc/<pid>/stat after the command name (which may hold spaces
+// and parentheses, so it is skipped by its last ')').
+std::vector<std::string> stat_fields(const std::string& path) {
+  const std::string text = read_proc_file(path);
+  const size_t close = text.rfind(')');
+  std::vector<std::string> fields;
+  if (close == std::string::npos) return fields;
+  std::istringstream rest(text.substr(close + 1));
+  std::string field;
+  while (rest >> field) fields.push_back(field);
+  return fields;
+}
+
+// utime + stime in seconds from stat fields (fields 14 and 15, here 11 and 12).
+double cpu_seconds_of(const std::vector<std::string>& fields) {
+  if (fields.size() < 13) return 0;
+  const double ticks = static_cast<double>(to_number(fields[11]) + to_number(fields[12]));
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace
+
+uint64_t process_start_ticks(pid_t pid) {
+  const auto fields = stat_fields("/proc/" + std::to_string(pid) + "/stat");
+  // starttime is field 22; fields[0] is field 3.
+  if (fields.size() < 20) return 0;
+  return to_number(fields[19]);
+}
+
+Result<VmProcess> VmProcess::launch(const LaunchSpec& spec) {
+  // Everything the child needs is opened here (close-on-exec), so that
+  // between fork and exec it only moves descriptors.
+  if (::mkfifo(spec.console_fifo.c_str(), 0600) != 0 && errno != EEXIST)
+    return errno_error("cannot make the console FIFO", spec.console_fifo);
+  UniqueFd input(::open(spec.console_fifo.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+  if (!input.valid()) return errno_error("cannot open the console FIFO", spec.console_fifo);
+  struct stat info {};
+  if (::fstat(input.get(), &info) != 0 || !S_ISFIFO(info.st_mode))
+    return make_error(spec.console_fifo + " is not a FIFO");
+  UniqueFd output(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  UniqueFd errors(::open(spec.stderr_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!output.valid()) return errno_error("cannot open /dev/null");
+  if (!errors.valid()) return errno_error("cannot open the VM's log", spec.stderr_log);
+
+  std::vector<std::string> args = {spec.vmhive_binary, "run",           "--config",        spec.config_path,
+                                   "--control",        spec.control_socket, "--console",   spec.console_log,
+                                   "--console-limit",  spec.console_limit};
+  args.insert(args.end(), spec.extra_args.begin(), spec.extra_args.end());
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  const pid_t pid = ::fork();
+  if (pid < 0) return errno_error("fork failed");
+  if (pid == 0) {
+    ::setsid();
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (::dup2(input.get(), STDIN_FILENO) < 0 || ::dup2(output.get(), STDOUT_FILENO) < 0 ||
+        ::dup2(errors.get(), STDERR_FILENO) < 0)
+      ::_exit(127);
+    ::execv(argv[0], argv.data());
+    static constexpr char kFailed[] = "vmhive: the daemon could not execute the vmhive binary\n";
+    (void)!::write(STDERR_FILENO, kFailed, sizeof kFailed - 1);
+    ::_exit(127);
+  }
+  UniqueFd pidfd = open_pidfd(pid);
+  if (!pidfd.valid()) {
+    const Error error = errno_error("pidfd_open failed");
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return error;
+  }
+  return VmProcess(pid, process_start_ticks(pid), std::move(pidfd), true);
+}
+
+std::optional<VmProcess> VmProcess::adopt(pid_t pid, uint64_t start_ticks) {
+  if (pid <= 0 || start_ticks == 0) return std::nullopt;
+  UniqueFd pidfd = open_pidfd(pid);
+  if (!pidfd.valid()) return std::nullopt;
+  // Checked after the pidfd is held: the pid cannot be reused under it any more.
+  if (process_start_ticks(pid) != start_ticks) return std::nullopt;
+  return VmProcess(pid, start_ticks, std::move(pidfd), false);
+}
+
+ProcessEnd VmProcess::reap() {
+  ProcessEnd end;
+  if (!child_) return end;
+  siginfo_t info{};
+  int result;
+  do {
+    result = ::waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED);
+  } while (result < 0 && errno == EINTR);
+  if (result != 0) return end;
+  if (info.si_code == CLD_EXITED) {
+    end.status = info.si_status;
+  } else {
+    end.signal = info.si_status;
+  }
+  child_ = false;  // reaped: nothing is left to wait for
+  return end;
+}
+
+Result<void> VmProcess::signal(int signal) const {
+  if (::syscall(SYS_pidfd_send_signal, pidfd_.get(), signal, nullptr, 0) != 0)
+    return errno_error("cannot signal the VM's process " + std::to_string(pid_));
+  return {};
+}
+
+ProcessUsage process_usage(pid_t pid) {
+  ProcessUsage usage;
+  const std::string proc = "/proc/" + std::to_string(pid);
+  usage.cpu_seconds = cpu_seconds_of(stat_fields(proc + "/stat"));
+  std::istringstream status(read_proc_file(proc + "/status"));
+  std::string key;
+  uint64_t value = 0;
+  while (status >> key) {
+    if (key == "VmRSS:" && status >> value) usage.resident_bytes = value * 1024;
+    if (key == "Threads:" && status >> value) usage.threads = static_cast<uint32_t>(value);
+  }
+  if (DIR* tasks = ::opendir((proc + "/task").c_str())) {
+    while (const dirent* entry = ::readdir(tasks)) {
+      if (entry->d_name[0] == '.') continue;
+      const std::string task = proc + "/task/" + entry->d_name;
+      const std::string name = read_proc_file(task + "/comm");
+      if (name.rfind("vcpu", 0) == 0) usage.vcpu_seconds += cpu_seconds_of(stat_fields(task + "/stat"));
+    }
+    ::closedir(tasks);
+  }
+  return usage;
+}
+
+std::string tail_of(const std::string& path, size_t bytes) {
+  UniqueFd file(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!file.valid()) return {};
+  const off_t size = ::lseek(file.get(), 0, SEEK_END);
+  if (size <= 0) return {};
+  const off_t start = static_cast<size_t>(size) > bytes ? size - static_cast<off_t>(bytes) : 0;
+  std::string tail(static_cast<size_t>(size - start), '\0');
+  const ssize_t got = ::pread(file.get(), tail.data(), tail.size(), start);
+  tail.resize(got > 0 ? static_cast<size_t>(got) : 0);
+  return tail;
+}
+
+std::string last_line_of(const std::string& path) {
+  std::string tail = tail_of(path, 4096);
+  while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.pop_back();
+  const size_t newline = tail.rfind('\n');
+  return newline == std::string::npos ? tail : tail.substr(newline + 1);
+}
+
+}  // namespace vmhive::daemon

@@ -1,0 +1,363 @@
+#include "daemon/vm_registry.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "common/errno_error.h"
+#include "common/fd_io.h"
+#include "control/control_client.h"
+
+namespace vmhive::daemon {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kControlTimeout{5000};
+constexpr std::chrono::milliseconds kSnapshotTimeout{120000};
+
+bool is_live(VmPhase phase) {
+  return phase == VmPhase::kRunning || phase == VmPhase::kPaused || phase == VmPhase::kStopping;
+}
+
+Error conflict(const VmRecord& record, const std::string& what) {
+  return make_error(ErrorKind::kConflict,
+                    "cannot " + what + " VM '" + record.name + "': it is " + phase_name(record.phase));
+}
+
+// The reply of a control request: its members, or its error.
+Result<nlohmann::json> reply_members(const std::string& reply) {
+  const nlohmann::json document = nlohmann::json::parse(reply, nullptr, false);
+  if (document.is_discarded() || !document.is_object()) return make_error("the VM's control socket answered garbage");
+  if (document.value("ok", false)) return document;
+  return make_error(ErrorKind::kConflict, document.value("error", std::string("the VM refused the request")));
+}
+
+// Why a process ended, from how it ended and the last line it wrote.
+std::string reason_for(const ProcessEnd& end, const std::string& message, bool stop_requested) {
+  if (message.find("forbidden system call") != std::string::npos) return "seccomp";
+  if (stop_requested) return "stopped";
+  if (end.signal == SIGKILL) return "killed";
+  if (end.signal) return "crashed";
+  if (message.find("guest crashed") != std::string::npos) return "crashed";
+  if (end.status && *end.status != 0) return "failed";
+  return "exited";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<VmRegistry>> VmRegistry::open(StateStore& store, EventLog& events, RegistryOptions options,
+                                                      std::vector<std::string>* warnings) {
+  std::unique_ptr<VmRegistry> registry(new VmRegistry(store, events, std::move(options)));
+  for (VmRecord& record : store.load_all(warnings)) {
+    ManagedVm vm{std::move(record), std::nullopt, std::nullopt, 0, false};
+    if (is_live(vm.record.phase)) {
+      vm.process = VmProcess::adopt(vm.record.pid, vm.record.pid_start_ticks);
+      if (vm.process) {
+        events.record(vm.record.name, "adopted", {{"pid", vm.record.pid}, {"phase", phase_name(vm.record.phase)}});
+        if (vm.record.phase == VmPhase::kStopping) {
+          vm.stop_requested = true;
+          vm.stop_deadline = Clock::now() + registry->options_.stop_timeout;
+        }
+      } else {
+        // It ended while no daemon watched: how, only its log can tell.
+        const std::string message = last_line_of(store.vm_file(vm.record.name, "vmm.log"));
+        vm.record.phase = VmPhase::kExited;
+        vm.record.exit = VmExit{std::nullopt, std::nullopt, "vanished", message, wall_clock_ms()};
+        vm.record.pid = 0;
+        events.record(vm.record.name, "exited", {{"reason", "vanished"}, {"message", message}});
+        if (auto saved = store.save(vm.record); !saved.ok() && warnings) warnings->push_back(saved.error().message);
+      }
+    }
+    std::string name = vm.record.name;
+    registry->vms_.emplace(std::move(name), std::move(vm));
+  }
+  return registry;
+}
+
+Result<VmRegistry::ManagedVm*> VmRegistry::managed(const std::string& name) {
+  const auto found = vms_.find(name);
+  if (found == vms_.end()) return make_error(ErrorKind::kNotFound, "no VM named '" + name + "'");
+  return &found->second;
+}
+
+Result<const VmRegistry::ManagedVm*> VmRegistry::managed(const std::string& name) const {
+  const auto found = vms_.find(name);
+  if (found == vms_.end()) return make_error(ErrorKind::kNotFound, "no VM named '" + name + "'");
+  return &found->second;
+}
+
+void VmRegistry::save(ManagedVm& vm) {
+  if (auto saved = store_.save(vm.record); !saved.ok())
+    events_.record(vm.record.name, "error", {{"message", "cannot save the VM's record: " + saved.error().message}});
+}
+
+Result<VmRecord> VmRegistry::create(config::VmSpec spec) {
+  if (spec.name.empty()) return make_error(ErrorKind::kInvalid, "name: a VM made through the daemon needs a name");
+  if (auto named = config::check_name(spec.name); !named.ok())
+    return make_error(ErrorKind::kInvalid, named.error().message);
+  if (vms_.count(spec.name) != 0) return make_error(ErrorKind::kConflict, "a VM named '" + spec.name + "' exists already");
+  if (vms_.size() >= options_.max_vms)
+    return make_error(ErrorKind::kUnavailable, "the daemon manages " + std::to_string(vms_.size()) + " VMs, its limit");
+  // The daemon owns where a VM's console and control socket go.
+  spec.console = "stdio";
+  spec.control.clear();
+  if (auto checked = config::make_vm_config(spec, config::probe_host()); !checked.ok())
+    return make_error(ErrorKind::kInvalid, checked.error().message);
+  VmRecord record;
+  record.name = spec.name;
+  record.spec = std::move(spec);
+  record.created_ms = wall_clock_ms();
+  if (auto created = store_.create(record); !created.ok()) {
+    // Another daemon's leftover directory, say: never overwritten.
+    return make_error(ErrorKind::kConflict, created.error().message);
+  }
+  events_.record(record.name, "created");
+  std::string name = record.name;
+  return vms_.emplace(std::move(name), ManagedVm{record, std::nullopt, std::nullopt, 0, false}).first->second.record;
+}
+
+Result<VmRecord> VmRegistry::start(const std::string& name) {
+  ManagedVm* vm = VMHIVE_TRY(managed(name));
+  if (vm->record.phase != VmPhase::kCreated && vm->record.phase != VmPhase::kExited)
+    return conflict(vm->record, "start");
+  LaunchSpec launch{options_.vmhive_binary,
+                    store_.vm_file(name, "config.json"),
+                    store_.vm_file(name, "control.sock"),
+                    store_.vm_file(name, "console.log"),
+                    options_.console_limit,
+                    store_.vm_file(name, "vmm.log"),
+                    store_.vm_file(name, "console.in"),
+                    options_.vm_args};
+  auto process = VmProcess::launch(launch);
+  if (!process.ok()) return with_context("cannot start VM '" + name + "'", process.error());
+  vm->process.emplace(std::move(*process));
+  vm->record.phase = VmPhase::kRunning;
+  vm->record.pid = vm->process->pid();
+  vm->record.pid_start_ticks = vm->process->start_ticks();
+  vm->record.started_ms = wall_clock_ms();
+  vm->record.starts += 1;
+  vm->stop_requested = false;
+  vm->stop_deadline.reset();
+  vm->stop_escalations = 0;
+  save(*vm);
+  events_.record(name, "started", {{"pid", vm->record.pid}});
+  return vm->record;
+}
+
+Result<std::string> VmRegistry::control_request(const ManagedVm& vm, const std::string& request,
+                                                std::chrono::milliseconds timeout) const {
+  return control::send_request(store_.vm_file(vm.record.name, "control.sock"), request, timeout);
+}
+
+Result<VmRecord> VmRegistry::pause(const std::string& name) {
+  ManagedVm* vm = VMHIVE_TRY(managed(name));
+  if (vm->record.phase == VmPhase::kPaused) return vm->record;
+  if (vm->record.phase != VmPhase::kRunning) return conflict(vm->record, "pause");
+  const std::string reply = VMHIVE_TRY(control_request(*vm, R"({"op":"pause"})", kControlTimeout));
+  VMHIVE_TRY(reply_members(reply));
+  vm->record.phase = VmPhase::kPaused;
+  save(*vm);
+  events_.record(name, "paused");
+  return vm->record;
+}
+
+Result<VmRecord> VmRegistry::resume(const std::string& name) {
+  ManagedVm* vm = VMHIVE_TRY(managed(name));
+  if (vm->record.phase == VmPhase::kRunning) return vm->record;
+  if (vm->record.phase != VmPhase::kPaused) return conflict(vm->record, "resume");
+  const std::string reply = VMHIVE_TRY(control_request(*vm, R"({"op":"resume"})", kControlTimeout));
+  VMHIVE_TRY(reply_members(reply));
+  vm->record.phase = VmPhase::kRunning;
+  save(*vm);
+  events_.record(name, "resumed");
+  return vm->record;
+}
+
+Result<void> VmRegistry::console_input(const std::string& name, std::string_view bytes) {
+  ManagedVm* vm = VMHIVE_TRY(managed(name));
+  if (!vm->process) return conflict(vm->record, "send input to");
+  // The VM holds its FIFO open for reading and writing, so this never blocks
+  // on a missing reader; a full FIFO (a guest that does not read) is an error.
+  UniqueFd fifo(::open(store_.vm_file(name, "console.in").c_str(), O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
+  if (!fifo.valid()) return errno_error("cannot open the VM's console input");
+  if (auto written = write_fully(fifo.get(), bytes); !written.ok())
+    return make_error(ErrorKind::kUnavailable, "the guest is not taking console input: " + written.error().message);
+  return {};
+}
+
+Result<VmRecord> VmRegistry::stop(const std::string& name, bool force) {
+  ManagedVm* vm = VMHIVE_TRY(managed(name));
+  if (!vm->process) return conflict(vm->record, "stop");
+  vm->stop_requested = true;
+  vm->record.phase = VmPhase::kStopping;
+  if (force) {
+    vm->stop_escalations = 2;
+    (void)vm->process->signal(SIGKILL);
+  } else {
+    const auto label = vm->record.spec.labels.find(kStopInputLabel);
+    const std::string input = label == vm->record.spec.labels.end() ? kDefaultStopInput : label->second;
+    if (!console_input(name, input).ok()) escalate_stop(*vm);
+  }
+  vm->stop_deadline = Clock::now() + options_.stop_timeout;
+  save(*vm);
+  events_.record(name, "stopping", {{"force", force}});
+  return vm->record;
+}
+
+void VmRegistry::escalate_stop(ManagedVm& vm) {
+  if (!vm.process) return;
+  vm.stop_escalations += 1;
+  // The VMM ends the VM on SIGTERM (exit 0); SIGKILL for one that does not.
+  (void)vm.process->signal(vm.stop_escalations == 1 ? SIGTERM : SIGKILL);
+  vm.stop_deadline = Clock::now() + options_.stop_timeout;
+}
+
+Result<void> VmRegistry::remove(const std::string& name, bool force) {
+  ManagedVm* vm = VMHIVE_TRY(managed(name));
+  if (vm->process) {
+    if (!force) return conflict(vm->record, "remove");
+    (void)vm->process->signal(SIGKILL);
+    pollfd wait_for_end{vm->process->pidfd(), POLLIN, 0};
+    while (::poll(&wait_for_end, 1, 5000) < 0 && errno == EINTR) {
+    }
+    vm->stop_requested = true;
+    ended(*vm);
+  }
+  VMHIVE_CHECK(store_.remove(name));
+  vms_.erase(name);
+  events_.record(name, "removed");
+  return {};
+}
+
+Result<nlohmann::json> VmRegistry::snapshot(const std::string& name, const std::string& dir, bool resume) {
+  ManagedVm* vm = VMHIVE_TRY(managed(name));
+  if (vm->record.phase != VmPhase::kRunning && vm->record.phase != VmPhase::kPaused)
+    return conflict(vm->record, "snapshot");
+  if (dir.empty() || dir.front() != '/') return make_error(ErrorKind::kInvalid, "dir: an absolute path is needed");
+  nlohmann::json request{{"op", "snapshot"}, {"dir", dir}, {"resume", resume}};
+  const std::string reply = VMHIVE_TRY(control_request(*vm, request.dump(), kSnapshotTimeout));
+  nlohmann::json members = VMHIVE_TRY(reply_members(reply));
+  members.erase("ok");
+  events_.record(name, "snapshot", {{"dir", dir}, {"resume", resume}});
+  if (!resume) {
+    vm->stop_requested = true;
+    vm->record.phase = VmPhase::kStopping;
+    vm->stop_deadline = Clock::now() + options_.stop_timeout;
+    save(*vm);
+  }
+  return members;
+}
+
+Result<VmRecord> VmRegistry::find(const std::string& name) const {
+  const ManagedVm* vm = VMHIVE_TRY(managed(name));
+  return vm->record;
+}
+
+std::vector<VmRecord> VmRegistry::list() const {
+  std::vector<VmRecord> records;
+  records.reserve(vms_.size());
+  for (const auto& [name, vm] : vms_) records.push_back(vm.record);
+  return records;
+}
+
+Result<nlohmann::ordered_json> VmRegistry::inspect(const std::string& name) const {
+  const ManagedVm* vm = VMHIVE_TRY(managed(name));
+  nlohmann::ordered_json document = record_to_json(vm->record);
+  if (vm->process) {
+    const ProcessUsage usage = process_usage(vm->process->pid());
+    document["uptime_s"] = static_cast<double>(wall_clock_ms() - vm->record.started_ms) / 1000.0;
+    document["usage"] = {{"cpu_seconds", usage.cpu_seconds},
+                         {"vcpu_seconds", usage.vcpu_seconds},
+                         {"resident_bytes", usage.resident_bytes},
+                         {"threads", usage.threads}};
+  }
+  document["files"] = {{"console_log", store_.vm_file(name, "console.log")},
+                       {"vmm_log", store_.vm_file(name, "vmm.log")},
+                       {"control_socket", store_.vm_file(name, "control.sock")}};
+  return document;
+}
+
+std::string VmRegistry::metrics() const {
+  std::string text;
+  const auto family = [&](const char* metric, const char* type, const char* help) {
+    text += std::string("# HELP ") + metric + " " + help + "\n# TYPE " + metric + " " + type + "\n";
+  };
+  std::vector<std::pair<const ManagedVm*, ProcessUsage>> usages;
+  for (const auto& [name, vm] : vms_)
+    usages.emplace_back(&vm, vm.process ? process_usage(vm.process->pid()) : ProcessUsage{});
+  const auto per_vm = [&](const char* metric, auto value) {
+    for (const auto& [vm, usage] : usages)
+      text += std::string(metric) + "{vm=\"" + vm->record.name + "\"} " + std::to_string(value(*vm, usage)) + "\n";
+  };
+  family("vmhive_vm_up", "gauge", "1 while the VM's process runs");
+  per_vm("vmhive_vm_up", [](const ManagedVm& vm, const ProcessUsage&) { return vm.process ? 1 : 0; });
+  family("vmhive_vm_starts_total", "counter", "times the VM was started");
+  per_vm("vmhive_vm_starts_total", [](const ManagedVm& vm, const ProcessUsage&) { return vm.record.starts; });
+  family("vmhive_vm_cpu_seconds_total", "counter", "host CPU time of the VM's process");
+  per_vm("vmhive_vm_cpu_seconds_total", [](const ManagedVm&, const ProcessUsage& usage) { return usage.cpu_seconds; });
+  family("vmhive_vm_vcpu_seconds_total", "counter", "host CPU time of the VM's vCPU threads");
+  per_vm("vmhive_vm_vcpu_seconds_total", [](const ManagedVm&, const ProcessUsage& usage) { return usage.vcpu_seconds; });
+  family("vmhive_vm_resident_bytes", "gauge", "resident memory of the VM's process");
+  per_vm("vmhive_vm_resident_bytes", [](const ManagedVm&, const ProcessUsage& usage) { return usage.resident_bytes; });
+  family("vmhive_vms", "gauge", "VMs the daemon manages");
+  text += "vmhive_vms " + std::to_string(vms_.size()) + "\n";
+  return text;
+}
+
+void VmRegistry::add_poll_fds(std::vector<pollfd>& fds) const {
+  for (const auto& [name, vm] : vms_)
+    if (vm.process) fds.push_back({vm.process->pidfd(), POLLIN, 0});
+}
+
+int VmRegistry::poll_timeout_ms() const {
+  std::optional<Clock::time_point> first;
+  for (const auto& [name, vm] : vms_)
+    if (vm.process && vm.stop_deadline && (!first || *vm.stop_deadline < *first)) first = vm.stop_deadline;
+  if (!first) return -1;
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*first - Clock::now()).count();
+  return static_cast<int>(std::clamp<int64_t>(left + 1, 0, 60000));
+}
+
+void VmRegistry::ended(ManagedVm& vm) {
+  const ProcessEnd end = vm.process->reap();
+  const std::string message = last_line_of(store_.vm_file(vm.record.name, "vmm.log"));
+  const std::string reason = reason_for(end, message, vm.stop_requested);
+  vm.process.reset();
+  vm.record.phase = VmPhase::kExited;
+  vm.record.pid = 0;
+  vm.record.pid_start_ticks = 0;
+  vm.record.exit = VmExit{end.status, end.signal, reason, message, wall_clock_ms()};
+  vm.stop_deadline.reset();
+  ::unlink(store_.vm_file(vm.record.name, "control.sock").c_str());
+  save(vm);
+  nlohmann::ordered_json details{{"reason", reason}};
+  details["status"] = end.status ? nlohmann::ordered_json(*end.status) : nullptr;
+  details["signal"] = end.signal ? nlohmann::ordered_json(*end.signal) : nullptr;
+  details["message"] = message;
+  events_.record(vm.record.name, reason == "seccomp" ? "seccomp_kill" : "exited", details);
+  const std::string console = tail_of(store_.vm_file(vm.record.name, "console.log"), 16384);
+  if (const size_t panic = console.rfind("Kernel panic"); panic != std::string::npos)
+    events_.record(vm.record.name, "guest_panic", {{"line", console.substr(panic, console.find('\n', panic) - panic)}});
+}
+
+void VmRegistry::after_poll() {
+  std::vector<pollfd> pidfds;
+  std::vector<ManagedVm*> owners;
+  for (auto& [name, vm] : vms_) {
+    if (!vm.process) continue;
+    pidfds.push_back({vm.process->pidfd(), POLLIN, 0});
+    owners.push_back(&vm);
+  }
+  if (!pidfds.empty() && ::poll(pidfds.data(), pidfds.size(), 0) > 0) {
+    for (size_t index = 0; index < pidfds.size(); ++index)
+      if (pidfds[index].revents & (POLLIN | POLLHUP | POLLERR)) ended(*owners[index]);
+  }
+  const auto now = Clock::now();
+  for (auto& [name, vm] : vms_)
+    if (vm.process && vm.stop_deadline && *vm.stop_deadline <= now) escalate_stop(vm);
+}
+
+}  // namespace vmhive::daemon

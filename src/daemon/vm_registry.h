@@ -1,0 +1,99 @@
+// The VMs the daemon manages, and every operation on them: each VM is its
+// own `vmhive run` process (vm_process.h), so one that crashes or is killed
+// takes nothing else with it. The registry keeps the records in the state
+// directory, watches each process through its pidfd, reaps it when it ends
+// and says why in an event, and on start finds the VMs of an earlier daemon
+// again (their processes keep running across a daemon restart).
+#pragma once
+
+#include <poll.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "config/vm_spec.h"
+#include "daemon/event_log.h"
+#include "daemon/state_store.h"
+#include "daemon/vm_process.h"
+#include "daemon/vm_record.h"
+
+namespace vmhive::daemon {
+
+struct RegistryOptions {
+  std::string vmhive_binary;             // the `vmhive` each VM runs as
+  std::vector<std::string> vm_args;      // extra arguments for every VM process (e.g. --no-seccomp)
+  std::chrono::milliseconds stop_timeout{10000};  // graceful stop, then SIGTERM; as long again, then SIGKILL
+  std::string console_limit = "1M";      // each VM's console log stops growing here
+  size_t max_vms = 4096;
+};
+
+// What a graceful stop sends to the guest's console, unless the VM's labels
+// say otherwise ("vmhive.stop-input"): a shell's `poweroff`.
+inline constexpr char kDefaultStopInput[] = "poweroff\n";
+inline constexpr char kStopInputLabel[] = "vmhive.stop-input";
+
+class VmRegistry {
+ public:
+  static Result<std::unique_ptr<VmRegistry>> open(StateStore& store, EventLog& events, RegistryOptions options,
+                                                   std::vector<std::string>* warnings);
+
+  Result<VmRecord> create(config::VmSpec spec);
+  Result<VmRecord> start(const std::string& name);
+  Result<VmRecord> pause(const std::string& name);
+  Result<VmRecord> resume(const std::string& name);
+  // Graceful: the stop input to the guest's console, SIGTERM after the
+  // timeout, SIGKILL after another. `force`: SIGKILL now.
+  Result<VmRecord> stop(const std::string& name, bool force);
+  // Only a VM that is not running (created or exited) unless `force`, which kills it first.
+  Result<void> remove(const std::string& name, bool force);
+  // Asks the VM process for a snapshot into `dir`.
+  Result<nlohmann::json> snapshot(const std::string& name, const std::string& dir, bool resume);
+  Result<void> console_input(const std::string& name, std::string_view bytes);
+
+  Result<VmRecord> find(const std::string& name) const;
+  std::vector<VmRecord> list() const;
+  // A VM's record with what its process uses now (inspect).
+  Result<nlohmann::ordered_json> inspect(const std::string& name) const;
+  // Prometheus text for every VM (GET /metrics).
+  std::string metrics() const;
+  const StateStore& store() const { return store_; }
+
+  // The event loop's part: pidfds to poll, the next stop deadline, and what
+  // to do when poll returns.
+  void add_poll_fds(std::vector<pollfd>& fds) const;
+  int poll_timeout_ms() const;
+  void after_poll();
+
+ private:
+  struct ManagedVm {
+    VmRecord record;
+    std::optional<VmProcess> process;
+    std::optional<std::chrono::steady_clock::time_point> stop_deadline;  // next escalation of a stop
+    int stop_escalations = 0;
+    bool stop_requested = false;
+  };
+
+  VmRegistry(StateStore& store, EventLog& events, RegistryOptions options)
+      : store_(store), events_(events), options_(std::move(options)) {}
+  Result<ManagedVm*> managed(const std::string& name);
+  Result<const ManagedVm*> managed(const std::string& name) const;
+  Result<std::string> control_request(const ManagedVm& vm, const std::string& request,
+                                      std::chrono::milliseconds timeout) const;
+  void save(ManagedVm& vm);
+  void ended(ManagedVm& vm);
+  void escalate_stop(ManagedVm& vm);
+
+  StateStore& store_;
+  EventLog& events_;
+  RegistryOptions options_;
+  std::map<std::string, ManagedVm> vms_;
+};
+
+}  // namespace vmhive::daemon
