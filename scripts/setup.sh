@@ -11,7 +11,8 @@ packages=(
   libgtest-dev libgmock-dev               # unit and integration tests
   clang libfuzzer-14-dev libclang-rt-14-dev  # fuzz targets
   libcli11-dev                            # command-line parsing
-  nlohmann-json3-dev                      # the control socket's JSON requests
+  nlohmann-json3-dev                      # JSON: control requests, VM configurations, the daemon's API
+  libboost-dev                            # Boost.Beast (header-only): HTTP for vmhived's API and the Firecracker API
   zlib1g-dev                              # CRC-32 checksums of snapshot state files
   libseccomp-dev libcap-dev               # confinement: per-thread system-call filters, dropping capabilities
   busybox-static lz4 kmod cpio            # the default Linux guest's initramfs
