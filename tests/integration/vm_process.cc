@@ -32,6 +32,7 @@ std::optional<int> decode_status(int status) {
 }  // namespace
 
 std::string vmhive_binary() { return VMHIVE_BINARY; }
+std::string vmhived_binary() { return VMHIVED_BINARY; }
 std::string guest_path(const std::string& name) { return std::string(VMHIVE_GUEST_DIR) + "/" + name + ".elf"; }
 std::string linux_guest_dir() { return VMHIVE_LINUX_GUEST_DIR; }
 
@@ -43,11 +44,16 @@ bool kvm_available() {
 }
 
 VmProcess VmProcess::start(const std::vector<std::string>& args, const std::string& netns) {
+  return start_program(vmhive_binary(), args, netns);
+}
+
+VmProcess VmProcess::start_program(const std::string& binary, const std::vector<std::string>& args,
+                                   const std::string& netns) {
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe failed");
   }
-  std::vector<std::string> argv_strings = {vmhive_binary()};
+  std::vector<std::string> argv_strings = {binary};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& arg : argv_strings) argv.push_back(arg.data());
@@ -158,7 +164,12 @@ std::optional<int> VmProcess::wait(std::chrono::milliseconds timeout) {
 }
 
 RunResult run_vmhive(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
-  VmProcess vm = VmProcess::start(args);
+  return run_program(vmhive_binary(), args, timeout);
+}
+
+RunResult run_program(const std::string& binary, const std::vector<std::string>& args,
+                      std::chrono::milliseconds timeout) {
+  VmProcess vm = VmProcess::start_program(binary, args);
   vm.close_input();
   RunResult result;
   result.status = vm.wait(timeout);

@@ -15,6 +15,7 @@ namespace vmhive::testing {
 
 // Where CMake put things (compile definitions from tests/CMakeLists.txt).
 std::string vmhive_binary();
+std::string vmhived_binary();
 std::string guest_path(const std::string& name);  // build/guests/<name>.elf
 std::string linux_guest_dir();                    // build/linux-guest
 
@@ -36,6 +37,9 @@ class VmProcess {
   // Starts `vmhive <args...>` with stdin, stdout and stderr on pipes.
   // With `netns`, vmhive runs in that network namespace (/var/run/netns/NAME).
   static VmProcess start(const std::vector<std::string>& args, const std::string& netns = {});
+  // Any program (the daemon, curl) the same way.
+  static VmProcess start_program(const std::string& binary, const std::vector<std::string>& args,
+                                 const std::string& netns = {});
   VmProcess(VmProcess&& other) noexcept;
   VmProcess(const VmProcess&) = delete;
   VmProcess& operator=(const VmProcess&) = delete;
@@ -76,8 +80,10 @@ struct RunResult {
   std::string errors;
 };
 
-// Runs vmhive to completion with stdin closed.
+// Runs vmhive (or any program) to completion with stdin closed.
 RunResult run_vmhive(const std::vector<std::string>& args, std::chrono::milliseconds timeout);
+RunResult run_program(const std::string& binary, const std::vector<std::string>& args,
+                      std::chrono::milliseconds timeout);
 
 // The lines of `text`, with any trailing '\r' removed.
 std::vector<std::string> lines_of(const std::string& text);
