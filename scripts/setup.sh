@@ -12,6 +12,7 @@ packages=(
   clang libfuzzer-14-dev libclang-rt-14-dev  # fuzz targets
   libcli11-dev                            # command-line parsing
   nlohmann-json3-dev                      # the control socket's JSON requests
+  libboost-dev                            # HTTP parsing and writing for the daemon's API and the Firecracker API (Boost.Beast, header-only)
   zlib1g-dev                              # CRC-32 checksums of snapshot state files
   libseccomp-dev libcap-dev               # confinement: per-thread system-call filters, dropping capabilities
   busybox-static lz4 kmod cpio            # the default Linux guest's initramfs
