@@ -121,6 +121,17 @@ TEST_F(HttpServerTest, TheSocketIsTheOwnersOnlyWhateverTheUmask) {
   EXPECT_EQ(server->path(), path_);
 }
 
+TEST_F(HttpServerTest, TheSocketIsChownedToItsConfiguredOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file away";
+  auto server = listen(ServerOptions{.socket_owner = std::pair<uid_t, gid_t>(65534, 65534)});
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  struct stat info {};
+  ASSERT_EQ(::lstat(path_.c_str(), &info), 0);
+  EXPECT_EQ(info.st_uid, 65534u);
+  EXPECT_EQ(info.st_gid, 65534u);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+}
+
 TEST_F(HttpServerTest, AnswersAGet) {
   auto server = listen();
   ASSERT_TRUE(server.ok()) << server.error().message;
