@@ -217,8 +217,9 @@ TEST(Daemon, BadInputGetsAClearFourHundredAndTheDaemonKeepsServing) {
   EXPECT_EQ(daemon.post("/vms/web-1/stop", R"({"forse": true})").status, 400);
   EXPECT_EQ(daemon.post("/vms/web-1/stop", R"({"force": "yes"})").status, 400);
   // A body over the limit.
-  const std::string huge(2 << 20, 'x');
-  const HttpAnswer too_large = daemon.post("/vms", huge);
+  const std::string huge = daemon.dir() + "/huge.json";
+  std::ofstream(huge) << std::string(2 << 20, 'x');
+  const HttpAnswer too_large = daemon.post("/vms", "@" + huge);  // curl reads it from the file
   EXPECT_EQ(too_large.status, 413) << too_large.body;
   EXPECT_EQ(daemon.get("/").status, 200);
   EXPECT_EQ(daemon.get("/vms").document().size(), 1u);
