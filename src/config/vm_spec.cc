@@ -40,6 +40,8 @@ Result<void> check_readable(const std::string& what, const std::string& path) {
   return {};
 }
 
+}  // namespace
+
 Result<void> check_labels(const std::map<std::string, std::string>& labels) {
   if (labels.size() > kMaxLabels) return make_error("labels: " + std::to_string(labels.size()) + " (at most 64)");
   for (const auto& [key, value] : labels) {
@@ -64,8 +66,6 @@ Result<void> check_cpu_policy(const CpuPolicy& cpu, uint32_t vcpus, uint32_t hos
   }
   return {};
 }
-
-}  // namespace
 
 Result<void> check_name(const std::string& name) {
   if (name.empty() || name.size() > kMaxNameLength || name.front() == '.' || name.front() == '-' ||

@@ -49,6 +49,8 @@ inline constexpr size_t kMaxLabelKey = 63;
 inline constexpr size_t kMaxLabelValue = 256;
 // A VM's name: it names files and cgroups, so no path characters.
 Result<void> check_name(const std::string& name);
+// Labels: at most 64; keys 1-63 of a-z 0-9 _ . - /, values up to 256 bytes.
+Result<void> check_labels(const std::map<std::string, std::string>& labels);
 
 inline constexpr uint64_t kMinimumMemory = 16ull << 20;
 // The ranges the command line accepts. 254 vCPUs: the MADT's 8-bit APIC ids

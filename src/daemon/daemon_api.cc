@@ -154,6 +154,12 @@ http::Response DaemonApi::route(const http::Request& request, http::ConnectionId
     }
     return error_response(405, method + " is not allowed on /vms");
   }
+  if (path == "/snapshots/restore" || path == "/snapshots/clone") {
+    if (method != "POST") return error_response(405, method + " is not allowed on " + path);
+    auto body = body_object(request);
+    if (!body.ok()) return failure(body.error());
+    return path == "/snapshots/restore" ? restore(*body) : clone(*body);
+  }
   static constexpr std::string_view kVmsPrefix = "/vms/";
   if (path.rfind(kVmsPrefix, 0) == 0) {
     const std::string rest = path.substr(kVmsPrefix.size());
@@ -240,6 +246,88 @@ http::Response DaemonApi::vm_operation(const http::Request& request, const std::
     return report.ok() ? json_response(200, *report) : failure(report.error());
   }
   return error_response(404, "no such operation: " + operation);
+}
+
+namespace {
+
+// The members restore and clone share; a wrong type is a 400 naming the member.
+Result<void> read_restore_members(const nlohmann::json& body, RestoreSource& source,
+                                  std::map<std::string, std::string>& labels) {
+  const auto snapshot = body.find("snapshot");
+  if (snapshot == body.end() || !snapshot->is_string())
+    return make_error(ErrorKind::kInvalid, "snapshot: a string (the snapshot directory's absolute path) is needed");
+  source.snapshot_dir = snapshot->get<std::string>();
+  if (const auto disks = body.find("disks"); disks != body.end()) {
+    if (!disks->is_array()) return make_error(ErrorKind::kInvalid, "disks: an array of paths");
+    for (const auto& disk : *disks) {
+      if (!disk.is_string()) return make_error(ErrorKind::kInvalid, "disks: an array of paths");
+      source.disks.push_back(disk.get<std::string>());
+    }
+  }
+  if (const auto given = body.find("labels"); given != body.end()) {
+    if (!given->is_object()) return make_error(ErrorKind::kInvalid, "labels: an object of strings");
+    for (const auto& [key, value] : given->items()) {
+      if (!value.is_string()) return make_error(ErrorKind::kInvalid, "labels: an object of strings");
+      labels[key] = value.get<std::string>();
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+http::Response DaemonApi::restore(const nlohmann::json& body) {
+  if (auto checked = only_members(body, {"name", "snapshot", "taps", "disks", "labels"}); !checked.ok())
+    return failure(checked.error());
+  const auto name = body.find("name");
+  if (name == body.end() || !name->is_string()) return error_response(400, "name: a string is needed");
+  RestoreSource source;
+  std::map<std::string, std::string> labels;
+  if (auto read = read_restore_members(body, source, labels); !read.ok()) return failure(read.error());
+  if (const auto taps = body.find("taps"); taps != body.end()) {
+    if (!taps->is_array()) return error_response(400, "taps: an array of tap names");
+    for (const auto& tap : *taps) {
+      if (!tap.is_string()) return error_response(400, "taps: an array of tap names");
+      source.taps.push_back(tap.get<std::string>());
+    }
+  }
+  auto restored = registry_.restore(name->get<std::string>(), std::move(source), std::move(labels));
+  return restored.ok() ? json_response(201, record_to_json(*restored)) : failure(restored.error());
+}
+
+http::Response DaemonApi::clone(const nlohmann::json& body) {
+  if (auto checked = only_members(body, {"snapshot", "count", "name_prefix", "tap_prefix", "disks", "labels"});
+      !checked.ok())
+    return failure(checked.error());
+  const auto count = body.find("count");
+  if (count == body.end() || !count->is_number_unsigned() || count->get<uint64_t>() < 1 ||
+      count->get<uint64_t>() > kMaxClonesPerRequest)
+    return error_response(400, "count: a number from 1 to " + std::to_string(kMaxClonesPerRequest));
+  const auto prefix = body.find("name_prefix");
+  if (prefix == body.end() || !prefix->is_string()) return error_response(400, "name_prefix: a string is needed");
+  std::string tap_prefix;
+  if (const auto taps = body.find("tap_prefix"); taps != body.end()) {
+    if (!taps->is_string()) return error_response(400, "tap_prefix: a string");
+    tap_prefix = taps->get<std::string>();
+  }
+  RestoreSource shared;
+  std::map<std::string, std::string> labels;
+  if (auto read = read_restore_members(body, shared, labels); !read.ok()) return failure(read.error());
+  nlohmann::ordered_json clones = nlohmann::ordered_json::array();
+  for (uint64_t index = 0; index < count->get<uint64_t>(); ++index) {
+    RestoreSource source = shared;
+    if (!tap_prefix.empty()) source.taps = {tap_prefix + std::to_string(index)};
+    const std::string name = prefix->get<std::string>() + "-" + std::to_string(index);
+    auto restored = registry_.restore(name, std::move(source), labels);
+    if (!restored.ok()) {
+      // The clones made so far stay (each is in the list and the events).
+      return error_response(status_for(restored.error()),
+                            "clone " + name + ": " + restored.error().message + " (" + std::to_string(index) +
+                                " made before it)");
+    }
+    clones.push_back(summary_of(*restored));
+  }
+  return json_response(201, clones);
 }
 
 void DaemonApi::stream_closed(http::ConnectionId connection) {

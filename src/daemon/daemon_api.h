@@ -14,6 +14,9 @@
 //   GET    /vms/{name}/logs[?bytes=N] the console log's last N bytes (text)
 //   GET    /vms/{name}/console        the console's output as it comes (a stream; ?from=start for all of it)
 //   POST   /vms/{name}/console        body: bytes for the guest's console input
+//   POST   /snapshots/restore         body {"name", "snapshot": "/abs/dir", "taps": [...], "disks": [...], "labels"}
+//   POST   /snapshots/clone           body {"snapshot", "count", "name_prefix", "tap_prefix", "disks", "labels"}:
+//                                     VMs <prefix>-0 ... <prefix>-<count-1>, each restored and started
 //   GET    /events                    events as JSON lines, as they happen (a stream)
 //   GET    /metrics                   Prometheus text
 #pragma once
@@ -29,6 +32,7 @@
 namespace vmhive::daemon {
 
 inline constexpr char kDaemonVersion[] = "0.1";
+inline constexpr uint64_t kMaxClonesPerRequest = 1024;
 
 class DaemonApi {
  public:
@@ -53,6 +57,8 @@ class DaemonApi {
     uint64_t offset = 0;
   };
 
+  http::Response restore(const nlohmann::json& body);
+  http::Response clone(const nlohmann::json& body);
   http::Response route(const http::Request& request, http::ConnectionId connection);
   http::Response vm_operation(const http::Request& request, const std::string& name, const std::string& operation,
                               http::ConnectionId connection);

@@ -79,9 +79,16 @@ Result<VmProcess> VmProcess::launch(const LaunchSpec& spec) {
   if (!output.valid()) return errno_error("cannot open /dev/null");
   if (!errors.valid()) return errno_error("cannot open the VM's log", spec.stderr_log);
 
-  std::vector<std::string> args = {spec.vmhive_binary, "run",           "--config",        spec.config_path,
-                                   "--control",        spec.control_socket, "--console",   spec.console_log,
-                                   "--console-limit",  spec.console_limit};
+  std::vector<std::string> args = {spec.vmhive_binary};
+  if (spec.restore) {
+    args.insert(args.end(), {"restore", spec.restore->snapshot_dir});
+    for (const std::string& tap : spec.restore->taps) args.insert(args.end(), {"--net", "tap=" + tap});
+    for (const std::string& disk : spec.restore->disks) args.insert(args.end(), {"--disk", disk});
+  } else {
+    args.insert(args.end(), {"run", "--config", spec.config_path});
+  }
+  args.insert(args.end(), {"--control", spec.control_socket, "--console", spec.console_log, "--console-limit",
+                           spec.console_limit});
   args.insert(args.end(), spec.extra_args.begin(), spec.extra_args.end());
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());

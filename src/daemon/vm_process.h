@@ -24,7 +24,8 @@ namespace vmhive::daemon {
 
 struct LaunchSpec {
   std::string vmhive_binary;
-  std::string config_path;
+  std::string config_path;  // `vmhive run --config` this; empty: restore
+  std::optional<RestoreSource> restore;  // `vmhive restore` this instead
   std::string control_socket;
   std::string console_log;
   std::string console_limit = "1M";

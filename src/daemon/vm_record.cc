@@ -61,6 +61,11 @@ nlohmann::ordered_json record_to_json(const VmRecord& record) {
                                   {"started_ms", record.started_ms},
                                   {"starts", record.starts},
                                   {"config", config::vm_spec_to_json(record.spec)}};
+  if (record.restore) {
+    document["restore"] = {{"snapshot", record.restore->snapshot_dir},
+                           {"taps", record.restore->taps},
+                           {"disks", record.restore->disks}};
+  }
   if (record.exit) {
     nlohmann::ordered_json exit{{"reason", record.exit->reason}, {"at_ms", record.exit->at_ms}};
     exit["status"] = record.exit->status ? nlohmann::ordered_json(*record.exit->status) : nullptr;
@@ -89,6 +94,13 @@ Result<VmRecord> record_from_json(const nlohmann::json& document) {
   auto spec = config::vm_spec_from_document(*config);
   if (!spec.ok()) return with_context("vm record: config", spec.error());
   record.spec = std::move(*spec);
+  if (const auto restore = document.find("restore"); restore != document.end()) {
+    RestoreSource source;
+    source.snapshot_dir = VMHIVE_TRY(member<std::string>(*restore, "snapshot"));
+    source.taps = VMHIVE_TRY(member<std::vector<std::string>>(*restore, "taps"));
+    source.disks = VMHIVE_TRY(member<std::vector<std::string>>(*restore, "disks"));
+    record.restore = std::move(source);
+  }
   if (const auto exit = document.find("exit"); exit != document.end() && exit->is_object()) {
     VmExit ended;
     ended.reason = optional_member<std::string>(*exit, "reason").value_or("unknown");

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -31,9 +32,18 @@ struct VmExit {
   int64_t at_ms = 0;          // wall-clock time, ms since the epoch
 };
 
+// A VM started from a snapshot (vmhive restore) instead of a kernel.
+struct RestoreSource {
+  std::string snapshot_dir;        // absolute
+  std::vector<std::string> taps;   // one per virtio-net device in the snapshot
+  std::vector<std::string> disks;  // the read-only images the snapshot used in place (restore --disk)
+  bool operator==(const RestoreSource&) const = default;
+};
+
 struct VmRecord {
   std::string name;  // config::check_name: the key, a directory name
-  config::VmSpec spec;
+  config::VmSpec spec;  // for a restored VM only its name and labels mean anything
+  std::optional<RestoreSource> restore;
   VmPhase phase = VmPhase::kCreated;
   pid_t pid = 0;                 // while running, paused or stopping
   uint64_t pid_start_ticks = 0;  // /proc/<pid>/stat starttime: tells the VM's process from a later one with its pid

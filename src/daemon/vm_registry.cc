@@ -1,6 +1,7 @@
 #include "daemon/vm_registry.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 
 #include "common/errno_error.h"
 #include "common/fd_io.h"
+#include "config/device_options.h"
 #include "control/control_client.h"
 
 namespace vmhive::daemon {
@@ -94,13 +96,46 @@ void VmRegistry::save(ManagedVm& vm) {
     events_.record(vm.record.name, "error", {{"message", "cannot save the VM's record: " + saved.error().message}});
 }
 
-Result<VmRecord> VmRegistry::create(config::VmSpec spec) {
-  if (spec.name.empty()) return make_error(ErrorKind::kInvalid, "name: a VM made through the daemon needs a name");
-  if (auto named = config::check_name(spec.name); !named.ok())
-    return make_error(ErrorKind::kInvalid, named.error().message);
-  if (vms_.count(spec.name) != 0) return make_error(ErrorKind::kConflict, "a VM named '" + spec.name + "' exists already");
+Result<void> VmRegistry::check_new_name(const std::string& name) const {
+  if (name.empty()) return make_error(ErrorKind::kInvalid, "name: a VM made through the daemon needs a name");
+  if (auto named = config::check_name(name); !named.ok()) return make_error(ErrorKind::kInvalid, named.error().message);
+  if (vms_.count(name) != 0) return make_error(ErrorKind::kConflict, "a VM named '" + name + "' exists already");
   if (vms_.size() >= options_.max_vms)
     return make_error(ErrorKind::kUnavailable, "the daemon manages " + std::to_string(vms_.size()) + " VMs, its limit");
+  return {};
+}
+
+Result<VmRecord> VmRegistry::restore(const std::string& name, RestoreSource source,
+                                     std::map<std::string, std::string> labels) {
+  VMHIVE_CHECK(check_new_name(name));
+  if (source.snapshot_dir.empty() || source.snapshot_dir.front() != '/')
+    return make_error(ErrorKind::kInvalid, "snapshot: an absolute path is needed");
+  for (const std::string& tap : source.taps)
+    if (auto checked = config::check_tap_name(tap, "taps"); !checked.ok())
+      return make_error(ErrorKind::kInvalid, checked.error().message);
+  for (const std::string& disk : source.disks)
+    if (disk.empty() || disk.front() != '/') return make_error(ErrorKind::kInvalid, "disks: absolute paths are needed");
+  // Whether it is a snapshot the VM process finds out, with the whole check
+  // (snapshot/snapshot_dir.h); here only that there is a directory.
+  struct stat info {};
+  if (::stat(source.snapshot_dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+    return make_error(ErrorKind::kInvalid, "snapshot: " + source.snapshot_dir + " is not a directory");
+  VmRecord record;
+  record.name = name;
+  record.spec.name = name;
+  record.spec.labels = std::move(labels);
+  if (auto checked = config::check_labels(record.spec.labels); !checked.ok())
+    return make_error(ErrorKind::kInvalid, checked.error().message);
+  record.restore = std::move(source);
+  record.created_ms = wall_clock_ms();
+  if (auto created = store_.create(record); !created.ok()) return make_error(ErrorKind::kConflict, created.error().message);
+  events_.record(name, "created", {{"snapshot", record.restore->snapshot_dir}});
+  vms_.emplace(name, ManagedVm{record, std::nullopt, std::nullopt, 0, false});
+  return start(name);
+}
+
+Result<VmRecord> VmRegistry::create(config::VmSpec spec) {
+  VMHIVE_CHECK(check_new_name(spec.name));
   // The daemon owns where a VM's console and control socket go.
   spec.console = "stdio";
   spec.control.clear();
@@ -123,15 +158,7 @@ Result<VmRecord> VmRegistry::start(const std::string& name) {
   ManagedVm* vm = VMHIVE_TRY(managed(name));
   if (vm->record.phase != VmPhase::kCreated && vm->record.phase != VmPhase::kExited)
     return conflict(vm->record, "start");
-  LaunchSpec launch{options_.vmhive_binary,
-                    store_.vm_file(name, "config.json"),
-                    store_.vm_file(name, "control.sock"),
-                    store_.vm_file(name, "console.log"),
-                    options_.console_limit,
-                    store_.vm_file(name, "vmm.log"),
-                    store_.vm_file(name, "console.in"),
-                    options_.vm_args};
-  auto process = VmProcess::launch(launch);
+  auto process = VmProcess::launch(launch_spec(vm->record));
   if (!process.ok()) return with_context("cannot start VM '" + name + "'", process.error());
   vm->process.emplace(std::move(*process));
   vm->record.phase = VmPhase::kRunning;
@@ -145,6 +172,19 @@ Result<VmRecord> VmRegistry::start(const std::string& name) {
   save(*vm);
   events_.record(name, "started", {{"pid", vm->record.pid}});
   return vm->record;
+}
+
+LaunchSpec VmRegistry::launch_spec(const VmRecord& record) const {
+  const std::string& name = record.name;
+  return LaunchSpec{options_.vmhive_binary,
+                    record.restore ? std::string() : store_.vm_file(name, "config.json"),
+                    record.restore,
+                    store_.vm_file(name, "control.sock"),
+                    store_.vm_file(name, "console.log"),
+                    options_.console_limit,
+                    store_.vm_file(name, "vmm.log"),
+                    store_.vm_file(name, "console.in"),
+                    options_.vm_args};
 }
 
 Result<std::string> VmRegistry::control_request(const ManagedVm& vm, const std::string& request,

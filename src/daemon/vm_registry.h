@@ -45,6 +45,9 @@ class VmRegistry {
                                                    std::vector<std::string>* warnings);
 
   Result<VmRecord> create(config::VmSpec spec);
+  // A VM that starts from a snapshot directory (`vmhive restore`): created
+  // and started. `labels` are its own; the snapshot's devices come with it.
+  Result<VmRecord> restore(const std::string& name, RestoreSource source, std::map<std::string, std::string> labels);
   Result<VmRecord> start(const std::string& name);
   Result<VmRecord> pause(const std::string& name);
   Result<VmRecord> resume(const std::string& name);
@@ -84,6 +87,8 @@ class VmRegistry {
       : store_(store), events_(events), options_(std::move(options)) {}
   Result<ManagedVm*> managed(const std::string& name);
   Result<const ManagedVm*> managed(const std::string& name) const;
+  Result<void> check_new_name(const std::string& name) const;
+  LaunchSpec launch_spec(const VmRecord& record) const;
   Result<std::string> control_request(const ManagedVm& vm, const std::string& request,
                                       std::chrono::milliseconds timeout) const;
   void save(ManagedVm& vm);

@@ -294,6 +294,34 @@ TEST(Daemon, AVmProcessThatFailsIsReapedAndReported) {
   EXPECT_EQ(daemon.request("DELETE", "/vms/doomed").status, 204);
 }
 
+TEST(Daemon, RestoreAndCloneRefuseBadInputAndReportWhatCannotRun) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  const std::string empty = daemon.dir() + "/not-a-snapshot";
+  std::filesystem::create_directory(empty);
+  EXPECT_EQ(daemon.post("/snapshots/restore", R"({"name": "r", "snapshot": "/nonexistent/snap"})").status, 400);
+  EXPECT_EQ(daemon.post("/snapshots/restore", R"({"name": "r", "snapshot": "relative"})").status, 400);
+  EXPECT_EQ(daemon.post("/snapshots/restore", R"({"name": "../r", "snapshot": ")" + empty + R"("})").status, 400);
+  EXPECT_EQ(daemon.post("/snapshots/restore", R"({"name": "r", "snapshot": ")" + empty + R"(", "taps": [7]})").status,
+            400);
+  EXPECT_EQ(daemon.post("/snapshots/restore", R"({"name": "r", "snapshot": ")" + empty + R"(", "tapz": []})").status,
+            400);
+  EXPECT_EQ(daemon.post("/snapshots/clone", R"({"snapshot": ")" + empty + R"(", "count": 0, "name_prefix": "c"})").status,
+            400);
+  EXPECT_EQ(daemon.post("/snapshots/clone", R"({"snapshot": ")" + empty + R"(", "count": 5000, "name_prefix": "c"})")
+                .status,
+            400);
+  EXPECT_EQ(daemon.request("GET", "/snapshots/clone").status, 405);
+  // A directory that is not a snapshot: the VM process says so and ends.
+  const HttpAnswer restored = daemon.post("/snapshots/restore", R"({"name": "r", "snapshot": ")" + empty + R"("})");
+  ASSERT_EQ(restored.status, 201) << restored.body;
+  const json record = daemon.wait_for_phase("r", "exited");
+  EXPECT_EQ(record["exit"]["reason"], "failed") << record.dump();
+  EXPECT_FALSE(record["exit"]["message"].get<std::string>().empty());
+  EXPECT_EQ(record["restore"]["snapshot"], empty);
+  EXPECT_EQ(daemon.request("DELETE", "/vms/r").status, 204);
+}
+
 TEST(Daemon, TwoHundredVmsCreatedStartedAndDeletedLeakNothing) {
   Daemon daemon({"--kvm=/nonexistent/kvm"});
   ASSERT_TRUE(daemon.ready()) << daemon.log();
@@ -379,6 +407,39 @@ TEST(DaemonWithGuests, FullLifecycleThroughTheApi) {
   EXPECT_EQ(record["exit"]["reason"], "stopped") << record.dump();
   EXPECT_EQ(record["exit"]["status"], 0) << record.dump();
   EXPECT_EQ(daemon.request("DELETE", "/vms/counter").status, 204);
+}
+
+TEST(DaemonWithGuests, SnapshotThenRestoreAndCloneThroughTheApi) {
+  VMHIVE_REQUIRE_KVM();
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  ASSERT_EQ(daemon.post("/vms", vm_config("origin", "counter")).status, 201);
+  ASSERT_EQ(daemon.post("/vms/origin/start").status, 200);
+  daemon.wait_for_phase("origin", "running");
+  const auto logs_say = [&](const std::string& name, const std::string& text) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (daemon.get("/vms/" + name + "/logs").body.find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  };
+  ASSERT_TRUE(logs_say("origin", "counter: ready"));
+  const std::string snapshot = daemon.dir() + "/snap";
+  const HttpAnswer taken = daemon.post("/vms/origin/snapshot", R"({"dir": ")" + snapshot + R"(", "resume": false})");
+  ASSERT_EQ(taken.status, 200) << taken.body;
+  EXPECT_EQ(daemon.wait_for_phase("origin", "exited")["exit"]["reason"], "stopped");
+  ASSERT_EQ(daemon.post("/snapshots/restore", R"({"name": "again", "snapshot": ")" + snapshot + R"("})").status, 201);
+  const HttpAnswer cloned =
+      daemon.post("/snapshots/clone", R"({"snapshot": ")" + snapshot + R"(", "count": 3, "name_prefix": "c"})");
+  ASSERT_EQ(cloned.status, 201) << cloned.body;
+  EXPECT_EQ(cloned.document().size(), 3u);
+  for (const char* name : {"again", "c-0", "c-1", "c-2"}) {
+    EXPECT_EQ(daemon.wait_for_phase(name, "running")["phase"], "running") << name;
+    EXPECT_EQ(daemon.post(std::string("/vms/") + name + "/console", "m7\n").status, 200);
+    EXPECT_TRUE(logs_say(name, "counter: mark set to 7")) << name << ": " << daemon.get(std::string("/vms/") + name + "/logs").body;
+    EXPECT_EQ(daemon.post(std::string("/vms/") + name + "/stop", R"({"force": true})").status, 202);
+  }
 }
 
 TEST(DaemonWithGuests, FullLifecycleThroughTheCli) {
