@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -267,9 +268,33 @@ int console_command(const DaemonCommandOptions& options) {
 
 }  // namespace
 
+std::string default_daemon_socket() {
+  const char* socket = std::getenv("VMHIVE_DAEMON_SOCKET");
+  return socket != nullptr && *socket != '\0' ? socket : kDefaultDaemonSocket;
+}
+
+int daemon_snapshot(const std::string& socket, const std::string& name, const std::string& dir, bool stop) {
+  DaemonCommandOptions options;
+  options.socket = socket;
+  std::error_code error;
+  // Absolute: the daemon's VM process does not share our working directory.
+  const std::filesystem::path absolute = std::filesystem::absolute(dir, error);
+  json body{{"dir", error ? dir : absolute.string()}, {"resume", !stop}};
+  std::string text;
+  try {
+    text = body.dump();
+  } catch (const json::type_error&) {
+    return complain("snapshot " + dir + ": the path is not valid UTF-8", daemon_exit::kUsage);
+  }
+  Answer answer = ask(options, "POST", "/vms/" + percent_encode(name) + "/snapshot", text);
+  if (answer.exit_status != 0) return answer.exit_status;
+  std::printf("%s", answer.response.body.c_str());
+  return 0;
+}
+
 DaemonCommands::DaemonCommands(CLI::App& app) : options_(std::make_unique<DaemonCommandOptions>()) {
   DaemonCommandOptions& o = *options_;
-  if (const char* socket = std::getenv("VMHIVE_DAEMON_SOCKET"); socket != nullptr && *socket != '\0') o.socket = socket;
+  o.socket = default_daemon_socket();
   const auto command = [&](const char* name, const char* description) {
     CLI::App* sub = app.add_subcommand(name, description);
     sub->add_option("--daemon", o.socket, "vmhived's socket (default " + std::string(kDefaultDaemonSocket) +

@@ -23,6 +23,11 @@ inline constexpr int kNoSuchVm = 4;
 }  // namespace daemon_exit
 
 inline constexpr char kDefaultDaemonSocket[] = "/run/vmhive/vmhived.sock";
+// $VMHIVE_DAEMON_SOCKET, or the default.
+std::string default_daemon_socket();
+
+// `vmhive snapshot NAME DIR [--stop]`: the daemon's VM NAME to DIR; prints the report.
+int daemon_snapshot(const std::string& socket, const std::string& name, const std::string& dir, bool stop);
 
 struct DaemonCommandOptions;
 

@@ -284,11 +284,15 @@ int main(int argc, char** argv) {
   run->add_option("--jail-user", run_jail_user, "the jailed VM's UID[:GID] (default 65534, nobody)");
   run->add_option("--control", run_options.control, "listen for control requests (snapshot, pause, ...) on this Unix socket");
 
-  std::string snapshot_socket, snapshot_dir;
+  std::string snapshot_socket, snapshot_daemon = cli::default_daemon_socket();
+  std::vector<std::string> snapshot_args;
   bool snapshot_stop = false;
   CLI::App* snapshot = app.add_subcommand("snapshot", "save a running VM (started with --control) to a directory");
-  snapshot->add_option("--control", snapshot_socket, "the VM's control socket")->required();
-  snapshot->add_option("dir", snapshot_dir, "directory for the snapshot (state and memory files)")->required();
+  snapshot->add_option("--control", snapshot_socket, "the VM's control socket (a VM of vmhive run)");
+  snapshot->add_option("--daemon", snapshot_daemon, "vmhived's socket, for a VM of the daemon named NAME");
+  snapshot->add_option("args", snapshot_args, "[NAME] DIR: the daemon's VM NAME, or the --control VM, to DIR")
+      ->required()
+      ->expected(1, 2);
   snapshot->add_flag("--stop", snapshot_stop, "stop the VM after the snapshot instead of letting it run on");
 
   RestoreConfig restore_config;
@@ -400,7 +404,14 @@ int main(int argc, char** argv) {
     if (!confine.ok()) return fail(confine.error().message);
     return run_command(run_options, *confine);
   }
-  if (*snapshot) return snapshot_command(snapshot_socket, snapshot_dir, snapshot_stop);
+  if (*snapshot) {
+    if (!snapshot_socket.empty() && snapshot_args.size() == 1)
+      return snapshot_command(snapshot_socket, snapshot_args[0], snapshot_stop);
+    if (snapshot_socket.empty() && snapshot_args.size() == 2)
+      return cli::daemon_snapshot(snapshot_daemon, snapshot_args[0], snapshot_args[1], snapshot_stop);
+    return fail("snapshot: give --control SOCKET DIR, or NAME DIR for a VM of the daemon (try --help)",
+                exit_status::kUsage);
+  }
   if (*restore) {
     auto console_limit = parse_console_limit(restore_console_limit);
     if (!console_limit.ok()) return fail(console_limit.error().message);

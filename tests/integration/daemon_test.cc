@@ -46,6 +46,17 @@ size_t open_fds(pid_t pid) {
   return count;
 }
 
+// What each of a process's descriptors is, for a failure message.
+std::string describe_fds(pid_t pid) {
+  std::string text;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error)) {
+    std::error_code unreadable;
+    text += entry.path().filename().string() + " -> " + std::filesystem::read_symlink(entry.path(), unreadable).string() + "\n";
+  }
+  return text;
+}
+
 bool process_exists(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
 
 class Daemon {
@@ -326,6 +337,7 @@ TEST(Daemon, TwoHundredVmsCreatedStartedAndDeletedLeakNothing) {
   Daemon daemon({"--kvm=/nonexistent/kvm"});
   ASSERT_TRUE(daemon.ready()) << daemon.log();
   const size_t fds_before = open_fds(daemon.pid());
+  const std::string fds_at_first = describe_fds(daemon.pid());
   for (int i = 0; i < 200; ++i) {
     const std::string name = "vm-" + std::to_string(i);
     ASSERT_EQ(daemon.quick("POST", "/vms", vm_config(name, "hello", R"(, "cpu": {"weight": 200})")).status, 201) << name;
@@ -340,7 +352,7 @@ TEST(Daemon, TwoHundredVmsCreatedStartedAndDeletedLeakNothing) {
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (open_fds(daemon.pid()) != fds_before && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(10ms);
-  EXPECT_EQ(open_fds(daemon.pid()), fds_before);
+  EXPECT_EQ(open_fds(daemon.pid()), fds_before) << "before:\n" << fds_at_first << "after:\n" << describe_fds(daemon.pid());
   EXPECT_TRUE(std::filesystem::is_empty(daemon.dir() + "/state/vms"));
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator("/sys/fs/cgroup/cpu/vmhive", error))
