@@ -1,34 +1,15 @@
 #include "control/control_server.h"
 
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
-#include "common/errno_error.h"
 #include "control/control_request.h"
-#include "control/unix_address.h"
 
 namespace vmhive::control {
 namespace {
-
-// A path that is taken: a live socket is an error, a stale one is removed,
-// anything else (a file, a directory, a link) is never touched.
-Result<void> clear_stale_socket(const std::string& path, const sockaddr_un& address) {
-  struct stat info {};
-  if (::lstat(path.c_str(), &info) != 0) return errno_error("control socket", path);
-  if (!S_ISSOCK(info.st_mode))
-    return make_error("control socket " + path + ": the path exists and is not a socket; refusing to replace it");
-  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0)
-    return make_error("control socket " + path + " is in use by another process");
-  if (::unlink(path.c_str()) != 0) return errno_error("control socket", path);
-  return {};
-}
 
 // Best effort: the client gets one line saying why, if it is listening.
 void tell_and_close(UniqueFd fd, std::string_view why) {
@@ -38,37 +19,14 @@ void tell_and_close(UniqueFd fd, std::string_view why) {
 
 }  // namespace
 
-Result<void> check_peer(int fd) {
-  ucred peer{};
-  socklen_t length = sizeof peer;
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0) return errno_error("SO_PEERCRED failed");
-  if (peer.uid != ::geteuid() && peer.uid != 0)
-    return make_error("permission denied: uid " + std::to_string(peer.uid) + " may not control this VM");
-  return {};
-}
-
 Result<ControlServer> ControlServer::listen(const std::string& path, ServerLimits limits) {
-  const sockaddr_un address = VMHIVE_TRY(unix_address(path));
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd.valid()) return errno_error("control socket");
-  // bind() creates the file with the socket's mode less the umask: 0600 at most.
-  if (::fchmod(fd.get(), 0600) != 0) return errno_error("control socket", path);
-  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    if (errno != EADDRINUSE) return errno_error("control socket", path);
-    VMHIVE_CHECK(clear_stale_socket(path, address));
-    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
-      return errno_error("control socket", path);
-  }
-  if (::listen(fd.get(), limits.backlog) != 0) return errno_error("listen on control socket", path);
-  return ControlServer(std::move(fd), path, limits);
-}
-
-ControlServer::~ControlServer() {
-  if (fd_.valid()) ::unlink(path_.c_str());
+  auto listener = UnixListener::listen(path, ListenOptions{.backlog = limits.backlog});
+  if (!listener.ok()) return with_context("control socket", listener.error());
+  return ControlServer(std::move(*listener), limits);
 }
 
 void ControlServer::add_poll_fds(std::vector<pollfd>& fds) const {
-  fds.push_back({fd_.get(), POLLIN, 0});
+  fds.push_back({listener_.fd(), POLLIN, 0});
   for (const Connection& connection : connections_)
     fds.push_back({connection.fd.get(), static_cast<short>(connection.answered ? POLLOUT : POLLIN), 0});
 }
@@ -83,7 +41,7 @@ int ControlServer::poll_timeout_ms() const {
 
 void ControlServer::accept_waiting() {
   for (;;) {
-    UniqueFd client(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    UniqueFd client = listener_.accept();
     if (!client.valid()) return;  // EAGAIN: nobody else is waiting (or a transient error)
     if (connections_.size() >= limits_.max_connections) {
       tell_and_close(std::move(client), "too many connections; try again");

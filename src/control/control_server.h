@@ -4,7 +4,7 @@
 //
 // What a client on the same host cannot do to the VM behind the socket:
 //   - connect unless it runs as the VMM's user or root (SO_PEERCRED); the
-//     socket file is 0600 whatever the umask (fchmod before bind);
+//     socket file is 0600 whatever the umask (unix_listener.h);
 //   - delay the guest, its console, its signals or another client: every
 //     connection is non-blocking, read and written a piece at a time as the
 //     loop polls, and dropped when it has not sent its line (or taken its
@@ -27,6 +27,7 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "control/request_reader.h"
+#include "control/unix_listener.h"
 
 namespace vmhive::control {
 
@@ -44,7 +45,7 @@ class ControlServer {
   static Result<ControlServer> listen(const std::string& path, ServerLimits limits = {});
   ControlServer(ControlServer&&) = default;
   ControlServer& operator=(ControlServer&&) = delete;
-  ~ControlServer();  // removes the socket file
+  ~ControlServer() = default;  // the listener removes the socket file
 
   // Appends what to poll: the listening socket and each connection (for
   // reading its request or writing its reply).
@@ -58,7 +59,7 @@ class ControlServer {
   void serve(const Handler& handler);
 
   size_t connection_count() const { return connections_.size(); }
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return listener_.path(); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -71,20 +72,14 @@ class ControlServer {
     Clock::time_point deadline;
   };
 
-  ControlServer(UniqueFd fd, std::string path, ServerLimits limits)
-      : fd_(std::move(fd)), path_(std::move(path)), limits_(limits) {}
+  ControlServer(UnixListener listener, ServerLimits limits) : listener_(std::move(listener)), limits_(limits) {}
   void accept_waiting();
   // false when the connection is finished (answered and written, or dropped).
   bool advance(Connection& connection, const Handler& handler);
 
-  UniqueFd fd_;
-  std::string path_;
+  UnixListener listener_;
   ServerLimits limits_;
   std::list<Connection> connections_;
 };
-
-// Whether the peer of a connected Unix socket may control this VMM: it runs
-// as the same user, or as root.
-Result<void> check_peer(int fd);
 
 }  // namespace vmhive::control

@@ -1,8 +1,14 @@
 // An HTTP/1.1 server on a Unix socket, served from its owner's poll loop
 // without ever blocking it: the daemon's API (vmhived) and a VM's
 // Firecracker-compatible API (vmhive run --api-sock) both sit on it.
-// Requests are parsed by Boost.Beast (http_request_reader.h); this file owns
-// the sockets, the limits and the order of things.
+// Requests are parsed by Boost.Beast (http_request_reader.h) and responses
+// written by it (http_response_writer.h); this file owns the sockets, the
+// limits and the order of things. The socket file itself is made and guarded
+// as every other served socket (control/unix_listener.h).
+//
+// HTTP/1.1 semantics: a connection carries requests one after another
+// (keep-alive, pipelining: each is answered in order) until the client sends
+// "Connection: close" or speaks HTTP/1.0, or an error closes it.
 //
 // What a client on the same host cannot do to the owner:
 //   - connect unless it runs as root, as the owner's user or as one of the
@@ -24,39 +30,17 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <list>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
-#include "common/unique_fd.h"
+#include "http/http_message.h"
 
 namespace vmhive::http {
-
-struct Request {
-  std::string method;                       // "GET", "PUT", ...
-  std::string target;                       // as sent: "/vms/web-1?follow=1"
-  std::string path;                         // the target without its query: "/vms/web-1"
-  std::map<std::string, std::string> query;  // "follow" -> "1" (percent-decoded)
-  std::map<std::string, std::string> headers;  // names lower-cased
-  std::string body;
-  uid_t peer_uid = 0;
-};
-
-struct Response {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // extra ones
-  // A streamed response: the headers go out at once (chunked), then the
-  // owner sends chunks with HttpServer::send_chunk(stream id) until it ends
-  // the stream or the client goes away. `body`, if any, is the first chunk.
-  bool stream = false;
-};
 
 using ConnectionId = uint64_t;
 
@@ -68,17 +52,22 @@ struct ServerOptions {
   size_t max_connections = 1024;
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 1024 * 1024;
-  size_t max_stream_backlog = 1024 * 1024;  // unsent stream bytes before the stream is dropped
+  size_t max_stream_backlog = 1024 * 1024;   // unsent stream bytes before the stream is dropped
   std::chrono::milliseconds timeout{10000};  // to send a whole request; to take a reply; keep-alive idle
   int backlog = 512;
-  std::vector<uid_t> allowed_uids;  // besides root and the server's own euid
-  std::optional<std::pair<uid_t, gid_t>> socket_owner;  // chown the socket file to this
+  std::vector<uid_t> allowed_uids{};                      // besides root and the server's own euid
+  std::optional<std::pair<uid_t, gid_t>> socket_owner{};  // chown the socket file to this
   // The body of an error the server itself answers (400, 403, 413, 431,
   // 503, ...): the daemon says {"error": ...}, the Firecracker API
-  // {"fault_message": ...}.
-  std::function<std::string(int status, std::string_view message)> error_body;
-  // Called when a streamed connection ends (client gone, dropped, or ended).
-  std::function<void(ConnectionId)> on_stream_closed;
+  // {"fault_message": ...}. Unset: {"error": message}.
+  std::function<std::string(int status, std::string_view message)> error_body{};
+  // Called once for every streamed connection that ends, whatever the reason
+  // (the client went away, its backlog or deadline was exceeded, or the owner
+  // ended it and the last bytes were written). Called from serve() only,
+  // never from send_chunk/end_stream (so the owner may call those while
+  // walking its own streams), and not for streams open when the server is
+  // destroyed.
+  std::function<void(ConnectionId)> on_stream_closed{};
 };
 
 class HttpServer {
@@ -99,8 +88,9 @@ class HttpServer {
   // poll returns (whatever it returned).
   void serve(const Handler& handler);
 
-  // For streamed responses: queue a chunk / end the stream. Unknown or
-  // closed ids are ignored (the stream may have gone since).
+  // For streamed responses, after the handler returned: queue a chunk / end
+  // the stream (the bytes go out as serve() writes them). Unknown or closed
+  // ids are ignored (the stream may have gone since); so is an empty chunk.
   void send_chunk(ConnectionId connection, std::string_view data);
   void end_stream(ConnectionId connection);
 
