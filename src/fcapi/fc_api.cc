@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/size_parse.h"
 #include "fcapi/fc_snapshot_files.h"
 
 namespace vmhive::fcapi {
@@ -105,6 +106,11 @@ Result<http::Response> FcApi::route(const http::Request& request) {
                         .dump(-1, ' ', false, json::error_handler_t::replace);
     return response;
   }
+  if (method == "GET" && path.size() == 1 && resource == "machine-config") {
+    http::Response response;
+    response.body = machine_config_json();
+    return response;
+  }
   if (method == "PUT" && path.size() == 1) {
     if (resource == "actions") {
       VMHIVE_CHECK(action(body));
@@ -168,6 +174,22 @@ Result<http::Response> FcApi::route(const http::Request& request) {
                   [&](const char* name) { return resource == name; }))
     return invalid(shown + " is not supported by vmhive (docs/firecracker-api.md)");
   return invalid("Invalid request method and/or path: " + shown + ".");
+}
+
+std::string FcApi::machine_config_json() const {
+  // What the VM gets (or got): what was PUT, else the command line's.
+  uint64_t mem_size_mib = 0;
+  if (machine_) {
+    mem_size_mib = machine_->mem_size_mib;
+  } else if (auto bytes = parse_size(base_.mem, 1 << 20); bytes.ok()) {
+    mem_size_mib = *bytes >> 20;
+  }
+  return json{{"vcpu_count", machine_ ? machine_->vcpu_count : base_.cpus},
+              {"mem_size_mib", mem_size_mib},
+              {"smt", false},
+              {"track_dirty_pages", false},
+              {"huge_pages", "None"}}
+      .dump();
 }
 
 Result<void> FcApi::require_not_started() const {

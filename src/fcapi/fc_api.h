@@ -73,6 +73,7 @@ class FcApi {
 
  private:
   Result<http::Response> route(const http::Request& request);
+  std::string machine_config_json() const;
   Result<void> put_drive(std::string_view id, std::string_view body);
   Result<void> put_network_interface(std::string_view id, std::string_view body);
   Result<void> action(std::string_view body);

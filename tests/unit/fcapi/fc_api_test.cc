@@ -171,10 +171,21 @@ TEST_F(FcApiTest, ErrorsHaveFirecrackersShape) {
   EXPECT_EQ(fault(send("DELETE", "/")), "Invalid request method and/or path: DELETE /.");
   EXPECT_NE(fault(send("PUT", "/balloon", "{}")).find("PUT /balloon is not supported by vmhive"), std::string::npos);
   EXPECT_NE(fault(send("PATCH", "/drives/rootfs", "{}")).find("not supported by vmhive"), std::string::npos);
-  EXPECT_NE(fault(send("GET", "/machine-config")).find("not supported by vmhive"), std::string::npos);
+  EXPECT_NE(fault(send("PATCH", "/machine-config", "{}")).find("not supported by vmhive"), std::string::npos);
   EXPECT_EQ(fault(send("PUT", "/drives/a", R"({"drive_id": "b", "path_on_host": ")" + rootfs_ + R"(", "is_root_device": false})")),
             "The id from the path does not match the id from the body!");
   EXPECT_NE(fault(send("PUT", "/drives/a-b", "{}")).find("Invalid drive id"), std::string::npos);
+}
+
+TEST_F(FcApiTest, MachineConfigReadsBackWhatTheVmGets) {
+  json config = json::parse(send("GET", "/machine-config").body);
+  EXPECT_EQ(config.at("vcpu_count"), 1);
+  EXPECT_EQ(config.at("mem_size_mib"), 256);  // the command line's default
+  EXPECT_EQ(config.at("smt"), false);
+  configure();
+  config = json::parse(send("GET", "/machine-config").body);
+  EXPECT_EQ(config.at("vcpu_count"), 2);
+  EXPECT_EQ(config.at("mem_size_mib"), 512);
 }
 
 TEST_F(FcApiTest, OneRootDevice) {
