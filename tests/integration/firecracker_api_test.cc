@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -98,6 +99,9 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 
 class FirecrackerApi : public ::testing::Test {
  protected:
+  void SetUp() override {
+    ASSERT_EQ(std::system("curl --version >/dev/null 2>&1"), 0) << "these tests need curl (scripts/setup.sh installs it)";
+  }
   // `vmhive run --api-sock S`, waiting for configuration.
   VmProcess start_vmm(const std::string& socket, std::vector<std::string> extra = {}) {
     std::vector<std::string> args{"run", "--api-sock", socket};
