@@ -17,6 +17,7 @@ packages=(
   libseccomp-dev libcap-dev               # confinement: per-thread system-call filters, dropping capabilities
   busybox-static lz4 kmod cpio            # the default Linux guest's initramfs
   iproute2                                # network tests: namespaces, bridges, taps
+  curl                                    # the Firecracker API tests drive the VMM as its guide does: curl --unix-socket
 )
 
 missing=()

@@ -39,6 +39,7 @@
 #include "host/cpu_cgroup.h"
 #include "control/control_client.h"
 #include "kvm/kvm.h"
+#include "vmm/api_runner.h"
 #include "vmm/machine_builder.h"
 #include "vmm/vm_runner.h"
 #include "vmm/vm_outcome.h"
@@ -112,6 +113,20 @@ int run_command(const config::VmSpec& options, const Confinement& confine) {
                        config->report_timing, config->cpu.pins};
   VmOutcome outcome = run_machine(**machine, runner);
   if (config->report_timing) std::fprintf(stderr, "%s\n", (*machine)->timing_report().c_str());
+  report_outcome(outcome);
+  return exit_status_for(outcome);
+}
+
+// `run --api-sock PATH`: the Firecracker-compatible API; with `boot_now`
+// (a kernel or a config on the command line) the VM boots at once,
+// otherwise the API configures it (docs/firecracker-api.md).
+int api_command(const config::VmSpec& spec, const std::string& socket, bool boot_now, const Confinement& confine) {
+  if (confine.jail) return fail("--jail is not supported with --api-sock yet", exit_status::kUsage);
+  if (spec.cpu.weight != CpuPolicy::kDefaultWeight || spec.cpu.cap_percent != 0)
+    return fail("a cpu weight or cap is not supported with --api-sock yet", exit_status::kUsage);
+  if (auto closed = confinement::close_stray_descriptors({}); !closed.ok()) return fail(closed.error().message);
+  const ApiRunOptions options{socket, spec, boot_now, confine.seccomp, confine.test_forbidden_call};
+  const VmOutcome outcome = run_with_api(options);
   report_outcome(outcome);
   return exit_status_for(outcome);
 }
@@ -283,6 +298,10 @@ int main(int argc, char** argv) {
                   "unprivileged user (docs/security.md)");
   run->add_option("--jail-user", run_jail_user, "the jailed VM's UID[:GID] (default 65534, nobody)");
   run->add_option("--control", run_options.control, "listen for control requests (snapshot, pause, ...) on this Unix socket");
+  std::string run_api_sock;
+  run->add_option("--api-sock", run_api_sock,
+                  "serve the Firecracker-compatible API on this Unix socket; without --kernel or --config, wait for "
+                  "the API to configure and start the VM (docs/firecracker-api.md)");
 
   std::string snapshot_socket, snapshot_daemon = cli::default_daemon_socket();
   std::vector<std::string> snapshot_args;
@@ -402,6 +421,8 @@ int main(int argc, char** argv) {
     run_options = std::move(*spec);
     auto confine = confinement_of(!no_seccomp, test_forbidden_call, run_jail, run_jail_user);
     if (!confine.ok()) return fail(confine.error().message);
+    if (!run_api_sock.empty())
+      return api_command(run_options, run_api_sock, run->count("--kernel") > 0 || !run_config.empty(), *confine);
     return run_command(run_options, *confine);
   }
   if (*snapshot) {

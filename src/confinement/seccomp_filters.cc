@@ -31,13 +31,15 @@ constexpr int kEveryThread[] = {
     SCMP_SYS(fdatasync), SCMP_SYS(fsync), SCMP_SYS(fallocate), SCMP_SYS(ftruncate),
 };
 
-// The main loop's own: accepting and answering control clients, and writing
-// a snapshot's files (capture, memory, disk copies) into its directory.
+// The main loop's own: accepting and answering control and API clients
+// (the control socket, the Firecracker API's HTTP), and writing a snapshot's
+// files (capture, memory, disk copies) into its directory; the Firecracker
+// API links mem_file_path to the memory file (fcapi/fc_snapshot_files.h).
 constexpr int kMainThread[] = {
     SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(getsockopt), SCMP_SYS(geteuid),
     SCMP_SYS(openat), SCMP_SYS(mkdir), SCMP_SYS(mkdirat), SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(rename),
     SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(statx),
-    SCMP_SYS(lstat), SCMP_SYS(stat), SCMP_SYS(getcwd),
+    SCMP_SYS(lstat), SCMP_SYS(stat), SCMP_SYS(getcwd), SCMP_SYS(symlink), SCMP_SYS(symlinkat),
     // signal dispositions put back as the main loop ends
     SCMP_SYS(rt_sigaction),
 };

@@ -23,8 +23,9 @@ Machine::~Machine() {
   threads_.join_all();
 }
 
-Result<void> Machine::start(bool confine, std::span<const uint32_t> vcpu_pins) {
+Result<void> Machine::start(bool confine, std::span<const uint32_t> vcpu_pins, bool paused) {
   started_at_ = std::chrono::steady_clock::now();
+  if (paused) pause_->request_pause();  // before any vCPU thread exists: each parks before its first entry
   const auto confine_as = [confine](confinement::ThreadRole role) -> std::function<Result<void>()> {
     if (!confine) return {};
     return [role] { return confinement::confine_thread(role); };
@@ -52,6 +53,7 @@ Result<void> Machine::start(bool confine, std::span<const uint32_t> vcpu_pins) {
                                                 pause_.get()},
                                 vcpu_setup(index)));
   }
+  if (paused) return pause();  // waits for the vCPUs to park, and parks the device thread
   return {};
 }
 
@@ -102,6 +104,16 @@ Result<snapshot::MachineState> Machine::capture_state(const snapshot::SnapshotDi
   // Disks are frozen with the devices still: their content matches memory.
   if (pci_) state.virtio = VMHIVE_TRY(pci_->capture(dir));
   return state;
+}
+
+Machine::ExitTotals Machine::exit_totals() const {
+  ExitTotals totals;
+  for (const auto& counters : exit_counters_) {
+    totals.io += counters->io.load();
+    totals.mmio += counters->mmio.load();
+    totals.other += counters->other.load();
+  }
+  return totals;
 }
 
 std::string Machine::timing_report() const {

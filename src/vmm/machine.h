@@ -44,8 +44,10 @@ class Machine {
   // takes must be blocked first: the threads inherit the mask. With
   // `confine`, each thread installs its role's system-call filter before it
   // does anything else (confinement/seccomp_filters.h). With `vcpu_pins`,
-  // vCPU i's thread first pins itself to host CPU vcpu_pins[i % n].
-  Result<void> start(bool confine = false, std::span<const uint32_t> vcpu_pins = {});
+  // vCPU i's thread first pins itself to host CPU vcpu_pins[i % n]. With
+  // `paused`, the machine is paused before any vCPU runs an instruction
+  // (resume() lets it go).
+  Result<void> start(bool confine = false, std::span<const uint32_t> vcpu_pins = {}, bool paused = false);
   StopController& stop_controller() { return *stop_; }
   // Joins the threads once a stop was requested; the outcome decides.
   VmOutcome finish();
@@ -67,6 +69,11 @@ class Machine {
 
   // A one-line summary for --report-timing: start-up time, run time, exits.
   std::string timing_report() const;
+  // The vCPUs' exits so far, by kind (the Firecracker API's metrics).
+  struct ExitTotals {
+    uint64_t io = 0, mmio = 0, other = 0;
+  };
+  ExitTotals exit_totals() const;
 
  private:
   friend class MachineBuilder;

@@ -12,7 +12,9 @@ namespace vmhive {
 
 class MachineController : public control::VmController {
  public:
-  explicit MachineController(Machine& machine) : machine_(machine) {}
+  // `starts_paused`: the machine will be started paused (Machine::start), so
+  // it counts as paused by request until resume().
+  explicit MachineController(Machine& machine, bool starts_paused = false) : machine_(machine), paused_(starts_paused) {}
 
   Result<void> pause() override;
   Result<void> resume() override;
@@ -25,7 +27,7 @@ class MachineController : public control::VmController {
 
  private:
   Machine& machine_;
-  bool paused_ = false;  // by a pause request
+  bool paused_;  // by a pause request
 };
 
 }  // namespace vmhive

@@ -176,6 +176,9 @@ void handle_mmio(kvm_run& run, const MmioBus& bus) {
 }
 
 void run_vcpu_loop(const VcpuLoopContext& context) {
+  // A machine started paused (a snapshot loaded without resuming) parks
+  // before its first entry: nothing is pending yet, so its state is whole.
+  if (context.pause != nullptr && context.pause->pause_requested()) context.pause->park();
   while (!context.stop->stopping()) {
     auto entered = context.vcpu->run();
     if (!entered.ok()) {

@@ -39,7 +39,9 @@ void report_lost_memory(int) {
 
 class Runner {
  public:
-  Runner(Machine& machine, const RunnerOptions& options) : machine_(machine), options_(options), controller_(machine) {}
+  Runner(Machine& machine, const RunnerOptions& options)
+      : machine_(machine), options_(options), own_controller_(machine),
+        controller_(options.controller != nullptr ? *options.controller : own_controller_) {}
 
   Result<void> serve();
 
@@ -48,7 +50,8 @@ class Runner {
 
   Machine& machine_;
   const RunnerOptions& options_;
-  MachineController controller_;
+  MachineController own_controller_;
+  MachineController& controller_;
   std::optional<control::ControlServer> control_;
   ConsoleEscape escape_;
   bool stdin_open_ = true;
@@ -80,7 +83,8 @@ Result<void> Runner::serve() {
   VMHIVE_CHECK(confinement::set_no_new_privs());
   VMHIVE_CHECK(confinement::drop_capabilities());
   if (options_.seccomp) VMHIVE_CHECK(confinement::install_violation_report());
-  VMHIVE_CHECK(machine_.start(options_.seccomp, options_.vcpu_pins));
+  const bool paused = controller_.status().state == control::VmState::kPaused;
+  VMHIVE_CHECK(machine_.start(options_.seccomp, options_.vcpu_pins, paused));
   if (options_.on_running) options_.on_running();
 
   const bool interactive = machine_.console_is_stdio() && ::isatty(STDIN_FILENO);
@@ -103,9 +107,13 @@ Result<void> Runner::serve() {
     fds = {{signals.fd(), POLLIN, 0}, {stop.wake_fd(), POLLIN, 0}, {-1, POLLIN, 0}};
     if (stdin_open_ && pending_.size() < kMaxPendingInput) fds[2].fd = STDIN_FILENO;
     if (control_) control_->add_poll_fds(fds);
+    if (options_.service) options_.service->add_poll_fds(fds);
     int timeout = pending_.empty() ? -1 : kInputRetryMilliseconds;
-    if (control_ && control_->poll_timeout_ms() >= 0)
-      timeout = timeout < 0 ? control_->poll_timeout_ms() : std::min(timeout, control_->poll_timeout_ms());
+    const auto deadline = [&timeout](int ms) {
+      if (ms >= 0) timeout = timeout < 0 ? ms : std::min(timeout, ms);
+    };
+    if (control_) deadline(control_->poll_timeout_ms());
+    if (options_.service) deadline(options_.service->poll_timeout_ms());
     const int ready = ::poll(fds.data(), fds.size(), timeout);
     if (ready < 0 && errno != EINTR) return errno_error("poll failed");
     if (fds[0].revents & POLLIN) {
@@ -113,6 +121,7 @@ Result<void> Runner::serve() {
     }
     if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) read_console_input(interactive);
     if (control_) control_->serve(handle);
+    if (options_.service) options_.service->serve();
     if (!pending_.empty()) {
       const size_t accepted = machine_.send_console_input(pending_);
       pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(accepted));

@@ -4,6 +4,8 @@
 // guest runs, the process confines itself (docs/security.md).
 #pragma once
 
+#include <poll.h>
+
 #include <functional>
 #include <optional>
 #include <string>
@@ -11,9 +13,21 @@
 
 #include "confinement/jail.h"
 #include "vmm/machine.h"
+#include "vmm/machine_controller.h"
 #include "vmm/vm_outcome.h"
 
 namespace vmhive {
+
+// Another server the main loop serves beside the control socket (the
+// Firecracker API, vmm/api_runner.h): polled with the rest, served after
+// every poll.
+class LoopService {
+ public:
+  virtual ~LoopService() = default;
+  virtual void add_poll_fds(std::vector<pollfd>& fds) const = 0;
+  virtual int poll_timeout_ms() const = 0;  // -1: no deadline of its own
+  virtual void serve() = 0;
+};
 
 struct RunnerOptions {
   std::string control_socket;       // empty: none (control/control_request.h)
@@ -33,6 +47,11 @@ struct RunnerOptions {
   bool report_timing = false;
   // Host CPUs for the vCPUs: vCPU i on vcpu_pins[i % n] (config/vm_config.h CpuPolicy).
   std::vector<uint32_t> vcpu_pins;
+  // The machine's controller when the caller holds it too (the Firecracker
+  // API); the machine starts paused if it was made paused. Null: the runner
+  // makes its own.
+  MachineController* controller = nullptr;
+  LoopService* service = nullptr;
 };
 
 // The outcome says how the VM ended; a VMM failure while running is an
