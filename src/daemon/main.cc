@@ -11,6 +11,7 @@
 
 #include "common/directories.h"
 #include "confinement/jail.h"
+#include "confinement/process_hygiene.h"
 #include "daemon/daemon_api.h"
 #include "daemon/daemon_loop.h"
 
@@ -56,6 +57,11 @@ int main(int argc, char** argv) {
     if (error.get_exit_code() == 0) return app.exit(error);
     std::fprintf(stderr, "vmhived: %s\n", error.what());
     return 2;
+  }
+  // Nothing a launcher left open by mistake reaches the daemon or its VMs.
+  if (auto closed = vmhive::confinement::close_stray_descriptors({}); !closed.ok()) {
+    std::fprintf(stderr, "vmhived: %s\n", closed.error().message.c_str());
+    return 1;
   }
   options.registry.stop_timeout = std::chrono::milliseconds(stop_timeout_ms);
   options.allowed_uids = allowed;
