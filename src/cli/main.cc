@@ -91,18 +91,26 @@ std::optional<int> jail_launcher(const Confinement& confine, const std::string& 
   return **launched;
 }
 
-int run_command(const config::VmSpec& options, const Confinement& confine) {
+int run_command(const config::VmSpec& options, const Confinement& confine, bool own_cgroup) {
   // A VM process keeps no descriptor its launcher left open by mistake.
   if (auto closed = confinement::close_stray_descriptors({}); !closed.ok()) return fail(closed.error().message);
   auto config = config::make_vm_config(options, config::probe_host());
   if (!config.ok()) return fail(config.error().message);
-  // A weight or cap puts the process in a cgroup of its own, made here, before
-  // a jail's launcher forks, so that the outermost process owns it and removes it.
+  // A weight or cap (or --own-cgroup) puts the process in a cgroup of its own,
+  // made here, before a jail's launcher forks, so that the outermost process
+  // owns it and removes it.
   std::optional<host::CpuCgroup> cpu_cgroup;
-  if (config->cpu.weight != CpuPolicy::kDefaultWeight || config->cpu.cap_percent != 0) {
+  const bool policy = config->cpu.weight != CpuPolicy::kDefaultWeight || config->cpu.cap_percent != 0;
+  if (own_cgroup || policy) {
     auto placed = host::CpuCgroup::place(config->cpu, host::CpuCgroup::name_for(config->name, ::getpid()));
-    if (!placed.ok()) return fail("cpu weight and cap: " + placed.error().message);
-    cpu_cgroup.emplace(std::move(*placed));
+    if (placed.ok()) {
+      cpu_cgroup.emplace(std::move(*placed));
+    } else if (policy) {
+      return fail("cpu weight and cap: " + placed.error().message);
+    } else {
+      // Without a weight or cap to keep, the VM runs on in its launcher's cgroup.
+      std::fprintf(stderr, "vmhive: warning: --own-cgroup: %s\n", placed.error().message.c_str());
+    }
   }
   if (auto launcher = jail_launcher(confine, options.control)) return *launcher;
   std::vector<std::string> warnings;
@@ -288,6 +296,9 @@ int main(int argc, char** argv) {
 
   bool no_seccomp = false;
   bool test_forbidden_call = false;
+  bool run_own_cgroup = false;
+  run->add_flag("--own-cgroup", run_own_cgroup,
+                "run in a cpu cgroup of the VM's own even with the default weight and no cap (vmhived's VMs do)");
   run->add_flag("--test-forbidden-call", test_forbidden_call, "for tests: make a forbidden system call once confined")
       ->group("");  // hidden
   run->add_flag("--no-seccomp", no_seccomp,
@@ -423,7 +434,7 @@ int main(int argc, char** argv) {
     if (!confine.ok()) return fail(confine.error().message);
     if (!run_api_sock.empty())
       return api_command(run_options, run_api_sock, run->count("--kernel") > 0 || !run_config.empty(), *confine);
-    return run_command(run_options, *confine);
+    return run_command(run_options, *confine, run_own_cgroup);
   }
   if (*snapshot) {
     if (!snapshot_socket.empty() && snapshot_args.size() == 1)

@@ -85,7 +85,7 @@ Result<VmProcess> VmProcess::launch(const LaunchSpec& spec) {
     for (const std::string& tap : spec.restore->taps) args.insert(args.end(), {"--net", "tap=" + tap});
     for (const std::string& disk : spec.restore->disks) args.insert(args.end(), {"--disk", disk});
   } else {
-    args.insert(args.end(), {"run", "--config", spec.config_path});
+    args.insert(args.end(), {"run", "--config", spec.config_path, "--own-cgroup"});
   }
   args.insert(args.end(), {"--control", spec.control_socket, "--console", spec.console_log, "--console-limit",
                            spec.console_limit});
