@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--console-limit", options.registry.console_limit, "each VM's console log stops growing here")
       ->capture_default_str();
+  app.add_flag("--jail", options.registry.jail,
+               "run every VM jailed in <state>/vms/<name>/jail, in namespaces of its own, as an unprivileged user");
+  app.add_option("--jail-user", options.registry.jail_user, "the jailed VMs' UID[:GID] (default 65534, nobody)");
   app.add_option("--vm-arg", options.registry.vm_args, "an extra argument for every VM process (repeatable)")
       ->allow_extra_args(false);
   app.add_option("--max-connections", options.max_connections, "API connections at once")
@@ -64,6 +67,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   options.registry.stop_timeout = std::chrono::milliseconds(stop_timeout_ms);
+  if (!options.registry.jail_user.empty()) {
+    if (!options.registry.jail) {
+      std::fprintf(stderr, "vmhived: --jail-user goes with --jail\n");
+      return 2;
+    }
+    if (auto user = vmhive::confinement::parse_jail_user(options.registry.jail_user); !user.ok()) {
+      std::fprintf(stderr, "vmhived: --jail-user: %s\n", user.error().message.c_str());
+      return 2;
+    }
+  }
   options.allowed_uids = allowed;
   if (!socket_owner.empty()) {
     auto owner = vmhive::confinement::parse_jail_user(socket_owner);

@@ -95,6 +95,14 @@ Result<void> StateStore::remove(const std::string& name) {
   for (const char* file : kVmFiles) {
     if (::unlinkat(dir.get(), file, 0) != 0 && errno != ENOENT) return errno_error("cannot remove", vm_file(name, file));
   }
+  // A jailed VM's root: empty but for the mount point of its own /proc.
+  UniqueFd jail(::openat(dir.get(), "jail", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (jail.valid()) {
+    if (::unlinkat(jail.get(), "proc", AT_REMOVEDIR) != 0 && errno != ENOENT)
+      return errno_error("cannot remove", vm_file(name, "jail/proc"));
+    if (::unlinkat(dir.get(), "jail", AT_REMOVEDIR) != 0)
+      return errno_error("cannot remove the VM's jail (something else is in it)", vm_file(name, "jail"));
+  }
   if (::unlinkat(vms_fd_.get(), name.c_str(), AT_REMOVEDIR) != 0)
     return errno_error("cannot remove the VM's directory (something else is in it)", vm_dir(name));
   return {};

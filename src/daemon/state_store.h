@@ -5,6 +5,7 @@
 //   <root>/vms/<name>/vmm.log       the VM process's stderr (its errors and crash report)
 //   <root>/vms/<name>/console.in    a FIFO: the VM process's stdin (console input, graceful stop)
 //   <root>/vms/<name>/control.sock  the VM process's control socket
+//   <root>/vms/<name>/jail/         a jailed VM's root (vmhived --jail)
 //   <root>/events.jsonl             the event log (event_log.h)
 // Every directory is 0700 and owned by the daemon's user, every file 0600;
 // names are checked (config::check_name) before they become paths, and

@@ -152,7 +152,45 @@ Result<void> VmProcess::signal(int signal) const {
   return {};
 }
 
+namespace {
+
+// The children of every thread of `pid` (/proc/PID/task/TID/children).
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> children;
+  std::error_code ignored;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  if (DIR* dir = ::opendir(tasks.c_str())) {
+    while (const dirent* entry = ::readdir(dir)) {
+      if (entry->d_name[0] == '.') continue;
+      std::istringstream list(read_proc_file(tasks + "/" + entry->d_name + "/children"));
+      pid_t child = 0;
+      while (list >> child) children.push_back(child);
+    }
+    ::closedir(dir);
+  }
+  return children;
+}
+
+ProcessUsage one_process_usage(pid_t pid);
+
+}  // namespace
+
+// A jailed VM runs as its launcher's child: the two are one VM.
 ProcessUsage process_usage(pid_t pid) {
+  ProcessUsage usage = one_process_usage(pid);
+  for (pid_t child : children_of(pid)) {
+    const ProcessUsage more = one_process_usage(child);
+    usage.cpu_seconds += more.cpu_seconds;
+    usage.vcpu_seconds += more.vcpu_seconds;
+    usage.resident_bytes += more.resident_bytes;
+    usage.threads += more.threads;
+  }
+  return usage;
+}
+
+namespace {
+
+ProcessUsage one_process_usage(pid_t pid) {
   ProcessUsage usage;
   const std::string proc = "/proc/" + std::to_string(pid);
   usage.cpu_seconds = cpu_seconds_of(stat_fields(proc + "/stat"));
@@ -174,6 +212,8 @@ ProcessUsage process_usage(pid_t pid) {
   }
   return usage;
 }
+
+}  // namespace
 
 std::string tail_of(const std::string& path, size_t bytes) {
   UniqueFd file(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));

@@ -176,6 +176,11 @@ Result<VmRecord> VmRegistry::start(const std::string& name) {
 
 LaunchSpec VmRegistry::launch_spec(const VmRecord& record) const {
   const std::string& name = record.name;
+  std::vector<std::string> args = options_.vm_args;
+  if (options_.jail) {
+    args.insert(args.end(), {"--jail", store_.vm_file(name, "jail")});
+    if (!options_.jail_user.empty()) args.insert(args.end(), {"--jail-user", options_.jail_user});
+  }
   return LaunchSpec{options_.vmhive_binary,
                     record.restore ? std::string() : store_.vm_file(name, "config.json"),
                     record.restore,
@@ -184,7 +189,7 @@ LaunchSpec VmRegistry::launch_spec(const VmRecord& record) const {
                     options_.console_limit,
                     store_.vm_file(name, "vmm.log"),
                     store_.vm_file(name, "console.in"),
-                    options_.vm_args};
+                    std::move(args)};
 }
 
 Result<std::string> VmRegistry::control_request(const ManagedVm& vm, const std::string& request,
@@ -277,6 +282,9 @@ Result<nlohmann::json> VmRegistry::snapshot(const std::string& name, const std::
   if (vm->record.phase != VmPhase::kRunning && vm->record.phase != VmPhase::kPaused)
     return conflict(vm->record, "snapshot");
   if (dir.empty() || dir.front() != '/') return make_error(ErrorKind::kInvalid, "dir: an absolute path is needed");
+  // A jailed VM sees only its jail: a host path means nothing to it.
+  if (options_.jail)
+    return make_error(ErrorKind::kConflict, "snapshots of jailed VMs through the daemon are not supported yet");
   nlohmann::json request{{"op", "snapshot"}, {"dir", dir}, {"resume", resume}};
   const std::string reply = VMHIVE_TRY(control_request(*vm, request.dump(), kSnapshotTimeout));
   nlohmann::json members = VMHIVE_TRY(reply_members(reply));

@@ -31,6 +31,9 @@ struct RegistryOptions {
   std::vector<std::string> vm_args;      // extra arguments for every VM process (e.g. --no-seccomp)
   std::chrono::milliseconds stop_timeout{10000};  // graceful stop, then SIGTERM; as long again, then SIGKILL
   std::string console_limit = "1M";      // each VM's console log stops growing here
+  // Every VM runs jailed in <state>/vms/<name>/jail as this user (vmhive run --jail).
+  bool jail = false;
+  std::string jail_user;                 // UID[:GID]; empty: vmhive's default (65534)
   size_t max_vms = 4096;
 };
 

@@ -82,7 +82,8 @@ bool process_exists(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
 
 class Daemon {
  public:
-  explicit Daemon(std::vector<std::string> extra = {}) {
+  explicit Daemon(std::vector<std::string> extra = {}, std::vector<std::string> flags = {}) {
+    flags_ = std::move(flags);
     std::string pattern = ::testing::TempDir() + "vmhived-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     dir_ = pattern;
@@ -101,6 +102,7 @@ class Daemon {
   void start() {
     std::vector<std::string> args = {"--socket", socket_, "--state-dir", dir_ + "/state", "--stop-timeout-ms", "2000"};
     for (const std::string& arg : extra_) args.push_back("--vm-arg=" + arg);
+    args.insert(args.end(), flags_.begin(), flags_.end());
     process_.emplace(VmProcess::start_program(vmhived_binary(), args));
     ready_ = wait_serving();
   }
@@ -200,6 +202,7 @@ class Daemon {
   std::string dir_;
   std::string socket_;
   std::vector<std::string> extra_;
+  std::vector<std::string> flags_;
   std::optional<VmProcess> process_;
   bool ready_ = false;
 };
@@ -402,7 +405,73 @@ TEST(Daemon, SurvivesManyConnectionsAndClientsThatGoAway) {
   EXPECT_EQ(daemon.get("/vms").status, 200);
 }
 
+TEST(Daemon, JailOptionsAreCheckedAndAJailedVmIsRemovedWhole) {
+  const RunResult lonely_user = run_program(vmhived_binary(), {"--jail-user", "65534", "--socket", "/nonexistent/s"}, 30s);
+  EXPECT_EQ(lonely_user.status, 2) << describe(lonely_user);
+  const RunResult bad_user = run_program(vmhived_binary(), {"--jail", "--jail-user", "nobody"}, 30s);
+  EXPECT_EQ(bad_user.status, 2) << describe(bad_user);
+  Daemon daemon({"--kvm=/nonexistent/kvm"}, {"--jail", "--jail-user", "65534:65534"});
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  ASSERT_EQ(daemon.post("/vms", vm_config("jailed", "hello")).status, 201);
+  ASSERT_EQ(daemon.post("/vms/jailed/start").status, 200);
+  EXPECT_EQ(daemon.wait_for_phase("jailed", "exited")["exit"]["reason"], "failed");
+  EXPECT_EQ(daemon.post("/vms/jailed/snapshot", R"({"dir": "/tmp/x"})").status, 409);
+  EXPECT_EQ(daemon.request("DELETE", "/vms/jailed").status, 204);
+  EXPECT_FALSE(std::filesystem::exists(daemon.dir() + "/state/vms/jailed"));
+}
+
 // The rest needs VMs that run.
+
+std::string status_field(pid_t pid, const std::string& field) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind(field + ":", 0) == 0) return line.substr(line.find_first_not_of(" \t", field.size() + 1));
+  return {};
+}
+
+pid_t only_child_of(pid_t pid) {
+  std::ifstream children("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  pid_t child = 0;
+  children >> child;
+  return child;
+}
+
+TEST(DaemonWithGuests, AJailedVmSeesNothingOfTheHost) {
+  VMHIVE_REQUIRE_KVM();
+  if (::geteuid() != 0) GTEST_SKIP() << "SKIPPED LOUDLY: the jail needs root";
+  Daemon daemon({}, {"--jail"});
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  ASSERT_EQ(daemon.post("/vms", vm_config("jailed", "idle")).status, 201);
+  ASSERT_EQ(daemon.post("/vms/jailed/start").status, 200);
+  const json record = daemon.wait_for_phase("jailed", "running");
+  const pid_t launcher = record.value("pid", 0);
+  pid_t vm = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while ((vm = only_child_of(launcher)) == 0 || status_field(vm, "Uid").rfind("65534", 0) != 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the jailed VM never dropped to its user";
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(status_field(vm, "CapEff"), "0000000000000000");
+  EXPECT_EQ(status_field(vm, "Seccomp"), "2");
+  for (const char* kind : {"mnt", "net", "ipc", "uts", "pid"}) {
+    std::error_code error;
+    EXPECT_NE(std::filesystem::read_symlink("/proc/" + std::to_string(vm) + "/ns/" + kind, error),
+              std::filesystem::read_symlink(std::string("/proc/self/ns/") + kind, error))
+        << kind;
+  }
+  std::vector<std::string> visible;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(vm) + "/root"))
+    visible.push_back(entry.path().filename());
+  EXPECT_EQ(visible, std::vector<std::string>{"proc"}) << "the jail's root holds only its /proc";
+  // Still managed: paused, resumed, its usage counted (the VM is the launcher's child), stopped.
+  EXPECT_EQ(daemon.post("/vms/jailed/pause").status, 200);
+  EXPECT_EQ(daemon.post("/vms/jailed/resume").status, 200);
+  EXPECT_GT(daemon.get("/vms/jailed").document()["usage"]["threads"].get<int>(), 2);
+  EXPECT_EQ(daemon.post("/vms/jailed/stop", R"({"force": true})").status, 202);
+  daemon.wait_for_phase("jailed", "exited");
+  EXPECT_EQ(daemon.request("DELETE", "/vms/jailed").status, 204);
+}
 
 TEST(DaemonWithGuests, FullLifecycleThroughTheApi) {
   VMHIVE_REQUIRE_KVM();
