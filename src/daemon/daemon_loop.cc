@@ -57,6 +57,7 @@ Result<void> run_daemon(const DaemonOptions& options) {
     fds.clear();
     fds.push_back({signals.fd(), POLLIN, 0});
     server->add_poll_fds(fds);
+    const size_t registry_first = fds.size();
     registry->add_poll_fds(fds);
     const int timeout =
         earliest(earliest(server->poll_timeout_ms(), registry->poll_timeout_ms()), api.pump_consoles());
@@ -65,7 +66,7 @@ Result<void> run_daemon(const DaemonOptions& options) {
     if (fds[0].revents & POLLIN) {
       if (const int signal = signals.take(); signal == SIGTERM || signal == SIGINT) break;
     }
-    registry->after_poll();
+    registry->after_poll(std::span<const pollfd>(fds).subspan(registry_first));
     server->serve(handler);
   }
   events.record("", "daemon_stopped", {{"vms_left_running", registry->list().size()}});

@@ -347,18 +347,14 @@ void VmRegistry::ended(ManagedVm& vm) {
     events_.record(vm.record.name, "guest_panic", {{"line", console.substr(panic, console.find('\n', panic) - panic)}});
 }
 
-void VmRegistry::after_poll() {
-  std::vector<pollfd> pidfds;
-  std::vector<ManagedVm*> owners;
-  for (auto& [name, vm] : vms_) {
-    if (!vm.process) continue;
-    pidfds.push_back({vm.process->pidfd(), POLLIN, 0});
-    owners.push_back(&vm);
-  }
-  if (!pidfds.empty() && ::poll(pidfds.data(), pidfds.size(), 0) > 0) {
-    for (size_t index = 0; index < pidfds.size(); ++index)
-      if (pidfds[index].revents & (POLLIN | POLLHUP | POLLERR)) ended(*owners[index]);
-  }
+void VmRegistry::after_poll(std::span<const pollfd> polled) {
+  // `polled` is what add_poll_fds added, in the same order; nothing has
+  // changed the VMs since. A VM whose pidfd is readable has ended.
+  std::set<int> ended_fds;
+  for (const pollfd& fd : polled)
+    if (fd.revents & (POLLIN | POLLHUP | POLLERR)) ended_fds.insert(fd.fd);
+  for (auto& [name, vm] : vms_)
+    if (vm.process && ended_fds.count(vm.process->pidfd()) != 0) ended(vm);
   const auto now = Clock::now();
   for (auto& [name, vm] : vms_)
     if (vm.process && vm.stop_deadline && *vm.stop_deadline <= now) escalate_stop(vm);

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -75,7 +76,8 @@ class VmRegistry {
   // to do when poll returns.
   void add_poll_fds(std::vector<pollfd>& fds) const;
   int poll_timeout_ms() const;
-  void after_poll();
+  // `polled`: the entries add_poll_fds added, with poll's answers.
+  void after_poll(std::span<const pollfd> polled);
 
  private:
   struct ManagedVm {
