@@ -58,6 +58,18 @@ Result<Virtqueue> Virtqueue::create(const GuestMemory& memory, const VirtqueueSt
       ring_area(memory, "descriptor table", state.descriptor_table, descriptor_table_bytes(size), 16));
   auto available = VMHIVE_TRY(ring_area(memory, "available ring", state.available_ring, available_ring_bytes(size), 2));
   auto used = VMHIVE_TRY(ring_area(memory, "used ring", state.used_ring, used_ring_bytes(size), 4));
+  // The device writes the used ring. Laid over the descriptors or the
+  // available ring, the device's own writes would publish new work to itself
+  // (a used-ring flag landing on the available index): no driver does that,
+  // and a hostile one could keep the device busy for ever.
+  const auto overlaps = [&](uint64_t start, uint64_t bytes) {
+    return state.used_ring < start + bytes && start < state.used_ring + used_ring_bytes(size);
+  };
+  if (overlaps(state.descriptor_table, descriptor_table_bytes(size)) ||
+      overlaps(state.available_ring, available_ring_bytes(size))) {
+    return make_error("the used ring at " + hex(state.used_ring) +
+                      " overlaps the descriptor table or the available ring");
+  }
   return Virtqueue(memory, state, features, descriptors, available, used);
 }
 

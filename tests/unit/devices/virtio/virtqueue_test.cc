@@ -67,6 +67,24 @@ TEST_F(VirtqueueTest, RejectsBadLayouts) {
   EXPECT_FALSE(Virtqueue::create(memory_, state, 0).ok());
 }
 
+// Found by fuzz_virtqueue: a used ring laid over the available ring let the
+// device's own used-ring writes raise the available index, so the device
+// popped chains without end. Such layouts are refused when the queue is made.
+TEST_F(VirtqueueTest, RefusesAUsedRingOverTheOtherRings) {
+  VirtqueueState state = driver_.state();
+  state.used_ring = state.available_ring + 4;
+  auto over_available = Virtqueue::create(memory_, state, 0);
+  ASSERT_FALSE(over_available.ok());
+  EXPECT_NE(over_available.error().message.find("overlaps"), std::string::npos) << over_available.error().message;
+  state = driver_.state();
+  state.used_ring = state.descriptor_table + 16;
+  EXPECT_FALSE(Virtqueue::create(memory_, state, 0).ok());
+  state = driver_.state();
+  state.available_ring = state.used_ring;  // the avail ring over the used ring is the same overlap
+  EXPECT_FALSE(Virtqueue::create(memory_, state, 0).ok());
+  EXPECT_TRUE(Virtqueue::create(memory_, driver_.state(), 0).ok());
+}
+
 TEST_F(VirtqueueTest, EmptyQueueHasNothingToPop) {
   Virtqueue vq = queue();
   DescriptorChain chain;
