@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <memory>
 
 #include "common/errno_error.h"
@@ -167,6 +169,27 @@ Result<void> confine_thread(ThreadRole role) {
     return error_from_code(-error, std::string("cannot confine the ") + role_name(role) + " thread: seccomp_load failed");
   confined_role = role_name(role);
   return {};
+}
+
+std::string system_call_name(int number) {
+  char* name = ::seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, number);
+  if (name == nullptr) return {};
+  std::string copy(name);
+  std::free(name);
+  return copy;
+}
+
+std::string name_system_call_in(const std::string& report) {
+  static constexpr std::string_view kMarker = "forbidden system call ";
+  const size_t at = report.find(kMarker);
+  if (at == std::string::npos) return report;
+  const size_t digits = at + kMarker.size();
+  size_t end = digits;
+  while (end < report.size() && end - digits < 6 && report[end] >= '0' && report[end] <= '9') ++end;
+  if (end == digits || (end < report.size() && report[end] >= '0' && report[end] <= '9')) return report;
+  const std::string name = system_call_name(std::stoi(report.substr(digits, end - digits)));
+  if (name.empty() || report.compare(end, name.size() + 3, " (" + name + ")") == 0) return report;
+  return report.substr(0, end) + " (" + name + ")" + report.substr(end);
 }
 
 }  // namespace vmhive::confinement

@@ -6,6 +6,8 @@
 // the host is affected. docs/security.md lists what each thread may do.
 #pragma once
 
+#include <string>
+
 #include "common/result.h"
 
 namespace vmhive::confinement {
@@ -26,5 +28,14 @@ Result<void> install_violation_report();
 // thread's life; threads it starts afterwards inherit it). Needs
 // PR_SET_NO_NEW_PRIVS (set_no_new_privs()) or CAP_SYS_ADMIN.
 Result<void> confine_thread(ThreadRole role);
+
+// The name of system call `number` on this architecture ("socket" for 41 on
+// x86-64), for reports read after the fact; empty if it has none.
+std::string system_call_name(int number);
+
+// A violation report line (what the SIGSYS handler writes) with the call's
+// name after its number: "... system call 41 (socket) ...". Other lines
+// come back unchanged.
+std::string name_system_call_in(const std::string& report);
 
 }  // namespace vmhive::confinement

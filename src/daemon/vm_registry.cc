@@ -11,6 +11,7 @@
 #include "common/errno_error.h"
 #include "common/fd_io.h"
 #include "config/device_options.h"
+#include "confinement/seccomp_filters.h"
 #include "control/control_client.h"
 
 namespace vmhive::daemon {
@@ -327,7 +328,7 @@ int VmRegistry::poll_timeout_ms() const {
 
 void VmRegistry::ended(ManagedVm& vm) {
   const ProcessEnd end = vm.process->reap();
-  const std::string message = last_line_of(store_.vm_file(vm.record.name, "vmm.log"));
+  const std::string message = confinement::name_system_call_in(last_line_of(store_.vm_file(vm.record.name, "vmm.log")));
   const std::string reason = reason_for(end, message, vm.stop_requested);
   vm.process.reset();
   vm.record.phase = VmPhase::kExited;

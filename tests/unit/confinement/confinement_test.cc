@@ -137,3 +137,19 @@ TEST(Confinement, StrayDescriptorsAreClosed) {
 
 }  // namespace
 }  // namespace vmhive::confinement
+
+TEST(Confinement, AReportNamesTheForbiddenCall) {
+  EXPECT_EQ(vmhive::confinement::system_call_name(41), "socket");
+  EXPECT_EQ(vmhive::confinement::system_call_name(-5), "");
+  const std::string report =
+      "vmhive: the main thread made the forbidden system call 41 (seccomp; --no-seccomp turns the filters off)";
+  EXPECT_EQ(vmhive::confinement::name_system_call_in(report),
+            "vmhive: the main thread made the forbidden system call 41 (socket) (seccomp; --no-seccomp turns the "
+            "filters off)");
+  // Named once only, and lines that are no report (or hostile ones) pass unchanged.
+  const std::string named = vmhive::confinement::name_system_call_in(report);
+  EXPECT_EQ(vmhive::confinement::name_system_call_in(named), named);
+  for (const std::string line : {"", "forbidden system call ", "forbidden system call x", "forbidden system call 99999999",
+                                 "forbidden system call 4000000", "a line of its own"})
+    EXPECT_EQ(vmhive::confinement::name_system_call_in(line), line);
+}
