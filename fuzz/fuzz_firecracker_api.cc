@@ -32,6 +32,7 @@ class FakeController : public control::VmController {
   Result<control::SnapshotReport> snapshot(const std::string&, bool) override { return make_error("not here"); }
   void stop() override {}
   control::VmStatus status() const override { return {state_}; }
+  control::VmStats stats() const override { return {}; }
 
  private:
   control::VmState state_ = control::VmState::kRunning;

@@ -13,7 +13,8 @@ Result<Operation> operation_named(const std::string& name) {
   if (name == "resume") return Operation::kResume;
   if (name == "stop") return Operation::kStop;
   if (name == "status") return Operation::kStatus;
-  return make_error("unknown op '" + name + "' (snapshot, pause, resume, stop, status)");
+  if (name == "stats") return Operation::kStats;
+  return make_error("unknown op '" + name + "' (snapshot, pause, resume, stop, status, stats)");
 }
 
 }  // namespace

@@ -4,6 +4,9 @@
 //   {"op": "pause"} / {"op": "resume"}                   hold or release the vCPUs
 //   {"op": "stop"}                                        end the VM (exit status 0)
 //   {"op": "status"}                                      {"ok": true, "state": "running"|"paused"}
+//   {"op": "stats"}                                       {"ok": true, "exits": {"io": N, ...},
+//                                                          "devices": [{"kind": "virtio-blk", "index": 0,
+//                                                          "in_requests": N, "in_bytes": N, ...}]}
 // Replies: {"ok": true, ...} or {"ok": false, "error": "<one line>"}.
 #pragma once
 
@@ -16,7 +19,7 @@
 
 namespace vmhive::control {
 
-enum class Operation { kSnapshot, kPause, kResume, kStop, kStatus };
+enum class Operation { kSnapshot, kPause, kResume, kStop, kStatus, kStats };
 
 struct ControlRequest {
   Operation op = Operation::kStatus;

@@ -19,6 +19,22 @@ ordered_json report_members(const SnapshotReport& report) {
                       {"state_bytes", report.state_bytes}};
 }
 
+ordered_json stats_members(const VmStats& stats) {
+  ordered_json exits = ordered_json::object();
+  for (const auto& [reason, count] : stats.exits) exits[reason] = count;
+  ordered_json devices = ordered_json::array();
+  for (const DeviceStats& device : stats.devices)
+    devices.push_back({{"kind", device.kind},
+                       {"index", device.index},
+                       {"in_requests", device.in_requests},
+                       {"in_bytes", device.in_bytes},
+                       {"out_requests", device.out_requests},
+                       {"out_bytes", device.out_bytes},
+                       {"other_requests", device.other_requests},
+                       {"failed", device.failed}});
+  return ordered_json{{"exits", std::move(exits)}, {"devices", std::move(devices)}};
+}
+
 }  // namespace
 
 const char* state_name(VmState state) {
@@ -52,6 +68,8 @@ std::string serve_request(std::string_view line, VmController& controller) {
       return ok_reply(state_member(VmState::kStopping));
     case Operation::kStatus:
       return ok_reply(state_member(controller.status().state));
+    case Operation::kStats:
+      return ok_reply(stats_members(controller.stats()));
   }
   return error_reply("unknown request");
 }

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/result.h"
 
@@ -29,6 +31,22 @@ struct SnapshotReport {
   size_t state_bytes = 0;
 };
 
+// One device's work so far (devices/virtio/virtio_device.h's DeviceTraffic):
+// "in" is toward the guest (disk reads, frames received, entropy), "out"
+// from it (disk writes, frames sent).
+struct DeviceStats {
+  std::string kind;  // "virtio-blk", "virtio-net", "virtio-rng"
+  unsigned index = 0;  // among the VM's devices of its kind, in bus order
+  uint64_t in_requests = 0, in_bytes = 0, out_requests = 0, out_bytes = 0, other_requests = 0, failed = 0;
+};
+
+// What a running VM has done: vCPU exits by reason, and each device's work.
+// Counted since the VM process started.
+struct VmStats {
+  std::vector<std::pair<std::string, uint64_t>> exits;
+  std::vector<DeviceStats> devices;
+};
+
 class VmController {
  public:
   virtual ~VmController() = default;
@@ -43,6 +61,7 @@ class VmController {
   // Ends the VM (its process exits with status 0).
   virtual void stop() = 0;
   virtual VmStatus status() const = 0;
+  virtual VmStats stats() const = 0;
 };
 
 }  // namespace vmhive::control

@@ -42,6 +42,8 @@ struct RegistryOptions {
 // say otherwise ("vmhive.stop-input"): a shell's `poweroff`.
 inline constexpr char kDefaultStopInput[] = "poweroff\n";
 inline constexpr char kStopInputLabel[] = "vmhive.stop-input";
+// How long /metrics and inspect wait for the VMs' own counters.
+inline constexpr std::chrono::milliseconds kStatsTimeout{500};
 
 class VmRegistry {
  public:
@@ -99,6 +101,11 @@ class VmRegistry {
   void save(ManagedVm& vm);
   void ended(ManagedVm& vm);
   void escalate_stop(ManagedVm& vm);
+  // vm_registry_reports.cc: every running VM's answer to a stats request
+  // (asked of all at once; one that does not answer in time is left out),
+  // and the metrics made of them.
+  std::vector<std::pair<std::string, nlohmann::json>> running_vm_stats() const;
+  void append_vm_stats_metrics(std::string& text) const;
 
   StateStore& store_;
   EventLog& events_;

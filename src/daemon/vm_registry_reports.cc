@@ -2,6 +2,8 @@
 // VM's metrics in the Prometheus text format.
 #include "daemon/vm_registry.h"
 
+#include "control/control_client.h"
+
 namespace vmhive::daemon {
 
 Result<nlohmann::ordered_json> VmRegistry::inspect(const std::string& name) const {
@@ -14,6 +16,14 @@ Result<nlohmann::ordered_json> VmRegistry::inspect(const std::string& name) cons
                          {"vcpu_seconds", usage.vcpu_seconds},
                          {"resident_bytes", usage.resident_bytes},
                          {"threads", usage.threads}};
+    if (vm->record.phase != VmPhase::kStopping) {
+      auto reply = control::send_to_each({store_.vm_file(name, "control.sock")}, R"({"op":"stats"})", kStatsTimeout);
+      nlohmann::json stats = reply[0].ok() ? nlohmann::json::parse(*reply[0], nullptr, false) : nlohmann::json();
+      if (stats.is_object() && stats.value("ok", false)) {
+        stats.erase("ok");
+        document["stats"] = std::move(stats);
+      }
+    }
   }
   document["files"] = {{"console_log", store_.vm_file(name, "console.log")},
                        {"vmm_log", store_.vm_file(name, "vmm.log")},
@@ -43,9 +53,97 @@ std::string VmRegistry::metrics() const {
   per_vm("vmhive_vm_vcpu_seconds_total", [](const ManagedVm&, const ProcessUsage& usage) { return usage.vcpu_seconds; });
   family("vmhive_vm_resident_bytes", "gauge", "resident memory of the VM's process");
   per_vm("vmhive_vm_resident_bytes", [](const ManagedVm&, const ProcessUsage& usage) { return usage.resident_bytes; });
+  append_vm_stats_metrics(text);
   family("vmhive_vms", "gauge", "VMs the daemon manages");
   text += "vmhive_vms " + std::to_string(vms_.size()) + "\n";
   return text;
+}
+
+std::vector<std::pair<std::string, nlohmann::json>> VmRegistry::running_vm_stats() const {
+  std::vector<std::string> names, sockets;
+  for (const auto& [name, vm] : vms_) {
+    if (!vm.process || vm.record.phase == VmPhase::kStopping) continue;
+    names.push_back(name);
+    sockets.push_back(store_.vm_file(name, "control.sock"));
+  }
+  const auto replies = control::send_to_each(sockets, R"({"op":"stats"})", kStatsTimeout);
+  std::vector<std::pair<std::string, nlohmann::json>> stats;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!replies[i].ok()) continue;
+    nlohmann::json reply = nlohmann::json::parse(*replies[i], nullptr, false);
+    if (reply.is_discarded() || !reply.is_object() || !reply.value("ok", false)) continue;
+    stats.emplace_back(names[i], std::move(reply));
+  }
+  return stats;
+}
+
+namespace {
+
+// One sample line; `labels` already holds vm="..." and any others.
+void sample(std::string& text, const std::string& metric, const std::string& labels, uint64_t value) {
+  text += metric + "{" + labels + "} " + std::to_string(value) + "\n";
+}
+
+uint64_t counter_of(const nlohmann::json& object, const char* member) {
+  const auto found = object.find(member);
+  return found != object.end() && found->is_number_unsigned() ? found->get<uint64_t>() : 0;
+}
+
+// One device metric: which device kind, its name, the stats member it shows.
+struct DeviceMetric {
+  const char* kind;    // the stats' "kind"
+  const char* label;   // the label naming the device's index
+  const char* metric;
+  const char* member;
+  const char* help;
+};
+constexpr DeviceMetric kDeviceMetrics[] = {
+    {"virtio-blk", "disk", "vmhive_vm_disk_read_bytes_total", "in_bytes", "bytes the guest read from the disk"},
+    {"virtio-blk", "disk", "vmhive_vm_disk_write_bytes_total", "out_bytes", "bytes the guest wrote to the disk"},
+    {"virtio-blk", "disk", "vmhive_vm_disk_read_requests_total", "in_requests", "read requests served"},
+    {"virtio-blk", "disk", "vmhive_vm_disk_write_requests_total", "out_requests", "write requests served"},
+    {"virtio-blk", "disk", "vmhive_vm_disk_other_requests_total", "other_requests",
+     "flush, discard, write-zeroes and identify requests served"},
+    {"virtio-blk", "disk", "vmhive_vm_disk_failed_requests_total", "failed", "requests answered with an error"},
+    {"virtio-net", "net", "vmhive_vm_net_rx_bytes_total", "in_bytes", "frame bytes delivered to the guest"},
+    {"virtio-net", "net", "vmhive_vm_net_tx_bytes_total", "out_bytes", "frame bytes the guest sent"},
+    {"virtio-net", "net", "vmhive_vm_net_rx_packets_total", "in_requests", "frames delivered to the guest"},
+    {"virtio-net", "net", "vmhive_vm_net_tx_packets_total", "out_requests", "frames the guest sent"},
+    {"virtio-net", "net", "vmhive_vm_net_dropped_packets_total", "failed",
+     "frames lost: too big for the guest's buffer, runts, or the tap full"},
+    {"virtio-rng", "rng", "vmhive_vm_rng_bytes_total", "in_bytes", "entropy bytes given to the guest"},
+    {"virtio-rng", "rng", "vmhive_vm_rng_requests_total", "in_requests", "entropy requests served"},
+};
+
+}  // namespace
+
+void VmRegistry::append_vm_stats_metrics(std::string& text) const {
+  const auto stats = running_vm_stats();
+  text += "# HELP vmhive_vm_exits_total vCPU exits to the VMM by reason (running VMs that answered)\n"
+          "# TYPE vmhive_vm_exits_total counter\n";
+  for (const auto& [name, reply] : stats) {
+    const auto exits = reply.find("exits");
+    if (exits == reply.end() || !exits->is_object()) continue;
+    for (const auto& [reason, count] : exits->items())
+      if (count.is_number_unsigned() && config::check_name(reason).ok())
+        sample(text, "vmhive_vm_exits_total", "vm=\"" + name + "\",reason=\"" + reason + "\"", count.get<uint64_t>());
+  }
+  for (const DeviceMetric& family : kDeviceMetrics) {
+    std::string samples;
+    for (const auto& [name, reply] : stats) {
+      const auto devices = reply.find("devices");
+      if (devices == reply.end() || !devices->is_array()) continue;
+      for (const nlohmann::json& device : *devices) {
+        if (!device.is_object() || device.value("kind", std::string()) != family.kind) continue;
+        sample(samples, family.metric,
+               "vm=\"" + name + "\"," + family.label + "=\"" + std::to_string(counter_of(device, "index")) + "\"",
+               counter_of(device, family.member));
+      }
+    }
+    if (samples.empty()) continue;
+    text += std::string("# HELP ") + family.metric + " " + family.help + "\n# TYPE " + family.metric + " counter\n" +
+            samples;
+  }
 }
 
 }  // namespace vmhive::daemon

@@ -111,9 +111,26 @@ Machine::ExitTotals Machine::exit_totals() const {
   for (const auto& counters : exit_counters_) {
     totals.io += counters->io.load();
     totals.mmio += counters->mmio.load();
-    totals.other += counters->other.load();
+    totals.other += counters->not_device();
   }
   return totals;
+}
+
+std::vector<std::pair<std::string, uint64_t>> Machine::exits_by_reason() const {
+  std::vector<std::pair<std::string, uint64_t>> reasons = {{"io", 0},    {"mmio", 0},  {"signal", 0},
+                                                           {"msr_write", 0}, {"debug", 0}, {"internal_error", 0},
+                                                           {"other", 0}};
+  for (const auto& counters : exit_counters_) {
+    const uint64_t counts[] = {counters->io.load(),        counters->mmio.load(),  counters->signal.load(),
+                               counters->msr_write.load(), counters->debug.load(), counters->completed.load(),
+                               counters->other.load()};
+    for (size_t i = 0; i < reasons.size(); ++i) reasons[i].second += counts[i];
+  }
+  return reasons;
+}
+
+std::vector<Machine::DeviceTrafficReport> Machine::device_traffic() const {
+  return pci_ ? pci_->traffic() : std::vector<DeviceTrafficReport>{};
 }
 
 std::string Machine::timing_report() const {
@@ -123,7 +140,7 @@ std::string Machine::timing_report() const {
     syscalls += counters->syscalls_finished.load();
     io += counters->io.load();
     mmio += counters->mmio.load();
-    other += counters->other.load();
+    other += counters->not_device();
   }
   char text[320];
   std::snprintf(text, sizeof text,

@@ -74,6 +74,12 @@ class Machine {
     uint64_t io = 0, mmio = 0, other = 0;
   };
   ExitTotals exit_totals() const;
+  // Every vCPU's exits by reason: io, mmio, signal, msr_write, debug,
+  // internal_error (emulation failures vmhive completed) and other.
+  std::vector<std::pair<std::string, uint64_t>> exits_by_reason() const;
+  // What each virtio device has done, in bus order.
+  using DeviceTrafficReport = PciPlatform::DeviceTrafficReport;
+  std::vector<DeviceTrafficReport> device_traffic() const;
 
  private:
   friend class MachineBuilder;

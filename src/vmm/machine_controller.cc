@@ -62,6 +62,18 @@ void MachineController::stop() {
   machine_.stop_controller().request_stop(VmOutcome{VmOutcomeKind::kStopped, 0, {}});
 }
 
+control::VmStats MachineController::stats() const {
+  control::VmStats stats;
+  stats.exits = machine_.exits_by_reason();
+  for (const Machine::DeviceTrafficReport& device : machine_.device_traffic()) {
+    const virtio::DeviceTraffic& traffic = device.traffic;
+    stats.devices.push_back({virtio::type_name(device.type), device.index, traffic.in_requests,
+                             traffic.in_bytes, traffic.out_requests, traffic.out_bytes, traffic.other_requests,
+                             traffic.failed});
+  }
+  return stats;
+}
+
 control::VmStatus MachineController::status() const {
   if (machine_.stop_controller().stopping()) return {control::VmState::kStopping};
   return {paused_ ? control::VmState::kPaused : control::VmState::kRunning};

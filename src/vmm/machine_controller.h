@@ -24,6 +24,7 @@ class MachineController : public control::VmController {
   Result<control::SnapshotReport> snapshot(const std::string& dir, bool resume) override;
   void stop() override;
   control::VmStatus status() const override;
+  control::VmStats stats() const override;
 
  private:
   Machine& machine_;

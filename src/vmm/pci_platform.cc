@@ -4,6 +4,7 @@
 #include <sys/random.h>
 
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include "arch/x86/layout.h"
@@ -104,6 +105,16 @@ Result<PciPlatform::VirtioFunction*> PciPlatform::add_virtio(std::unique_ptr<vir
                                  [transport] { transport->stop_polling(); }));
   functions_.push_back(std::move(function));
   return functions_.back().get();
+}
+
+std::vector<PciPlatform::DeviceTrafficReport> PciPlatform::traffic() const {
+  std::vector<DeviceTrafficReport> reports;
+  std::map<virtio::DeviceType, unsigned> seen;
+  for (const auto& function : functions_) {
+    const virtio::DeviceType type = function->model->type();
+    reports.push_back({type, seen[type]++, function->model->traffic()});
+  }
+  return reports;
 }
 
 Result<std::vector<virtio::FunctionState>> PciPlatform::capture(const snapshot::SnapshotDir& dir) {

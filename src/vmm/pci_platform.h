@@ -64,6 +64,15 @@ class PciPlatform {
   void resume() { loop_->resume(); }
   Result<std::vector<virtio::FunctionState>> capture(const snapshot::SnapshotDir& dir);
 
+  // What each virtio device has done, in bus order; `index` counts devices
+  // of one type (the second disk is block 1).
+  struct DeviceTrafficReport {
+    virtio::DeviceType type;
+    unsigned index = 0;
+    virtio::DeviceTraffic traffic;
+  };
+  std::vector<DeviceTrafficReport> traffic() const;
+
  private:
   // One queue doorbell per eventfd, moved with the BAR through KVM_IOEVENTFD.
   class Doorbells : public virtio::NotifyRegistrar {

@@ -65,7 +65,7 @@ void handle_system_event(const VcpuLoopContext& context, const kvm_run& run) {
 
 // A guest write to a trapped MSR: only LSTAR is trapped, and only on KVM-PVM.
 bool handle_msr_write(const VcpuLoopContext& context, kvm_run& run) {
-  context.counters->other.fetch_add(1, std::memory_order_relaxed);
+  context.counters->msr_write.fetch_add(1, std::memory_order_relaxed);
   if (context.syscall_repair == nullptr || run.msr.index != x86::kMsrLstar) {
     run.msr.error = 1;  // the guest gets #GP, as for an MSR that does not exist
     return true;
@@ -80,7 +80,7 @@ bool handle_msr_write(const VcpuLoopContext& context, kvm_run& run) {
 }
 
 bool handle_debug_exit(const VcpuLoopContext& context, const kvm_run& run) {
-  context.counters->other.fetch_add(1, std::memory_order_relaxed);
+  context.counters->debug.fetch_add(1, std::memory_order_relaxed);
   if (context.syscall_repair == nullptr) {
     stop_with_crash(context, "unexpected debug exit at " + hex(run.debug.arch.pc));
     return false;
@@ -118,8 +118,10 @@ bool handle_exit(const VcpuLoopContext& context) {
       return true;
     case KVM_EXIT_HLT:  // only without an in-kernel local APIC; keep going
     case KVM_EXIT_IRQ_WINDOW_OPEN:
-    case KVM_EXIT_INTR:
       context.counters->other.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    case KVM_EXIT_INTR:
+      context.counters->signal.fetch_add(1, std::memory_order_relaxed);
       return true;
     case KVM_EXIT_SHUTDOWN:
       stop_with_crash(context, "triple fault (the guest took an exception it could not handle)");
@@ -186,6 +188,7 @@ void run_vcpu_loop(const VcpuLoopContext& context) {
       return;
     }
     if (!*entered) {  // kicked: a stop, or a pause (any pending I/O is complete now)
+      context.counters->signal.fetch_add(1, std::memory_order_relaxed);
       if (context.pause != nullptr && context.pause->pause_requested()) context.pause->park();
       continue;
     }

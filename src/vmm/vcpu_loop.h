@@ -20,11 +20,17 @@ namespace vmhive {
 struct ExitCounters {
   std::atomic<uint64_t> io{0};
   std::atomic<uint64_t> mmio{0};
-  std::atomic<uint64_t> other{0};
+  std::atomic<uint64_t> signal{0};     // KVM_RUN interrupted: a pause, a stop or a device kick
+  std::atomic<uint64_t> msr_write{0};  // trapped MSR writes (LSTAR on KVM-PVM)
+  std::atomic<uint64_t> debug{0};      // debug exits (finishing SYSCALLs on KVM-PVM)
+  std::atomic<uint64_t> other{0};      // HLT without an in-kernel APIC, interrupt windows
   std::atomic<uint64_t> completed{0};  // emulation failures vmhive completed (e.g. INT3 on PVM)
   std::atomic<uint64_t> syscalls_finished{0};  // SYSCALLs KVM-PVM left in ring 3 (pvm_syscall_repair.h)
 
-  uint64_t total() const { return io.load() + mmio.load() + other.load(); }
+  // Exits that reached no device: signal, MSR write, debug and other.
+  uint64_t not_device() const { return signal.load() + msr_write.load() + debug.load() + other.load(); }
+  // Every exit but completed emulation failures (those are counted apart).
+  uint64_t total() const { return io.load() + mmio.load() + not_device(); }
 };
 
 struct VcpuLoopContext {

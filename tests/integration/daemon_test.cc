@@ -78,7 +78,15 @@ std::string describe_fds(pid_t pid) {
   return text;
 }
 
-bool process_exists(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+// A zombie counts as gone: a VM adopted by a restarted daemon is no child
+// of it, and whoever inherited it (init here) reaps it when it likes.
+bool process_exists(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  std::string text;
+  std::getline(std::ifstream("/proc/" + std::to_string(pid) + "/stat"), text);
+  const size_t close = text.rfind(')');
+  return close == std::string::npos || close + 2 >= text.size() || text[close + 2] != 'Z';
+}
 
 class Daemon {
  public:
@@ -507,6 +515,62 @@ TEST(DaemonWithGuests, FullLifecycleThroughTheApi) {
   EXPECT_EQ(record["exit"]["reason"], "stopped") << record.dump();
   EXPECT_EQ(record["exit"]["status"], 0) << record.dump();
   EXPECT_EQ(daemon.request("DELETE", "/vms/counter").status, 204);
+}
+
+// The counters a VM keeps itself (exits by reason, each device's work) reach
+// /metrics and inspect through the VM's control socket.
+TEST(DaemonWithGuests, MetricsCountExitsAndDiskTraffic) {
+  VMHIVE_REQUIRE_KVM();
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  const std::string disk = daemon.dir() + "/disk.img";
+  std::ofstream(disk).close();
+  std::filesystem::resize_file(disk, 1 << 20);
+  ASSERT_EQ(daemon.post("/vms", vm_config("store", "disk",
+                                          R"(, "cmdline": "mode=serve", "disks": [{"path": ")" + disk +
+                                              R"("}], "labels": {"vmhive.stop-input": "q"})"))
+                .status,
+            201);
+  ASSERT_EQ(daemon.post("/vms/store/start").status, 200);
+  const auto logs_say = [&](const std::string& text) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (daemon.get("/vms/store/logs").body.find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  };
+  ASSERT_TRUE(logs_say("disk: serving")) << daemon.get("/vms/store/logs").body;
+  EXPECT_EQ(daemon.post("/vms/store/console", "w3x").status, 200);
+  ASSERT_TRUE(logs_say("disk: wrote seed 3")) << daemon.get("/vms/store/logs").body;
+  EXPECT_EQ(daemon.post("/vms/store/console", "v3x").status, 200);
+  ASSERT_TRUE(logs_say("disk: verified seed 3")) << daemon.get("/vms/store/logs").body;
+
+  const json stats = daemon.get("/vms/store").document()["stats"];
+  ASSERT_TRUE(stats.is_object()) << daemon.get("/vms/store").body;
+  EXPECT_GT(stats["exits"]["mmio"].get<uint64_t>() + stats["exits"]["io"].get<uint64_t>(), 0u) << stats.dump();
+  ASSERT_EQ(stats["devices"].size(), 1u) << stats.dump();
+  const json& blk = stats["devices"][0];
+  EXPECT_EQ(blk["kind"], "virtio-blk");
+  EXPECT_EQ(blk["out_bytes"], 256 * 512) << "the pattern: 256 sectors";
+  EXPECT_EQ(blk["out_requests"], 256 / 8) << "in 4 KiB requests";
+  EXPECT_GE(blk["in_bytes"].get<uint64_t>(), 256u * 512) << "read back";
+  EXPECT_GE(blk["other_requests"].get<uint64_t>(), 2u) << "the identify and the flush";
+  EXPECT_EQ(blk["failed"], 0);
+
+  const std::string metrics = daemon.get("/metrics").body;
+  EXPECT_NE(metrics.find("vmhive_vm_disk_write_bytes_total{vm=\"store\",disk=\"0\"} 131072"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("vmhive_vm_disk_write_requests_total{vm=\"store\",disk=\"0\"} 32"), std::string::npos);
+  EXPECT_NE(metrics.find("vmhive_vm_disk_read_bytes_total{vm=\"store\",disk=\"0\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("vmhive_vm_exits_total{vm=\"store\",reason=\"mmio\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("# TYPE vmhive_vm_exits_total counter"), std::string::npos);
+  EXPECT_EQ(metrics.find("vmhive_vm_net_"), std::string::npos) << "no VM has a network device";
+
+  EXPECT_EQ(daemon.post("/vms/store/stop").status, 202);
+  EXPECT_EQ(daemon.wait_for_phase("store", "exited")["exit"]["reason"], "stopped");
+  // An exited VM has no counters to give, and the metrics do not wait for it.
+  EXPECT_EQ(daemon.get("/metrics").body.find("vmhive_vm_disk_"), std::string::npos);
 }
 
 TEST(DaemonWithGuests, SnapshotThenRestoreAndCloneThroughTheApi) {

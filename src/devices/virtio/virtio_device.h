@@ -3,6 +3,7 @@
 // and what to do with a queue the driver has put requests on.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -43,6 +44,41 @@ struct BackendWatch {
   unsigned queue;
 };
 
+// What a device has done for its driver since the VMM built it (not kept in
+// snapshots: a restored VM counts from zero). "In" is toward the guest (disk
+// reads, frames received, entropy), "out" is from it (disk writes, frames
+// sent).
+struct DeviceTraffic {
+  uint64_t in_requests = 0;
+  uint64_t in_bytes = 0;
+  uint64_t out_requests = 0;
+  uint64_t out_bytes = 0;
+  uint64_t other_requests = 0;  // flushes, discards, write-zeroes, identify
+  uint64_t failed = 0;          // requests answered with an error, frames lost
+};
+
+// The counters behind DeviceTraffic: bumped on the thread that serves the
+// queue, read from any thread (relaxed: each is a statistic on its own).
+class TrafficCounters {
+ public:
+  void count_in(uint64_t bytes) { add(in_requests_, 1), add(in_bytes_, bytes); }
+  void count_out(uint64_t bytes) { add(out_requests_, 1), add(out_bytes_, bytes); }
+  void count_other() { add(other_requests_, 1); }
+  void count_failed() { add(failed_, 1); }
+  DeviceTraffic read() const {
+    return {in_requests_.load(std::memory_order_relaxed),    in_bytes_.load(std::memory_order_relaxed),
+            out_requests_.load(std::memory_order_relaxed),   out_bytes_.load(std::memory_order_relaxed),
+            other_requests_.load(std::memory_order_relaxed), failed_.load(std::memory_order_relaxed)};
+  }
+
+ private:
+  static void add(std::atomic<uint64_t>& counter, uint64_t amount) {
+    counter.fetch_add(amount, std::memory_order_relaxed);
+  }
+  std::atomic<uint64_t> in_requests_{0}, in_bytes_{0}, out_requests_{0}, out_bytes_{0}, other_requests_{0},
+      failed_{0};
+};
+
 class VirtioDevice {
  public:
   virtual ~VirtioDevice() = default;
@@ -78,6 +114,9 @@ class VirtioDevice {
   // transport's registers), encoded by the device's persist code and read
   // back by its entry in device_kinds.h. Called with the device paused.
   virtual Result<std::vector<uint8_t>> save(const DeviceSaveContext& context) = 0;
+
+  // What the device has done so far (DeviceTraffic).
+  virtual DeviceTraffic traffic() const = 0;
 };
 
 }  // namespace vmhive::virtio

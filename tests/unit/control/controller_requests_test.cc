@@ -40,6 +40,7 @@ class RecordingController : public VmController {
     state = VmState::kStopping;
   }
   VmStatus status() const override { return {state}; }
+  VmStats stats() const override { return {{{"io", 7}, {"mmio", 2}}, {{"virtio-blk", 0, 1, 512, 2, 1024, 3, 0}}}; }
 
   std::vector<std::string> calls;
   VmState state = VmState::kRunning;
@@ -66,6 +67,17 @@ TEST(ControllerRequests, EachRequestReachesItsOperation) {
   for (const char* member : {"pause_ms", "capture_ms", "memory_ms", "state_ms"}) EXPECT_TRUE(snapshot.contains(member));
   EXPECT_EQ(reply_of(R"({"op":"stop"})", controller)["state"], "stopping");
   EXPECT_EQ(controller.calls, (std::vector<std::string>{"pause", "resume", "snapshot /snap stop", "stop"}));
+}
+
+TEST(ControllerRequests, StatsCarryExitsByReasonAndEachDevicesWork) {
+  RecordingController controller;
+  const auto stats = reply_of(R"({"op":"stats"})", controller);
+  EXPECT_EQ(stats["ok"], true);
+  EXPECT_EQ(stats["exits"], nlohmann::json::parse(R"({"io":7,"mmio":2})"));
+  ASSERT_EQ(stats["devices"].size(), 1u);
+  EXPECT_EQ(stats["devices"][0], nlohmann::json::parse(R"({"kind":"virtio-blk","index":0,"in_requests":1,
+      "in_bytes":512,"out_requests":2,"out_bytes":1024,"other_requests":3,"failed":0})"));
+  EXPECT_EQ(reply_of(R"({"op":"stats","extra":1})", controller)["ok"], false);
 }
 
 TEST(ControllerRequests, FailuresAndBadRequestsAreErrorReplies) {

@@ -43,6 +43,7 @@ class FakeController : public control::VmController {
   }
   void stop() override { calls.push_back("stop"); }
   control::VmStatus status() const override { return {state}; }
+  control::VmStats stats() const override { return {}; }
 
   std::vector<std::string> calls;
   control::VmState state = control::VmState::kRunning;

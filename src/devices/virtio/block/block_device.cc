@@ -94,10 +94,23 @@ Result<bool> BlockDevice::process_queue(unsigned index, Virtqueue& queue) {
     std::memcpy(&sector, &header[8], 8);
     uint32_t data_written = 0;
     const uint8_t status = execute(type, sector, data_written);
+    count(type, status, data_written);
     const BufferSegment& last = chain_.writable().back();
     last.data.back() = status;
     queue.add_used(chain_.head, data_written + 1);
     used = true;
+  }
+}
+
+void BlockDevice::count(uint32_t type, uint8_t status, uint32_t data_written) {
+  if (status != kStatusOk) {
+    traffic_.count_failed();
+  } else if (type == kTypeIn) {
+    traffic_.count_in(data_written);
+  } else if (type == kTypeOut) {
+    traffic_.count_out(chain_.readable_bytes - kHeaderSize);
+  } else {
+    traffic_.count_other();
   }
 }
 

@@ -56,11 +56,14 @@ class BlockDevice : public VirtioDevice {
   Result<bool> process_queue(unsigned index, Virtqueue& queue) override;
   // block_persist.cc: the disk record, the disk frozen into the snapshot.
   Result<std::vector<uint8_t>> save(const DeviceSaveContext& context) override;
+  // Reads in, writes out; flushes, discards, write-zeroes and identify as other.
+  DeviceTraffic traffic() const override { return traffic_.read(); }
 
  private:
   // Carries out one request; returns its status and how many bytes it wrote
   // into the data buffers.
   uint8_t execute(uint32_t type, uint64_t sector, uint32_t& data_written);
+  void count(uint32_t type, uint8_t status, uint32_t data_written);
   uint8_t zero_ranges(bool discard);
   bool in_range(uint64_t sector, uint64_t bytes) const;
 
@@ -69,6 +72,7 @@ class BlockDevice : public VirtioDevice {
   std::string serial_;
   uint64_t negotiated_ = 0;
   DescriptorChain chain_;
+  TrafficCounters traffic_;
 };
 
 }  // namespace vmhive::virtio

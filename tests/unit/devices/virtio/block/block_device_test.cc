@@ -118,6 +118,13 @@ TEST_F(BlockDeviceTest, ReadsAndWritesSectors) {
   EXPECT_EQ(status, BlockDevice::kStatusOk);
   EXPECT_EQ(disk_bytes(10 * 512, 1)[0], 0xcd);
   EXPECT_EQ(disk_bytes(11 * 512, 1)[0], 11);
+  const DeviceTraffic traffic = device_->traffic();
+  EXPECT_EQ(traffic.in_requests, 1u);
+  EXPECT_EQ(traffic.in_bytes, 1024u);
+  EXPECT_EQ(traffic.out_requests, 1u);
+  EXPECT_EQ(traffic.out_bytes, 512u);
+  EXPECT_EQ(traffic.other_requests, 1u) << "the flush";
+  EXPECT_EQ(traffic.failed, 0u);
 }
 
 TEST_F(BlockDeviceTest, HeaderSplitAcrossDescriptorsAndDataWithStatus) {
@@ -141,6 +148,9 @@ TEST_F(BlockDeviceTest, RejectsOutOfRangeAndOddLengths) {
   EXPECT_EQ(request(BlockDevice::kTypeOut, 0, 100, false).first, BlockDevice::kStatusIoError);
   EXPECT_EQ(request(BlockDevice::kTypeIn, kDiskBytes / 512 - 1, 512, true).first, BlockDevice::kStatusOk);
   EXPECT_EQ(request(99, 0, 0, false).first, BlockDevice::kStatusUnsupported);
+  EXPECT_EQ(device_->traffic().failed, 5u);
+  EXPECT_EQ(device_->traffic().in_requests, 1u);
+  EXPECT_EQ(device_->traffic().in_bytes, 512u);
 }
 
 TEST_F(BlockDeviceTest, ReadOnlyDiskRefusesWrites) {

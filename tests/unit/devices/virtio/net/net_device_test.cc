@@ -124,6 +124,9 @@ TEST_F(NetDeviceTest, TransmitsToTheTap) {
   ASSERT_EQ(length, 64) << std::strerror(errno);
   EXPECT_EQ(received[20], 0x42);
   EXPECT_EQ(device_->dropped(), 0u);
+  EXPECT_EQ(device_->traffic().out_requests, 1u);
+  EXPECT_EQ(device_->traffic().out_bytes, 64u) << "the frame, without the virtio-net header";
+  EXPECT_EQ(device_->traffic().in_requests, 0u);
 }
 
 TEST_F(NetDeviceTest, ReceivesIntoChainsAndWaitsForBuffers) {
@@ -143,6 +146,8 @@ TEST_F(NetDeviceTest, ReceivesIntoChainsAndWaitsForBuffers) {
   EXPECT_EQ(rx_driver_.used_element(0).second, NetDevice::kHeaderSize + 64);
   EXPECT_EQ(*memory_.read_obj<uint8_t>(kFrames + NetDevice::kHeaderSize + 20), 0x17);
   EXPECT_EQ(*memory_.read_obj<uint8_t>(kFrames + 0x1000 + NetDevice::kHeaderSize + 20), 0x18);
+  EXPECT_EQ(device_->traffic().in_requests, 2u);
+  EXPECT_EQ(device_->traffic().in_bytes, 128u);
 }
 
 TEST_F(NetDeviceTest, DropsFramesThatDoNotFitAndRunts) {
