@@ -2,7 +2,8 @@
 // HTTP request (as the server does) and routed through the daemon's API over
 // a real registry and state directory. Whatever comes in, the answer is a
 // status with a JSON body (or a stream), never a crash. Starting a VM is the
-// one operation left out: it runs a process per input.
+// one operation left out: it runs a process per input (so does setting a
+// ready pool, whose body is only parsed).
 #include <stdlib.h>
 
 #include <cstddef>
@@ -13,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/clone_pool.h"
 #include "daemon/daemon_api.h"
 #include "daemon/event_log.h"
 #include "daemon/state_store.h"
@@ -49,6 +51,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (outcome.state != vmhive::http::ReadOutcome::State::kComplete) return 0;
   const vmhive::http::Request& request = outcome.request;
   if (request.path.size() >= 6 && request.path.compare(request.path.size() - 6, 6, "/start") == 0) return 0;
+  // Setting a pool starts its held VMs' processes: only its body is read here.
+  if (request.method == "PUT" && request.path.rfind("/pools/", 0) == 0) {
+    const auto body = nlohmann::json::parse(request.body, nullptr, false);
+    if (!body.is_discarded()) (void)vmhive::daemon::pool_spec_from_json(body);
+    return 0;
+  }
   const vmhive::http::Response response = daemon.api->handle(request, 1);
   if (response.status < 200 || response.status > 599) __builtin_trap();
   if (response.stream) {

@@ -160,6 +160,7 @@ http::Response DaemonApi::route(const http::Request& request, http::ConnectionId
     if (!body.ok()) return failure(body.error());
     return path == "/snapshots/restore" ? restore(*body) : clone(*body);
   }
+  if (path == "/pools" || path.rfind("/pools/", 0) == 0) return pools(request);
   static constexpr std::string_view kVmsPrefix = "/vms/";
   if (path.rfind(kVmsPrefix, 0) == 0) {
     const std::string rest = path.substr(kVmsPrefix.size());
@@ -328,6 +329,37 @@ http::Response DaemonApi::clone(const nlohmann::json& body) {
     clones.push_back(summary_of(*restored));
   }
   return json_response(201, clones);
+}
+
+// GET /pools; GET, PUT and DELETE /pools/{name}.
+http::Response DaemonApi::pools(const http::Request& request) {
+  const std::string& method = request.method;
+  if (request.path == "/pools") {
+    if (method != "GET") return error_response(405, method + " is not allowed on /pools");
+    return json_response(200, registry_.describe_pools());
+  }
+  const std::string name = request.path.substr(std::string_view("/pools/").size());
+  if (auto named = config::check_name(name); !named.ok()) return error_response(400, named.error().message);
+  if (method == "GET") {
+    auto described = registry_.describe_pool(name);
+    return described.ok() ? json_response(200, *described) : failure(described.error());
+  }
+  if (method == "DELETE") {
+    if (auto removed = registry_.remove_pool(name); !removed.ok()) return failure(removed.error());
+    http::Response response;
+    response.status = 204;
+    return response;
+  }
+  if (method != "PUT") return error_response(405, method + " is not allowed on " + request.path);
+  auto body = body_object(request);
+  if (!body.ok()) return failure(body.error());
+  if (const auto given = body->find("name"); given != body->end() && (!given->is_string() || *given != name))
+    return error_response(400, "name: the body names another pool than the path");
+  (*body)["name"] = name;
+  auto spec = pool_spec_from_json(*body);
+  if (!spec.ok()) return failure(spec.error());
+  auto set = registry_.put_pool(std::move(*spec));
+  return set.ok() ? json_response(201, *set) : failure(set.error());
 }
 
 void DaemonApi::stream_closed(http::ConnectionId connection) {

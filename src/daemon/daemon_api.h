@@ -59,6 +59,7 @@ class DaemonApi {
 
   http::Response restore(const nlohmann::json& body);
   http::Response clone(const nlohmann::json& body);
+  http::Response pools(const http::Request& request);
   http::Response route(const http::Request& request, http::ConnectionId connection);
   http::Response vm_operation(const http::Request& request, const std::string& name, const std::string& operation,
                               http::ConnectionId connection);

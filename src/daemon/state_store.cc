@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "common/atomic_file.h"
 #include "common/directories.h"
@@ -30,7 +31,9 @@ Result<StateStore> StateStore::open(const std::string& root) {
   if (!root_fd.ok()) return with_context("--state-dir", root_fd.error());
   auto vms_fd = ensure_private_directory(root + "/vms");
   if (!vms_fd.ok()) return with_context("--state-dir", vms_fd.error());
-  return StateStore(root, std::move(*root_fd), std::move(*vms_fd));
+  auto held_fd = ensure_private_directory(root + "/held");
+  if (!held_fd.ok()) return with_context("--state-dir", held_fd.error());
+  return StateStore(root, std::move(*root_fd), std::move(*vms_fd), std::move(*held_fd));
 }
 
 Result<UniqueFd> StateStore::open_vm_dir(const std::string& name) const {
@@ -106,6 +109,80 @@ Result<void> StateStore::remove(const std::string& name) {
   if (::unlinkat(vms_fd_.get(), name.c_str(), AT_REMOVEDIR) != 0)
     return errno_error("cannot remove the VM's directory (something else is in it)", vm_dir(name));
   return {};
+}
+
+namespace {
+
+// A held directory's name: "<pool>.<n>", so check_name holds for it too.
+Result<void> check_held_name(const std::string& dir_name) {
+  VMHIVE_CHECK(config::check_name(dir_name));
+  return {};
+}
+
+// Removes the files a VM directory may hold, then the directory.
+Result<void> remove_vm_files(int parent, const std::string& name, const std::string& path) {
+  UniqueFd dir(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid()) return errno_error("cannot open", path);
+  for (const char* file : kVmFiles) {
+    if (::unlinkat(dir.get(), file, 0) != 0 && errno != ENOENT) return errno_error("cannot remove", path + "/" + file);
+  }
+  if (::unlinkat(parent, name.c_str(), AT_REMOVEDIR) != 0)
+    return errno_error("cannot remove the directory (something else is in it)", path);
+  return {};
+}
+
+}  // namespace
+
+Result<void> StateStore::make_held_dir(const std::string& dir_name) {
+  VMHIVE_CHECK(check_held_name(dir_name));
+  if (::mkdirat(held_fd_.get(), dir_name.c_str(), 0700) != 0)
+    return errno_error("cannot make the held VM's directory", held_dir(dir_name));
+  return {};
+}
+
+Result<void> StateStore::remove_held_dir(const std::string& dir_name) {
+  VMHIVE_CHECK(check_held_name(dir_name));
+  return remove_vm_files(held_fd_.get(), dir_name, held_dir(dir_name));
+}
+
+Result<void> StateStore::adopt_held_dir(const std::string& dir_name, const VmRecord& record) {
+  VMHIVE_CHECK(check_held_name(dir_name));
+  VMHIVE_CHECK(config::check_name(record.name));
+  if (::renameat2(held_fd_.get(), dir_name.c_str(), vms_fd_.get(), record.name.c_str(), RENAME_NOREPLACE) != 0) {
+    if (errno == EEXIST) return make_error("a VM named '" + record.name + "' exists already");
+    return errno_error("cannot move the held VM's directory to", vm_dir(record.name));
+  }
+  return save(record);
+}
+
+void StateStore::sweep_held_dirs() {
+  UniqueFd listing(::openat(held_fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  DIR* dir = listing.valid() ? ::fdopendir(listing.get()) : nullptr;
+  if (dir == nullptr) return;
+  (void)listing.release();
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name != "." && name != ".." && config::check_name(name).ok()) names.push_back(name);
+  }
+  ::closedir(dir);
+  for (const std::string& name : names) (void)remove_vm_files(held_fd_.get(), name, held_dir(name));
+}
+
+Result<void> StateStore::save_pools(const nlohmann::ordered_json& pools) {
+  return write_json(root_fd_.get(), "pools.json", pools);
+}
+
+Result<nlohmann::json> StateStore::load_pools() const {
+  UniqueFd file(::openat(root_fd_.get(), "pools.json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!file.valid()) {
+    if (errno == ENOENT) return nlohmann::json();
+    return errno_error("cannot open", root_ + "/pools.json");
+  }
+  const std::vector<uint8_t> bytes = VMHIVE_TRY(read_to_end(file.get(), kMaxRecordBytes));
+  nlohmann::json document = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+  if (document.is_discarded()) return make_error(root_ + "/pools.json: not JSON");
+  return document;
 }
 
 }  // namespace vmhive::daemon

@@ -7,6 +7,9 @@
 //   <root>/vms/<name>/control.sock  the VM process's control socket
 //   <root>/vms/<name>/jail/         a jailed VM's root (vmhived --jail)
 //   <root>/events.jsonl             the event log (event_log.h)
+//   <root>/pools.json               the ready pools the daemon keeps (clone_pool.h)
+//   <root>/held/<pool>.<n>/         a pool's held VM: the files of a VM directory, moved to
+//                                   vms/<name> when a clone request takes it
 // Every directory is 0700 and owned by the daemon's user, every file 0600;
 // names are checked (config::check_name) before they become paths, and
 // directories are opened without following links.
@@ -40,14 +43,32 @@ class StateStore {
   // Removes the VM's directory and everything the daemon keeps in it.
   Result<void> remove(const std::string& name);
 
+  // Held VMs' directories (<root>/held/<dir_name>), named by the daemon.
+  std::string held_dir(const std::string& dir_name) const { return root_ + "/held/" + dir_name; }
+  std::string held_file(const std::string& dir_name, const char* file) const {
+    return held_dir(dir_name) + "/" + file;
+  }
+  Result<void> make_held_dir(const std::string& dir_name);
+  Result<void> remove_held_dir(const std::string& dir_name);
+  // Moves a held VM's directory to vms/<record.name> (never over one that
+  // exists) and writes its record there.
+  Result<void> adopt_held_dir(const std::string& dir_name, const VmRecord& record);
+  // A previous daemon's held directories (their processes let go when it ended).
+  void sweep_held_dirs();
+
+  // <root>/pools.json: written atomically; nothing there reads as null.
+  Result<void> save_pools(const nlohmann::ordered_json& pools);
+  Result<nlohmann::json> load_pools() const;
+
  private:
-  StateStore(std::string root, UniqueFd root_fd, UniqueFd vms_fd)
-      : root_(std::move(root)), root_fd_(std::move(root_fd)), vms_fd_(std::move(vms_fd)) {}
+  StateStore(std::string root, UniqueFd root_fd, UniqueFd vms_fd, UniqueFd held_fd)
+      : root_(std::move(root)), root_fd_(std::move(root_fd)), vms_fd_(std::move(vms_fd)), held_fd_(std::move(held_fd)) {}
   Result<UniqueFd> open_vm_dir(const std::string& name) const;
 
   std::string root_;
   UniqueFd root_fd_;
   UniqueFd vms_fd_;
+  UniqueFd held_fd_;
 };
 
 // What each VM directory may hold; remove() deletes exactly these.

@@ -18,6 +18,8 @@
 namespace vmhive::daemon {
 namespace {
 
+constexpr int kHoldFd = 3;  // a held restore's --hold-fd
+
 UniqueFd open_pidfd(pid_t pid) { return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))); }
 
 // A small file from /proc, whole (empty if it cannot be read).
@@ -90,6 +92,7 @@ Result<VmProcess> VmProcess::launch(const LaunchSpec& spec) {
   args.insert(args.end(), {"--control", spec.control_socket, "--console", spec.console_log, "--console-limit",
                            spec.console_limit});
   args.insert(args.end(), spec.extra_args.begin(), spec.extra_args.end());
+  if (spec.hold_fd >= 0) args.insert(args.end(), {"--hold-fd", std::to_string(kHoldFd)});
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -104,6 +107,7 @@ Result<VmProcess> VmProcess::launch(const LaunchSpec& spec) {
     if (::dup2(input.get(), STDIN_FILENO) < 0 || ::dup2(output.get(), STDOUT_FILENO) < 0 ||
         ::dup2(errors.get(), STDERR_FILENO) < 0)
       ::_exit(127);
+    if (spec.hold_fd >= 0 && ::dup2(spec.hold_fd, kHoldFd) < 0) ::_exit(127);  // dup2 clears close-on-exec
     ::execv(argv[0], argv.data());
     static constexpr char kFailed[] = "vmhive: the daemon could not execute the vmhive binary\n";
     (void)!::write(STDERR_FILENO, kFailed, sizeof kFailed - 1);

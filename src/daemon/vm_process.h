@@ -32,6 +32,9 @@ struct LaunchSpec {
   std::string stderr_log;
   std::string console_fifo;
   std::vector<std::string> extra_args;  // e.g. --no-seccomp, --test-forbidden-call
+  // A restore held before it runs (`vmhive restore --hold-fd 3`, a ready
+  // pool's member): this end of the hold socket pair becomes the process's fd 3.
+  int hold_fd = -1;
 };
 
 // How a process ended, as waitid or its log tells.

@@ -12,6 +12,7 @@
 #include "common/fd_io.h"
 #include "config/device_options.h"
 #include "confinement/seccomp_filters.h"
+#include "clones/hold_protocol.h"
 #include "control/control_client.h"
 
 namespace vmhive::daemon {
@@ -77,7 +78,105 @@ Result<std::unique_ptr<VmRegistry>> VmRegistry::open(StateStore& store, EventLog
     std::string name = vm.record.name;
     registry->vms_.emplace(std::move(name), std::move(vm));
   }
+  store.sweep_held_dirs();
+  auto pools = store.load_pools();
+  if (!pools.ok() || !(pools->is_null() || pools->is_array())) {
+    if (warnings) warnings->push_back("ignoring pools.json: " + (pools.ok() ? std::string("not an array") : pools.error().message));
+  } else if (pools->is_array()) {
+    for (const nlohmann::json& entry : *pools) {
+      auto spec = pool_spec_from_json(entry);
+      if (!spec.ok()) {
+        if (warnings) warnings->push_back("ignoring a pool in pools.json: " + spec.error().message);
+        continue;
+      }
+      (void)registry->put_pool(std::move(*spec));
+    }
+  }
   return registry;
+}
+
+Result<nlohmann::ordered_json> VmRegistry::put_pool(PoolSpec spec) {
+  if (options_.jail)
+    return make_error(ErrorKind::kConflict, "ready pools are not supported with vmhived --jail yet");
+  if (pools_.count(spec.name) == 0 && pools_.size() >= kMaxPools)
+    return make_error(ErrorKind::kUnavailable, "the daemon keeps " + std::to_string(pools_.size()) + " pools, its limit");
+  size_t held = spec.size;
+  for (const auto& [other, pool] : pools_)
+    if (other != spec.name) held += pool->spec().size;
+  if (held > kMaxHeldVms)
+    return make_error(ErrorKind::kInvalid, "size: the pools would hold " + std::to_string(held) +
+                                               " VMs; the daemon holds at most " + std::to_string(kMaxHeldVms));
+  struct stat info {};
+  if (::stat(spec.snapshot_dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+    return make_error(ErrorKind::kInvalid, "snapshot: " + spec.snapshot_dir + " is not a directory");
+  const std::string name = spec.name;
+  pools_.erase(name);  // a replaced pool lets its held VMs go
+  auto pool = std::make_unique<ClonePool>(
+      std::move(spec), store_, HeldLaunch{options_.vmhive_binary, options_.vm_args, options_.console_limit});
+  pool->refill();
+  nlohmann::ordered_json described = pool->describe();
+  pools_[name] = std::move(pool);
+  save_pools();
+  events_.record("", "pool_set", described);
+  return described;
+}
+
+Result<void> VmRegistry::remove_pool(const std::string& name) {
+  if (pools_.erase(name) == 0) return make_error(ErrorKind::kNotFound, "no pool named '" + name + "'");
+  save_pools();
+  events_.record("", "pool_removed", {{"name", name}});
+  return {};
+}
+
+Result<nlohmann::ordered_json> VmRegistry::describe_pool(const std::string& name) const {
+  const auto found = pools_.find(name);
+  if (found == pools_.end()) return make_error(ErrorKind::kNotFound, "no pool named '" + name + "'");
+  return found->second->describe();
+}
+
+nlohmann::ordered_json VmRegistry::describe_pools() const {
+  nlohmann::ordered_json pools = nlohmann::ordered_json::array();
+  for (const auto& [name, pool] : pools_) pools.push_back(pool->describe());
+  return pools;
+}
+
+void VmRegistry::save_pools() {
+  nlohmann::ordered_json pools = nlohmann::ordered_json::array();
+  for (const auto& [name, pool] : pools_) pools.push_back(pool_spec_to_json(pool->spec()));
+  if (auto saved = store_.save_pools(pools); !saved.ok())
+    events_.record("", "error", {{"message", "cannot save pools.json: " + saved.error().message}});
+}
+
+Result<VmRecord> VmRegistry::start_held(const std::string& name, RestoreSource source,
+                                        std::map<std::string, std::string> labels, HeldVm held,
+                                        const std::string& pool) {
+  const auto asked = Clock::now();
+  const auto give_up = [&](const Error& error) -> Error {
+    (void)held.process.signal(SIGKILL);
+    (void)held.process.reap();
+    (void)store_.remove_held_dir(held.dir_name);
+    return error;
+  };
+  VmRecord record;
+  record.name = name;
+  record.spec.name = name;
+  record.spec.labels = std::move(labels);
+  record.restore = std::move(source);
+  if (auto go = clones::send_go(held.hold.get()); !go.ok()) return give_up(go.error());
+  if (auto running = clones::wait_for_running(held.hold.get(), asked + kHeldStartTimeout); !running.ok())
+    return give_up(running.error());
+  held.hold = UniqueFd();
+  const double start_ms = std::chrono::duration<double, std::milli>(Clock::now() - asked).count();
+  record.phase = VmPhase::kRunning;
+  record.pid = held.process.pid();
+  record.pid_start_ticks = held.process.start_ticks();
+  record.created_ms = record.started_ms = wall_clock_ms();
+  record.starts = 1;
+  if (auto adopted = store_.adopt_held_dir(held.dir_name, record); !adopted.ok()) return give_up(adopted.error());
+  events_.record(name, "created", {{"snapshot", record.restore->snapshot_dir}, {"pool", pool}});
+  events_.record(name, "started", {{"pid", record.pid}, {"pool", pool}, {"start_ms", start_ms}});
+  ManagedVm vm{record, std::move(held.process), std::nullopt, 0, false};
+  return vms_.emplace(name, std::move(vm)).first->second.record;
 }
 
 Result<VmRegistry::ManagedVm*> VmRegistry::managed(const std::string& name) {
@@ -121,6 +220,18 @@ Result<VmRecord> VmRegistry::restore(const std::string& name, RestoreSource sour
   struct stat info {};
   if (::stat(source.snapshot_dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
     return make_error(ErrorKind::kInvalid, "snapshot: " + source.snapshot_dir + " is not a directory");
+  if (auto checked = config::check_labels(labels); !checked.ok())
+    return make_error(ErrorKind::kInvalid, checked.error().message);
+  for (auto& [pool_name, pool] : pools_) {
+    if (!pool->serves(source)) continue;
+    std::optional<HeldVm> held = pool->take_ready();
+    if (!held) break;
+    pool->refill();
+    auto started = start_held(name, source, labels, std::move(*held), pool_name);
+    if (started.ok()) return started;
+    events_.record(name, "pool_miss", {{"pool", pool_name}, {"message", started.error().message}});
+    break;  // restored the slow way below
+  }
   VmRecord record;
   record.name = name;
   record.spec.name = name;
@@ -315,15 +426,23 @@ std::vector<VmRecord> VmRegistry::list() const {
 void VmRegistry::add_poll_fds(std::vector<pollfd>& fds) const {
   for (const auto& [name, vm] : vms_)
     if (vm.process) fds.push_back({vm.process->pidfd(), POLLIN, 0});
+  for (const auto& [name, pool] : pools_) pool->add_poll_fds(fds);
 }
 
 int VmRegistry::poll_timeout_ms() const {
   std::optional<Clock::time_point> first;
   for (const auto& [name, vm] : vms_)
     if (vm.process && vm.stop_deadline && (!first || *vm.stop_deadline < *first)) first = vm.stop_deadline;
-  if (!first) return -1;
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*first - Clock::now()).count();
-  return static_cast<int>(std::clamp<int64_t>(left + 1, 0, 60000));
+  int timeout = -1;
+  if (first) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*first - Clock::now()).count();
+    timeout = static_cast<int>(std::clamp<int64_t>(left + 1, 0, 60000));
+  }
+  for (const auto& [name, pool] : pools_) {
+    const int due = pool->poll_timeout_ms();
+    if (due >= 0 && (timeout < 0 || due < timeout)) timeout = due;
+  }
+  return timeout;
 }
 
 void VmRegistry::ended(ManagedVm& vm) {
@@ -356,6 +475,7 @@ void VmRegistry::after_poll(std::span<const pollfd> polled) {
     if (fd.revents & (POLLIN | POLLHUP | POLLERR)) ended_fds.insert(fd.fd);
   for (auto& [name, vm] : vms_)
     if (vm.process && ended_fds.count(vm.process->pidfd()) != 0) ended(vm);
+  for (auto& [name, pool] : pools_) pool->after_poll(ended_fds);
   const auto now = Clock::now();
   for (auto& [name, vm] : vms_)
     if (vm.process && vm.stop_deadline && *vm.stop_deadline <= now) escalate_stop(vm);

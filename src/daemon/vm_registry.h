@@ -20,6 +20,7 @@
 
 #include "common/result.h"
 #include "config/vm_spec.h"
+#include "daemon/clone_pool.h"
 #include "daemon/event_log.h"
 #include "daemon/state_store.h"
 #include "daemon/vm_process.h"
@@ -42,6 +43,10 @@ struct RegistryOptions {
 // say otherwise ("vmhive.stop-input"): a shell's `poweroff`.
 inline constexpr char kDefaultStopInput[] = "poweroff\n";
 inline constexpr char kStopInputLabel[] = "vmhive.stop-input";
+// A pool's held VM has this long from "go" to "running".
+inline constexpr std::chrono::milliseconds kHeldStartTimeout{5000};
+inline constexpr size_t kMaxPools = 64;
+inline constexpr size_t kMaxHeldVms = 1024;  // over all pools
 // How long /metrics and inspect wait for the VMs' own counters.
 inline constexpr std::chrono::milliseconds kStatsTimeout{500};
 
@@ -53,7 +58,16 @@ class VmRegistry {
   Result<VmRecord> create(config::VmSpec spec);
   // A VM that starts from a snapshot directory (`vmhive restore`): created
   // and started. `labels` are its own; the snapshot's devices come with it.
+  // From a ready pool of that snapshot when one has a VM ready (it only has
+  // to be let go), else restored now.
   Result<VmRecord> restore(const std::string& name, RestoreSource source, std::map<std::string, std::string> labels);
+
+  // Ready pools (clone_pool.h), kept in pools.json across daemon restarts.
+  // put_pool makes or replaces one; replacing lets its held VMs go.
+  Result<nlohmann::ordered_json> put_pool(PoolSpec spec);
+  Result<void> remove_pool(const std::string& name);
+  Result<nlohmann::ordered_json> describe_pool(const std::string& name) const;
+  nlohmann::ordered_json describe_pools() const;
   Result<VmRecord> start(const std::string& name);
   Result<VmRecord> pause(const std::string& name);
   Result<VmRecord> resume(const std::string& name);
@@ -101,6 +115,11 @@ class VmRegistry {
   void save(ManagedVm& vm);
   void ended(ManagedVm& vm);
   void escalate_stop(ManagedVm& vm);
+  // Lets a pool's held VM run as VM `name`; an error leaves nothing behind
+  // (the caller restores instead).
+  Result<VmRecord> start_held(const std::string& name, RestoreSource source, std::map<std::string, std::string> labels,
+                              HeldVm held, const std::string& pool);
+  void save_pools();
   // vm_registry_reports.cc: every running VM's answer to a stats request
   // (asked of all at once; one that does not answer in time is left out),
   // and the metrics made of them.
@@ -111,6 +130,7 @@ class VmRegistry {
   EventLog& events_;
   RegistryOptions options_;
   std::map<std::string, ManagedVm> vms_;
+  std::map<std::string, std::unique_ptr<ClonePool>> pools_;  // destroyed first: held VMs let go
 };
 
 }  // namespace vmhive::daemon

@@ -606,6 +606,89 @@ TEST(DaemonWithGuests, SnapshotThenRestoreAndCloneThroughTheApi) {
   }
 }
 
+// A ready pool: held restores of a snapshot that a clone request only has to
+// let go; the pool refills, survives a daemon restart (pools.json) and lets
+// its held VMs go when removed.
+TEST(DaemonWithGuests, ClonesComeFromAReadyPool) {
+  VMHIVE_REQUIRE_KVM();
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  ASSERT_EQ(daemon.post("/vms", vm_config("origin", "idle")).status, 201);
+  ASSERT_EQ(daemon.post("/vms/origin/start").status, 200);
+  const auto logs_say = [&](const std::string& name, const std::string& text) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (daemon.get("/vms/" + name + "/logs").body.find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  };
+  ASSERT_TRUE(logs_say("origin", "idle: ready"));
+  const std::string snapshot = daemon.dir() + "/snap";
+  ASSERT_EQ(daemon.post("/vms/origin/snapshot", R"({"dir": ")" + snapshot + R"(", "resume": false})").status, 200);
+  daemon.wait_for_phase("origin", "exited");
+
+  // Refused: bad members, a snapshot that is no directory, a name that is no name.
+  EXPECT_EQ(daemon.request("PUT", "/pools/web", R"({"snapshot": ")" + snapshot + R"(", "size": 0})").status, 400);
+  EXPECT_EQ(daemon.request("PUT", "/pools/web", R"({"snapshot": ")" + snapshot + R"(", "sise": 2})").status, 400);
+  EXPECT_EQ(daemon.request("PUT", "/pools/web", R"({"snapshot": "/nonexistent"})").status, 400);
+  EXPECT_EQ(daemon.request("PUT", "/pools/web", R"({"snapshot": ")" + snapshot + R"(", "name": "other"})").status, 400);
+  EXPECT_EQ(daemon.request("PUT", "/pools/-web", R"({"snapshot": ")" + snapshot + R"("})").status, 400);
+  EXPECT_EQ(daemon.get("/pools/web").status, 404);
+
+  const HttpAnswer set = daemon.request("PUT", "/pools/web", R"({"snapshot": ")" + snapshot + R"(", "size": 2})");
+  ASSERT_EQ(set.status, 201) << set.body;
+  const auto pool_has_ready = [&](unsigned wanted) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (daemon.get("/pools/web").document().value("ready", 0u) >= wanted) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  };
+  ASSERT_TRUE(pool_has_ready(2)) << daemon.get("/pools/web").body << daemon.events();
+
+  const HttpAnswer cloned =
+      daemon.post("/snapshots/clone", R"({"snapshot": ")" + snapshot + R"(", "count": 3, "name_prefix": "p"})");
+  ASSERT_EQ(cloned.status, 201) << cloned.body;
+  const json pool = daemon.get("/pools/web").document();
+  EXPECT_EQ(pool["taken"], 2) << "two were ready; the third was restored when asked for: " << pool.dump();
+  EXPECT_TRUE(daemon.wait_for_event(R"("vm":"p-0","type":"started","pid")")) << daemon.events();
+  EXPECT_NE(daemon.events().find(R"("pool":"web")"), std::string::npos) << daemon.events();
+  for (const char* name : {"p-0", "p-1", "p-2"}) {
+    EXPECT_EQ(daemon.wait_for_phase(name, "running")["phase"], "running") << name;
+    EXPECT_EQ(daemon.post(std::string("/vms/") + name + "/console", "m7\n").status, 200);
+    EXPECT_TRUE(logs_say(name, "idle: mark set to 7")) << name << ": " << daemon.get(std::string("/vms/") + name + "/logs").body;
+  }
+  // A clone from the pool is a VM like any other: paused, stopped, removed whole.
+  EXPECT_EQ(daemon.post("/vms/p-0/pause").status, 200);
+  EXPECT_EQ(daemon.post("/vms/p-0/resume").status, 200);
+  EXPECT_EQ(daemon.post("/vms/p-0/stop", R"({"force": true})").status, 202);
+  daemon.wait_for_phase("p-0", "exited");
+  EXPECT_EQ(daemon.request("DELETE", "/vms/p-0").status, 204);
+  EXPECT_FALSE(std::filesystem::exists(daemon.dir() + "/state/vms/p-0"));
+
+  // The pool refills, and a restarted daemon keeps it.
+  ASSERT_TRUE(pool_has_ready(2)) << daemon.get("/pools/web").body;
+  daemon.kill_daemon(SIGKILL);
+  daemon.start();
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  ASSERT_TRUE(pool_has_ready(2)) << daemon.get("/pools").body;
+  EXPECT_EQ(daemon.get("/pools").document().size(), 1u);
+  size_t held_dirs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(daemon.dir() + "/state/held")) {
+    (void)entry;
+    ++held_dirs;
+  }
+  EXPECT_EQ(held_dirs, 2u) << "the previous daemon's held VMs were swept";
+
+  EXPECT_EQ(daemon.request("DELETE", "/pools/web").status, 204);
+  EXPECT_EQ(daemon.get("/pools/web").status, 404);
+  EXPECT_TRUE(std::filesystem::is_empty(daemon.dir() + "/state/held"));
+  for (const char* name : {"p-1", "p-2"})
+    EXPECT_EQ(daemon.post(std::string("/vms/") + name + "/stop", R"({"force": true})").status, 202);
+}
+
 TEST(DaemonWithGuests, FullLifecycleThroughTheCli) {
   VMHIVE_REQUIRE_KVM();
   Daemon daemon;

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "daemon/clone_pool.h"
 #include "daemon/event_log.h"
 #include "daemon/vm_record.h"
 
@@ -142,6 +143,70 @@ TEST_F(StateStoreTest, RemoveTakesTheDirectoryAndRefusesStrangers) {
   EXPECT_FALSE(removed.ok());  // something else is in it: not deleted blindly
   EXPECT_TRUE(std::filesystem::exists(store->vm_dir("web-2") + "/planted"));
   EXPECT_FALSE(store->remove("../state").ok());
+}
+
+TEST_F(StateStoreTest, AHeldDirectoryMovesToItsVmAndNeverOverAnother) {
+  auto store = StateStore::open(root_);
+  ASSERT_TRUE(store.ok());
+  struct stat info {};
+  ASSERT_EQ(::stat((root_ + "/held").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0700u);
+  ASSERT_TRUE(store->make_held_dir("web.0").ok());
+  std::ofstream(store->held_file("web.0", "console.log")) << "booted\n";
+  EXPECT_FALSE(store->make_held_dir("web.0").ok());
+  EXPECT_FALSE(store->make_held_dir("../vms").ok());
+  ASSERT_TRUE(store->adopt_held_dir("web.0", record_named("web-1")).ok());
+  EXPECT_TRUE(std::filesystem::exists(store->vm_file("web-1", "console.log")));
+  EXPECT_TRUE(std::filesystem::exists(store->vm_file("web-1", "vm.json")));
+  EXPECT_FALSE(std::filesystem::exists(store->held_dir("web.0")));
+  // A VM of that name exists already: the held directory stays where it is.
+  ASSERT_TRUE(store->make_held_dir("web.1").ok());
+  EXPECT_FALSE(store->adopt_held_dir("web.1", record_named("web-1")).ok());
+  EXPECT_TRUE(std::filesystem::exists(store->held_dir("web.1")));
+  ASSERT_TRUE(store->remove_held_dir("web.1").ok());
+  // What an earlier daemon left is swept; anything else in a held directory is not deleted blindly.
+  ASSERT_TRUE(store->make_held_dir("web.2").ok());
+  std::ofstream(store->held_file("web.2", "vmm.log")) << "x";
+  ASSERT_TRUE(store->make_held_dir("web.3").ok());
+  std::ofstream(store->held_dir("web.3") + "/planted") << "x";
+  store->sweep_held_dirs();
+  EXPECT_FALSE(std::filesystem::exists(store->held_dir("web.2")));
+  EXPECT_TRUE(std::filesystem::exists(store->held_dir("web.3") + "/planted"));
+}
+
+TEST_F(StateStoreTest, PoolsAreKeptAndABrokenFileIsAnError) {
+  auto store = StateStore::open(root_);
+  ASSERT_TRUE(store.ok());
+  EXPECT_TRUE(store->load_pools()->is_null()) << "none yet";
+  PoolSpec spec{"web", "/snaps/web", {"/images/base.img"}, 4};
+  ASSERT_TRUE(store->save_pools(nlohmann::ordered_json::array({pool_spec_to_json(spec)})).ok());
+  struct stat info {};
+  ASSERT_EQ(::stat((root_ + "/pools.json").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  auto loaded = store->load_pools();
+  ASSERT_TRUE(loaded.ok() && loaded->is_array() && loaded->size() == 1u);
+  auto read = pool_spec_from_json((*loaded)[0]);
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(*read, spec);
+  std::ofstream(root_ + "/pools.json") << "{not json";
+  EXPECT_FALSE(store->load_pools().ok());
+}
+
+TEST(PoolSpec, RefusesWhatIsNotAPool) {
+  for (const char* bad : {R"([])", R"({"name": "web"})", R"({"name": "web", "snapshot": "relative"})",
+                          R"({"name": "web", "snapshot": "/s", "size": 0})", R"({"name": "web", "snapshot": "/s", "size": 257})",
+                          R"({"name": "web", "snapshot": "/s", "size": -1})", R"({"name": "web", "snapshot": "/s", "size": "2"})",
+                          R"({"name": "../x", "snapshot": "/s"})", R"({"snapshot": "/s"})",
+                          R"({"name": "web", "snapshot": "/s", "disks": ["rel"]})",
+                          R"({"name": "web", "snapshot": "/s", "disks": "/a"})",
+                          R"({"name": "web", "snapshot": "/s", "taps": []})"}) {
+    auto spec = pool_spec_from_json(nlohmann::json::parse(bad));
+    ASSERT_FALSE(spec.ok()) << bad;
+    EXPECT_EQ(spec.error().kind, ErrorKind::kInvalid) << bad;
+  }
+  auto spec = pool_spec_from_json(nlohmann::json::parse(R"({"name": "web", "snapshot": "/s"})"));
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(spec->size, 1u) << "one held VM unless told";
 }
 
 TEST_F(StateStoreTest, ALinkInPlaceOfTheStateDirectoryIsRefused) {
