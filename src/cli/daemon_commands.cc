@@ -36,6 +36,14 @@ struct DaemonCommandOptions {
   CLI::App* inspect = nullptr;
   CLI::App* rm = nullptr;
   CLI::App* stop = nullptr;
+  CLI::App* pool = nullptr;
+  CLI::App* pool_set = nullptr;
+  CLI::App* pool_ls = nullptr;
+  CLI::App* pool_rm = nullptr;
+  std::string pool_name;
+  std::string pool_snapshot;
+  unsigned pool_size = 1;
+  std::vector<std::string> pool_disks;
 };
 
 namespace {
@@ -266,7 +274,93 @@ int console_command(const DaemonCommandOptions& options) {
   return follow(options, vm + "/console" + (options.from_start ? "?from=start" : ""));
 }
 
+// Absolute: the daemon's VM processes do not share our working directory.
+std::string absolute_path(const std::string& path) {
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, error);
+  return error ? path : absolute.lexically_normal().string();
+}
+
+// A body for the daemon; a path that is not UTF-8 cannot be one.
+std::optional<std::string> dump_body(const json& body) {
+  try {
+    return body.dump();
+  } catch (const json::type_error&) {
+    return std::nullopt;
+  }
+}
+
+void print_pools(const json& pools) {
+  std::printf("%-20s %5s %5s %9s %6s %8s  %s\n", "POOL", "SIZE", "READY", "RESTORING", "TAKEN", "FAILURES", "SNAPSHOT");
+  if (!pools.is_array()) return;
+  for (const json& pool : pools)
+    std::printf("%-20s %5s %5s %9s %6s %8s  %s\n", text_of(pool.value("name", json())).c_str(),
+                text_of(pool.value("size", json())).c_str(), text_of(pool.value("ready", json())).c_str(),
+                text_of(pool.value("restoring", json())).c_str(), text_of(pool.value("taken", json())).c_str(),
+                text_of(pool.value("failures", json())).c_str(), text_of(pool.value("snapshot", json())).c_str());
+}
+
+int pool_command(const DaemonCommandOptions& options) {
+  if (*options.pool_ls) {
+    Answer answer = ask(options, "GET", "/pools");
+    if (answer.exit_status != 0) return answer.exit_status;
+    const json pools = json::parse(answer.response.body, nullptr, false);
+    if (options.json) {
+      std::printf("%s\n", pools.dump(2).c_str());
+    } else {
+      print_pools(pools);
+    }
+    return 0;
+  }
+  const std::string target = "/pools/" + percent_encode(options.pool_name);
+  if (*options.pool_rm) return ask(options, "DELETE", target).exit_status;
+  json body{{"snapshot", absolute_path(options.pool_snapshot)}, {"size", options.pool_size}};
+  json disks = json::array();
+  for (const std::string& disk : options.pool_disks) disks.push_back(absolute_path(disk));
+  body["disks"] = disks;
+  const auto text = dump_body(body);
+  if (!text) return complain("pool: a path is not valid UTF-8", daemon_exit::kUsage);
+  Answer answer = ask(options, "PUT", target, *text);
+  if (answer.exit_status != 0) return answer.exit_status;
+  const json pool = json::parse(answer.response.body, nullptr, false);
+  if (options.json) {
+    std::printf("%s\n", pool.dump(2).c_str());
+  } else {
+    print_pools(json::array({pool}));
+  }
+  return 0;
+}
+
 }  // namespace
+
+int daemon_clone(const DaemonCloneRequest& request) {
+  DaemonCommandOptions options;
+  options.socket = request.socket;
+  json body{{"snapshot", absolute_path(request.snapshot_dir)},
+            {"count", request.count},
+            {"name_prefix", request.name_prefix}};
+  if (!request.tap_prefix.empty()) body["tap_prefix"] = request.tap_prefix;
+  if (!request.disks.empty()) {
+    json disks = json::array();
+    for (const std::string& disk : request.disks) disks.push_back(absolute_path(disk));
+    body["disks"] = disks;
+  }
+  const auto text = dump_body(body);
+  if (!text) return complain("clone: a path is not valid UTF-8", daemon_exit::kUsage);
+  Answer answer = ask(options, "POST", "/snapshots/clone", *text);
+  if (answer.exit_status != 0) return answer.exit_status;
+  const json clones = json::parse(answer.response.body, nullptr, false);
+  if (request.json) {
+    std::printf("%s\n", clones.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-24s %-9s %s\n", "NAME", "PHASE", "PID");
+  if (clones.is_array())
+    for (const json& vm : clones)
+      std::printf("%-24s %-9s %s\n", text_of(vm.value("name", json())).c_str(), text_of(vm.value("phase", json())).c_str(),
+                  text_of(vm.value("pid", json())).c_str());
+  return 0;
+}
 
 std::string default_daemon_socket() {
   const char* socket = std::getenv("VMHIVE_DAEMON_SOCKET");
@@ -327,13 +421,24 @@ DaemonCommands::DaemonCommands(CLI::App& app) : options_(std::make_unique<Daemon
   o.stats = command("stats", "CPU time, vCPU time and memory of VMs (all by default)");
   o.stats->add_option("name", o.names, "VM names");
   o.events = command("events", "follow the daemon's events (JSON lines)");
+  o.pool = command("pool", "ready pools: VMs of a snapshot kept restored, so that clones of it only start");
+  o.pool->require_subcommand(1);
+  o.pool->fallthrough();  // --daemon and --json after set, ls or rm as well
+  o.pool_set = o.pool->add_subcommand("set", "keep SIZE VMs of SNAPSHOT ready (replaces a pool of that name)");
+  o.pool_set->add_option("name", o.pool_name, "the pool's name")->required();
+  o.pool_set->add_option("snapshot", o.pool_snapshot, "snapshot directory")->required();
+  o.pool_set->add_option("--size", o.pool_size, "VMs kept ready (default 1)")->check(CLI::Range(1u, 256u));
+  o.pool_set->add_option("--disk", o.pool_disks, "a read-only image the snapshot used in place; repeatable");
+  o.pool_ls = o.pool->add_subcommand("ls", "list the pools");
+  o.pool_rm = o.pool->add_subcommand("rm", "remove a pool; its held VMs end without running");
+  o.pool_rm->add_option("name", o.pool_name, "the pool's name")->required();
 }
 
 DaemonCommands::~DaemonCommands() = default;
 
 const std::vector<std::string>& DaemonCommands::names() {
-  static const std::vector<std::string> kNames = {"ps",     "create",  "start", "pause",   "resume", "stop",
-                                                  "rm",     "inspect", "logs",  "console", "stats",  "events"};
+  static const std::vector<std::string> kNames = {"ps",   "create",  "start", "pause",   "resume", "stop", "rm",
+                                                  "inspect", "logs", "console", "stats", "events", "pool"};
   return kNames;
 }
 
@@ -349,6 +454,7 @@ std::optional<int> DaemonCommands::run() const {
     if (sub == o.console) return console_command(o);
     if (sub == o.stats) return stats_command(o);
     if (sub == o.events) return follow(o, "/events");
+    if (sub == o.pool) return pool_command(o);
     if (sub == o.rm) return each_vm(o, "DELETE", o.force ? "?force=true" : "");
     if (sub == o.stop) return each_vm(o, "POST", "/stop", o.force ? R"({"force":true})" : "");
     return each_vm(o, "POST", "/" + name);

@@ -1,6 +1,6 @@
 // The CLI's commands that talk to vmhived (docs/daemon.md): ps, create,
 // start, pause, resume, stop, rm, inspect, console, logs, stats, events,
-// and snapshot of a VM by name. Tables for people by default, --json for
+// pool (set, ls, rm), and snapshot and clone through the daemon. Tables for people by default, --json for
 // scripts. Exit status: 0 done; 1 the daemon answered with an error;
 // 2 usage; 3 the daemon could not be reached; 4 no such VM.
 #pragma once
@@ -28,6 +28,20 @@ std::string default_daemon_socket();
 
 // `vmhive snapshot NAME DIR [--stop]`: the daemon's VM NAME to DIR; prints the report.
 int daemon_snapshot(const std::string& socket, const std::string& name, const std::string& dir, bool stop);
+
+// `vmhive clone DIR --name-prefix P [--count N] [--tap-prefix T] [--disk D]...`:
+// N VMs of the daemon (P-0 ...) from the snapshot, from its ready pool if it
+// has one; prints a table of them (or JSON).
+struct DaemonCloneRequest {
+  std::string socket;
+  std::string snapshot_dir;
+  unsigned count = 1;
+  std::string name_prefix;
+  std::string tap_prefix;
+  std::vector<std::string> disks;
+  bool json = false;
+};
+int daemon_clone(const DaemonCloneRequest& request);
 
 struct DaemonCommandOptions;
 

@@ -376,6 +376,12 @@ int main(int argc, char** argv) {
   clone->add_option("--jail-user", clone_options.jail_user, "the jailed clones' UID[:GID] (default 65534)");
   clone->add_option("--disk", clone_options.shared_disks,
                     "a read-only image the snapshot's disk used in place, in order (as restore --disk); repeatable");
+  cli::DaemonCloneRequest daemon_clone;
+  daemon_clone.socket = cli::default_daemon_socket();
+  clone->add_option("--name-prefix", daemon_clone.name_prefix,
+                    "make the clones VMs of vmhived, named PREFIX-0 ... (from its ready pool if it keeps one)");
+  clone->add_option("--daemon", daemon_clone.socket, "vmhived's socket, with --name-prefix");
+  clone->add_flag("--json", daemon_clone.json, "with --name-prefix: JSON instead of a table");
 
   clones::CloneServerOptions server_options;
   CLI::App* server = app.add_subcommand(
@@ -461,6 +467,16 @@ int main(int argc, char** argv) {
     auto confine = confinement_of(!no_seccomp, false, restore_jail, restore_jail_user);
     if (!confine.ok()) return fail(confine.error().message);
     return restore_command(restore_config, restore_hold_fd, *confine);
+  }
+  if (*clone && !daemon_clone.name_prefix.empty()) {
+    for (const char* local : {"--console-dir", "--control-dir", "--overlay-dir", "--no-seccomp", "--jail-dir", "--jail-user"})
+      if (clone->count(local) > 0)
+        return fail(std::string(local) + " is the daemon's to choose with --name-prefix", exit_status::kUsage);
+    daemon_clone.snapshot_dir = clone_options.snapshot_dir;
+    daemon_clone.count = clone_count;
+    daemon_clone.tap_prefix = clone_options.tap_prefix;
+    daemon_clone.disks = clone_options.shared_disks;
+    return cli::daemon_clone(daemon_clone);
   }
   if (*clone || *server) {
     char self[4096] = {};

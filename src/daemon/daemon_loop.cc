@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -25,6 +26,13 @@ int earliest(int a, int b) {
 }  // namespace
 
 Result<void> run_daemon(const DaemonOptions& options) {
+  // One pidfd per VM, and a socket each while their counters are asked for:
+  // thousands of VMs need more than the usual soft limit of 1,024.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &files);
+  }
   const SignalFd signals = VMHIVE_TRY(SignalFd::block({SIGINT, SIGTERM}));
   ::signal(SIGPIPE, SIG_IGN);
   StateStore store = VMHIVE_TRY(StateStore::open(options.state_dir));

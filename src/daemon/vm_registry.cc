@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include "common/errno_error.h"
 #include "common/fd_io.h"
@@ -306,7 +307,18 @@ LaunchSpec VmRegistry::launch_spec(const VmRecord& record) const {
 
 Result<std::string> VmRegistry::control_request(const ManagedVm& vm, const std::string& request,
                                                 std::chrono::milliseconds timeout) const {
-  return control::send_request(store_.vm_file(vm.record.name, "control.sock"), request, timeout);
+  // A VM that has just been started binds its control socket once its
+  // machine is built: until then (and while it lives) it is waited for.
+  const std::string socket = store_.vm_file(vm.record.name, "control.sock");
+  const auto give_up = Clock::now() + timeout;
+  for (;;) {
+    auto reply = control::send_request(socket, request, timeout);
+    if (reply.ok() || Clock::now() >= give_up || !vm.process || process_start_ticks(vm.process->pid()) == 0)
+      return reply;
+    struct stat info {};
+    if (::lstat(socket.c_str(), &info) == 0) return reply;  // it is there and did not answer: no retry
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 Result<VmRecord> VmRegistry::pause(const std::string& name) {

@@ -5,6 +5,11 @@
 #include "control/control_client.h"
 
 namespace vmhive::daemon {
+namespace {
+
+constexpr size_t kStatsBatch = 256;  // VMs asked for their counters at once
+
+}  // namespace
 
 Result<nlohmann::ordered_json> VmRegistry::inspect(const std::string& name) const {
   const ManagedVm* vm = VMHIVE_TRY(managed(name));
@@ -66,7 +71,14 @@ std::vector<std::pair<std::string, nlohmann::json>> VmRegistry::running_vm_stats
     names.push_back(name);
     sockets.push_back(store_.vm_file(name, "control.sock"));
   }
-  const auto replies = control::send_to_each(sockets, R"({"op":"stats"})", kStatsTimeout);
+  // In batches, so that the sockets open at once stay well under the fd limit.
+  std::vector<Result<std::string>> replies;
+  replies.reserve(sockets.size());
+  for (size_t first = 0; first < sockets.size(); first += kStatsBatch) {
+    const std::vector<std::string> batch(sockets.begin() + static_cast<std::ptrdiff_t>(first),
+                                         sockets.begin() + static_cast<std::ptrdiff_t>(std::min(sockets.size(), first + kStatsBatch)));
+    for (auto& reply : control::send_to_each(batch, R"({"op":"stats"})", kStatsTimeout)) replies.push_back(std::move(reply));
+  }
   std::vector<std::pair<std::string, nlohmann::json>> stats;
   for (size_t i = 0; i < names.size(); ++i) {
     if (!replies[i].ok()) continue;

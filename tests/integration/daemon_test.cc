@@ -689,6 +689,46 @@ TEST(DaemonWithGuests, ClonesComeFromAReadyPool) {
     EXPECT_EQ(daemon.post(std::string("/vms/") + name + "/stop", R"({"force": true})").status, 202);
 }
 
+TEST(DaemonWithGuests, PoolsAndClonesThroughTheCli) {
+  VMHIVE_REQUIRE_KVM();
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  ASSERT_EQ(daemon.post("/vms", vm_config("origin", "idle")).status, 201);
+  ASSERT_EQ(daemon.post("/vms/origin/start").status, 200);
+  daemon.wait_for_phase("origin", "running");
+  const std::string snapshot = daemon.dir() + "/snap";
+  // Written before the guest's first line, say: a snapshot is whole whenever it is taken.
+  ASSERT_EQ(daemon.cli({"snapshot", "origin", snapshot, "--stop"}).status, 0);
+  daemon.wait_for_phase("origin", "exited");
+
+  RunResult set = daemon.cli({"pool", "set", "web", snapshot, "--size", "1"});
+  ASSERT_EQ(set.status, 0) << set.output;
+  EXPECT_NE(set.output.find("web"), std::string::npos) << set.output;
+  EXPECT_EQ(daemon.cli({"pool", "set", "web", snapshot, "--size", "0"}).status, 2) << "out of range";
+  EXPECT_EQ(daemon.cli({"pool", "set", "bad", daemon.dir() + "/nothing"}).status, 1) << "no snapshot there";
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline && daemon.get("/pools/web").document().value("ready", 0) < 1)
+    std::this_thread::sleep_for(20ms);
+  RunResult cloned = daemon.cli({"clone", snapshot, "--name-prefix", "q", "--count", "2", "--json"});
+  ASSERT_EQ(cloned.status, 0) << cloned.output;
+  const json clones = json::parse(cloned.output, nullptr, false);
+  ASSERT_TRUE(clones.is_array()) << cloned.output;
+  EXPECT_EQ(clones.size(), 2u);
+  EXPECT_EQ(daemon.get("/pools/web").document()["taken"], 1);
+  EXPECT_EQ(daemon.cli({"clone", snapshot, "--name-prefix", "q", "--console-dir", "/tmp"}).status, 2)
+      << "the daemon chooses where a VM's console goes";
+  EXPECT_EQ(daemon.cli({"clone", snapshot, "--name-prefix", "q"}).status, 1) << "q-0 exists already";
+  RunResult listed = daemon.cli({"pool", "ls", "--json"});
+  ASSERT_EQ(listed.status, 0);
+  EXPECT_EQ(json::parse(listed.output, nullptr, false).size(), 1u) << listed.output;
+  EXPECT_EQ(daemon.cli({"pool", "rm", "web"}).status, 0);
+  EXPECT_EQ(daemon.cli({"pool", "rm", "web"}).status, 4);
+  for (const char* name : {"q-0", "q-1"}) {
+    EXPECT_EQ(daemon.wait_for_phase(name, "running")["phase"], "running");
+    EXPECT_EQ(daemon.cli({"stop", "--force", name}).status, 0);
+  }
+}
+
 TEST(DaemonWithGuests, FullLifecycleThroughTheCli) {
   VMHIVE_REQUIRE_KVM();
   Daemon daemon;
