@@ -60,79 +60,103 @@ Result<std::string> send_request(const std::string& path, const std::string& req
   return reply;
 }
 
+PendingRequest::PendingRequest(std::string path, std::string request, Clock::time_point deadline,
+                               bool wait_for_socket)
+    : path_(std::move(path)),
+      request_(std::move(request) + "\n"),
+      deadline_(deadline),
+      wait_for_socket_(wait_for_socket),
+      reader_(kMaxReplyBytes) {}
+
+Clock::time_point PendingRequest::next_wake() const {
+  return fd_.valid() ? deadline_ : std::min(deadline_, next_try_);
+}
+
+std::optional<Result<std::string>> PendingRequest::try_connect() {
+  auto address = unix_address(path_);
+  if (!address.ok()) return Result<std::string>(address.error());
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.valid()) return Result<std::string>(errno_error("socket failed"));
+  // A Unix stream connect completes at once or fails (EAGAIN: the VM's
+  // backlog is full, as good as no answer); a request line fits the buffer.
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address) != 0) {
+    const int error = errno;
+    if (wait_for_socket_ && error == ENOENT && Clock::now() < deadline_) {
+      next_try_ = Clock::now() + std::chrono::milliseconds(10);
+      return std::nullopt;
+    }
+    errno = error;
+    return Result<std::string>(errno_error("cannot reach the VM at control socket", path_));
+  }
+  if (::send(fd.get(), request_.data(), request_.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request_.size()))
+    return Result<std::string>(errno_error("cannot send to control socket", path_));
+  fd_ = std::move(fd);
+  return std::nullopt;
+}
+
+std::optional<Result<std::string>> PendingRequest::advance() {
+  if (!fd_.valid()) {
+    if (Clock::now() < next_try_) return std::nullopt;
+    if (auto failed = try_connect()) return failed;
+    if (!fd_.valid()) return std::nullopt;
+  }
+  char buffer[4096];
+  for (;;) {
+    const ssize_t got = ::read(fd_.get(), buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (Clock::now() >= deadline_)
+        return Result<std::string>(make_error("control socket " + path_ + ": timed out waiting for the reply"));
+      return std::nullopt;
+    }
+    if (got < 0) return Result<std::string>(with_context("control socket " + path_, errno_error("read failed")));
+    if (got == 0) {
+      auto last = reader_.finish();
+      if (!last.ok()) return Result<std::string>(make_error("control socket " + path_ + ": the connection closed without a reply"));
+      return last;
+    }
+    auto fed = reader_.feed(std::span<const char>(buffer, static_cast<size_t>(got)));
+    if (!fed.ok()) return Result<std::string>(with_context("control socket " + path_, fed.error()));
+    if (fed->has_value()) return Result<std::string>(std::move(**fed));
+  }
+}
+
 std::vector<Result<std::string>> send_to_each(const std::vector<std::string>& paths, const std::string& request,
                                               std::chrono::milliseconds timeout) {
-  struct Pending {
-    UniqueFd fd;
-    RequestReader reader{kMaxReplyBytes};
-  };
-  std::vector<Result<std::string>> replies(paths.size(), make_error("timed out waiting for the reply"));
-  std::vector<Pending> pending(paths.size());
-  const std::string line = request + "\n";
-  for (size_t i = 0; i < paths.size(); ++i) {
-    auto address = unix_address(paths[i]);
-    if (!address.ok()) {
-      replies[i] = address.error();
-      continue;
-    }
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!fd.valid()) {
-      replies[i] = errno_error("socket failed");
-      continue;
-    }
-    // A Unix stream connect completes at once or fails (EAGAIN: the VM's
-    // backlog is full, as good as no answer); a request line fits the buffer.
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address) != 0) {
-      replies[i] = errno_error("cannot reach the VM at control socket", paths[i]);
-      continue;
-    }
-    if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
-      replies[i] = errno_error("cannot send to control socket", paths[i]);
-      continue;
-    }
-    pending[i].fd = std::move(fd);
-  }
   const auto deadline = Clock::now() + timeout;
+  std::vector<PendingRequest> pending;
+  std::vector<std::optional<Result<std::string>>> replies(paths.size());
+  pending.reserve(paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) {
+    pending.emplace_back(paths[i], request, deadline, false);
+    replies[i] = pending[i].advance();
+  }
   std::vector<pollfd> polled;
   std::vector<size_t> owners;
-  char buffer[4096];
   for (;;) {
     polled.clear();
     owners.clear();
     for (size_t i = 0; i < pending.size(); ++i) {
-      if (!pending[i].fd.valid()) continue;
-      polled.push_back({pending[i].fd.get(), POLLIN, 0});
+      if (replies[i] || pending[i].fd() < 0) continue;
+      polled.push_back({pending[i].fd(), POLLIN, 0});
       owners.push_back(i);
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (polled.empty() || left <= 0) break;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (polled.empty()) break;
+    if (left <= 0) {
+      for (size_t i : owners) replies[i] = Result<std::string>(make_error("timed out waiting for the reply"));
+      break;
+    }
     const int ready = ::poll(polled.data(), polled.size(), static_cast<int>(left));
     if (ready < 0 && errno != EINTR) break;
-    for (size_t k = 0; ready > 0 && k < polled.size(); ++k) {
-      if (polled[k].revents == 0) continue;
-      const size_t i = owners[k];
-      const ssize_t got = ::read(pending[i].fd.get(), buffer, sizeof buffer);
-      if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      std::optional<Result<std::string>> done;
-      if (got < 0) {
-        done = errno_error("read failed");
-      } else if (got == 0) {
-        auto last = pending[i].reader.finish();
-        done = last.ok() ? std::move(last) : Result<std::string>(make_error("the connection closed without a reply"));
-      } else {
-        auto fed = pending[i].reader.feed(std::span<const char>(buffer, static_cast<size_t>(got)));
-        if (!fed.ok()) {
-          done = fed.error();
-        } else if (fed->has_value()) {
-          done = std::move(**fed);
-        }
-      }
-      if (!done) continue;
-      replies[i] = done->ok() ? std::move(*done) : with_context("control socket " + paths[i], done->error());
-      pending[i].fd = UniqueFd();
-    }
+    for (size_t k = 0; k < polled.size(); ++k)
+      if (polled[k].revents != 0) replies[owners[k]] = pending[owners[k]].advance();
   }
-  return replies;
+  std::vector<Result<std::string>> results;
+  results.reserve(paths.size());
+  for (auto& reply : replies)
+    results.push_back(reply ? std::move(*reply) : Result<std::string>(make_error("timed out waiting for the reply")));
+  return results;
 }
 
 }  // namespace vmhive::control

@@ -24,6 +24,13 @@ http::Response json_response(int status, const nlohmann::ordered_json& body) {
   return response;
 }
 
+// Answered later through the responder (DaemonApi::set_responder).
+http::Response deferred() {
+  http::Response response;
+  response.deferred = true;
+  return response;
+}
+
 http::Response error_response(int status, std::string_view message) {
   http::Response response;
   response.status = status;
@@ -225,10 +232,18 @@ http::Response DaemonApi::vm_operation(const http::Request& request, const std::
   if (!body.ok()) return failure(body.error());
   if (operation == "start" || operation == "pause" || operation == "resume") {
     if (auto checked = only_members(*body, {}); !checked.ok()) return failure(checked.error());
-    auto done = operation == "start" ? registry_.start(name)
-                : operation == "pause" ? registry_.pause(name)
-                                       : registry_.resume(name);
-    return done.ok() ? json_response(200, summary_of(*done)) : failure(done.error());
+    if (operation == "start") {
+      auto started = registry_.start(name);
+      return started.ok() ? json_response(200, summary_of(*started)) : failure(started.error());
+    }
+    // The VM answers through the daemon's loop; the client waits for it alone.
+    auto answer = [this, connection](Result<VmRecord> done) {
+      if (respond_) respond_(connection, done.ok() ? json_response(200, summary_of(*done)) : failure(done.error()));
+    };
+    auto asked = operation == "pause" ? registry_.pause(name, answer) : registry_.resume(name, answer);
+    if (!asked.ok()) return failure(asked.error());
+    if (*asked) return json_response(200, summary_of(**asked));
+    return deferred();
   }
   if (operation == "stop") {
     if (auto checked = only_members(*body, {"force"}); !checked.ok()) return failure(checked.error());
@@ -243,8 +258,10 @@ http::Response DaemonApi::vm_operation(const http::Request& request, const std::
     if (dir == body->end() || !dir->is_string()) return error_response(400, "dir: a string (an absolute path) is needed");
     auto resume = flag(*body, "resume", true);
     if (!resume.ok()) return failure(resume.error());
-    auto report = registry_.snapshot(name, dir->get<std::string>(), *resume);
-    return report.ok() ? json_response(200, *report) : failure(report.error());
+    auto asked = registry_.snapshot(name, dir->get<std::string>(), *resume, [this, connection](Result<nlohmann::json> report) {
+      if (respond_) respond_(connection, report.ok() ? json_response(200, *report) : failure(report.error()));
+    });
+    return asked.ok() ? deferred() : failure(asked.error());
   }
   return error_response(404, "no such operation: " + operation);
 }

@@ -44,6 +44,9 @@ class DaemonApi {
 
   // Where stream chunks go (the server's send_chunk).
   void set_chunk_sender(ChunkSender sender) { send_ = std::move(sender); }
+  // Answers requests the handler deferred (a VM's answer to wait for).
+  using Responder = std::function<void(http::ConnectionId, const http::Response&)>;
+  void set_responder(Responder responder) { respond_ = std::move(responder); }
 
   http::Response handle(const http::Request& request, http::ConnectionId connection);
   void stream_closed(http::ConnectionId connection);
@@ -66,6 +69,7 @@ class DaemonApi {
 
   VmRegistry& registry_;
   ChunkSender send_;
+  Responder respond_;
   std::set<http::ConnectionId> event_streams_;
   std::map<http::ConnectionId, ConsoleFollower> consoles_;
 };

@@ -53,6 +53,9 @@ Result<void> run_daemon(const DaemonOptions& options) {
   api.set_chunk_sender([&server](http::ConnectionId connection, std::string_view data) {
     server->send_chunk(connection, data);
   });
+  api.set_responder([&server](http::ConnectionId connection, const http::Response& response) {
+    server->respond(connection, response);
+  });
   const http::Handler handler = [&api](const http::Request& request, http::ConnectionId connection) {
     return api.handle(request, connection);
   };

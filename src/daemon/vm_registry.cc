@@ -305,44 +305,55 @@ LaunchSpec VmRegistry::launch_spec(const VmRecord& record) const {
                     std::move(args)};
 }
 
-Result<std::string> VmRegistry::control_request(const ManagedVm& vm, const std::string& request,
-                                                std::chrono::milliseconds timeout) const {
+void VmRegistry::ask_vm(const ManagedVm& vm, std::string request, std::chrono::milliseconds timeout,
+                        std::function<void(Result<nlohmann::json>)> done) {
   // A VM that has just been started binds its control socket once its
-  // machine is built: until then (and while it lives) it is waited for.
-  const std::string socket = store_.vm_file(vm.record.name, "control.sock");
-  const auto give_up = Clock::now() + timeout;
-  for (;;) {
-    auto reply = control::send_request(socket, request, timeout);
-    if (reply.ok() || Clock::now() >= give_up || !vm.process || process_start_ticks(vm.process->pid()) == 0)
-      return reply;
-    struct stat info {};
-    if (::lstat(socket.c_str(), &info) == 0) return reply;  // it is there and did not answer: no retry
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  // machine is built: until then the request waits for it.
+  pending_.push_back(PendingControl{
+      vm.record.name, vm.process->pid(),
+      control::PendingRequest(store_.vm_file(vm.record.name, "control.sock"), std::move(request),
+                              Clock::now() + timeout, /*wait_for_socket=*/true),
+      std::move(done)});
 }
 
-Result<VmRecord> VmRegistry::pause(const std::string& name) {
+// The VM `name` still runs as the process `pid` that was asked.
+VmRegistry::ManagedVm* VmRegistry::still_running(const std::string& name, pid_t pid) {
+  const auto found = vms_.find(name);
+  if (found == vms_.end() || !found->second.process || found->second.process->pid() != pid) return nullptr;
+  return &found->second;
+}
+
+Result<std::optional<VmRecord>> VmRegistry::pause(const std::string& name, RecordDone done) {
   ManagedVm* vm = VMHIVE_TRY(managed(name));
-  if (vm->record.phase == VmPhase::kPaused) return vm->record;
+  if (vm->record.phase == VmPhase::kPaused) return std::optional<VmRecord>(vm->record);
   if (vm->record.phase != VmPhase::kRunning) return conflict(vm->record, "pause");
-  const std::string reply = VMHIVE_TRY(control_request(*vm, R"({"op":"pause"})", kControlTimeout));
-  VMHIVE_TRY(reply_members(reply));
-  vm->record.phase = VmPhase::kPaused;
-  save(*vm);
-  events_.record(name, "paused");
-  return vm->record;
+  return switch_state(*vm, "pause", VmPhase::kPaused, "paused", std::move(done));
 }
 
-Result<VmRecord> VmRegistry::resume(const std::string& name) {
+Result<std::optional<VmRecord>> VmRegistry::resume(const std::string& name, RecordDone done) {
   ManagedVm* vm = VMHIVE_TRY(managed(name));
-  if (vm->record.phase == VmPhase::kRunning) return vm->record;
+  if (vm->record.phase == VmPhase::kRunning) return std::optional<VmRecord>(vm->record);
   if (vm->record.phase != VmPhase::kPaused) return conflict(vm->record, "resume");
-  const std::string reply = VMHIVE_TRY(control_request(*vm, R"({"op":"resume"})", kControlTimeout));
-  VMHIVE_TRY(reply_members(reply));
-  vm->record.phase = VmPhase::kRunning;
-  save(*vm);
-  events_.record(name, "resumed");
-  return vm->record;
+  return switch_state(*vm, "resume", VmPhase::kRunning, "resumed", std::move(done));
+}
+
+std::optional<VmRecord> VmRegistry::switch_state(ManagedVm& vm, const char* op, VmPhase phase, const char* event,
+                                                 RecordDone done) {
+  const std::string name = vm.record.name;
+  const pid_t pid = vm.process->pid();
+  ask_vm(vm, nlohmann::json{{"op", op}}.dump(), kControlTimeout,
+         [this, name, pid, phase, event, done = std::move(done)](Result<nlohmann::json> reply) {
+           if (!reply.ok()) return done(reply.error());
+           ManagedVm* asked = still_running(name, pid);
+           if (asked == nullptr) return done(make_error(ErrorKind::kConflict, "VM '" + name + "' ended meanwhile"));
+           if (asked->record.phase == VmPhase::kRunning || asked->record.phase == VmPhase::kPaused) {
+             asked->record.phase = phase;
+             save(*asked);
+             events_.record(name, event);
+           }
+           done(asked->record);
+         });
+  return std::nullopt;
 }
 
 Result<void> VmRegistry::console_input(const std::string& name, std::string_view bytes) {
@@ -401,7 +412,7 @@ Result<void> VmRegistry::remove(const std::string& name, bool force) {
   return {};
 }
 
-Result<nlohmann::json> VmRegistry::snapshot(const std::string& name, const std::string& dir, bool resume) {
+Result<void> VmRegistry::snapshot(const std::string& name, const std::string& dir, bool resume, JsonDone done) {
   ManagedVm* vm = VMHIVE_TRY(managed(name));
   if (vm->record.phase != VmPhase::kRunning && vm->record.phase != VmPhase::kPaused)
     return conflict(vm->record, "snapshot");
@@ -409,18 +420,24 @@ Result<nlohmann::json> VmRegistry::snapshot(const std::string& name, const std::
   // A jailed VM sees only its jail: a host path means nothing to it.
   if (options_.jail)
     return make_error(ErrorKind::kConflict, "snapshots of jailed VMs through the daemon are not supported yet");
-  nlohmann::json request{{"op", "snapshot"}, {"dir", dir}, {"resume", resume}};
-  const std::string reply = VMHIVE_TRY(control_request(*vm, request.dump(), kSnapshotTimeout));
-  nlohmann::json members = VMHIVE_TRY(reply_members(reply));
-  members.erase("ok");
-  events_.record(name, "snapshot", {{"dir", dir}, {"resume", resume}});
-  if (!resume) {
-    vm->stop_requested = true;
-    vm->record.phase = VmPhase::kStopping;
-    vm->stop_deadline = Clock::now() + options_.stop_timeout;
-    save(*vm);
-  }
-  return members;
+  const nlohmann::json request{{"op", "snapshot"}, {"dir", dir}, {"resume", resume}};
+  const pid_t pid = vm->process->pid();
+  ask_vm(*vm, request.dump(), kSnapshotTimeout,
+         [this, name, pid, dir, resume, done = std::move(done)](Result<nlohmann::json> reply) {
+           if (!reply.ok()) return done(reply.error());
+           nlohmann::json members = std::move(*reply);
+           members.erase("ok");
+           events_.record(name, "snapshot", {{"dir", dir}, {"resume", resume}});
+           ManagedVm* asked = still_running(name, pid);
+           if (!resume && asked != nullptr) {
+             asked->stop_requested = true;
+             asked->record.phase = VmPhase::kStopping;
+             asked->stop_deadline = Clock::now() + options_.stop_timeout;
+             save(*asked);
+           }
+           done(std::move(members));
+         });
+  return {};
 }
 
 Result<VmRecord> VmRegistry::find(const std::string& name) const {
@@ -439,6 +456,8 @@ void VmRegistry::add_poll_fds(std::vector<pollfd>& fds) const {
   for (const auto& [name, vm] : vms_)
     if (vm.process) fds.push_back({vm.process->pidfd(), POLLIN, 0});
   for (const auto& [name, pool] : pools_) pool->add_poll_fds(fds);
+  for (const PendingControl& pending : pending_)
+    if (pending.request.fd() >= 0) fds.push_back({pending.request.fd(), POLLIN, 0});
 }
 
 int VmRegistry::poll_timeout_ms() const {
@@ -453,6 +472,11 @@ int VmRegistry::poll_timeout_ms() const {
   for (const auto& [name, pool] : pools_) {
     const int due = pool->poll_timeout_ms();
     if (due >= 0 && (timeout < 0 || due < timeout)) timeout = due;
+  }
+  for (const PendingControl& pending : pending_) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(pending.request.next_wake() - Clock::now()).count();
+    const int due = static_cast<int>(std::clamp<int64_t>(left, 0, 60000));
+    if (timeout < 0 || due < timeout) timeout = due;
   }
   return timeout;
 }
@@ -482,13 +506,28 @@ void VmRegistry::ended(ManagedVm& vm) {
 void VmRegistry::after_poll(std::span<const pollfd> polled) {
   // `polled` is what add_poll_fds added, in the same order; nothing has
   // changed the VMs since. A VM whose pidfd is readable has ended.
-  std::set<int> ended_fds;
+  std::set<int> ready_fds;
   for (const pollfd& fd : polled)
-    if (fd.revents & (POLLIN | POLLHUP | POLLERR)) ended_fds.insert(fd.fd);
+    if (fd.revents & (POLLIN | POLLHUP | POLLERR)) ready_fds.insert(fd.fd);
   for (auto& [name, vm] : vms_)
-    if (vm.process && ended_fds.count(vm.process->pidfd()) != 0) ended(vm);
-  for (auto& [name, pool] : pools_) pool->after_poll(ended_fds);
+    if (vm.process && ready_fds.count(vm.process->pidfd()) != 0) ended(vm);
+  for (auto& [name, pool] : pools_) pool->after_poll(ready_fds);
+  // Answers (or failures, or deadlines) of requests to VMs. The callbacks
+  // run after the walk: they may change the VMs, never the pending list.
+  std::vector<std::pair<std::function<void(Result<nlohmann::json>)>, Result<nlohmann::json>>> finished;
   const auto now = Clock::now();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    const int fd = it->request.fd();
+    std::optional<Result<std::string>> reply;
+    if ((fd >= 0 && ready_fds.count(fd) != 0) || it->request.next_wake() <= now) reply = it->request.advance();
+    if (!reply) {
+      ++it;
+      continue;
+    }
+    finished.emplace_back(std::move(it->done), reply->ok() ? reply_members(**reply) : Result<nlohmann::json>(reply->error()));
+    it = pending_.erase(it);
+  }
+  for (auto& [done, result] : finished) done(std::move(result));
   for (auto& [name, vm] : vms_)
     if (vm.process && vm.stop_deadline && *vm.stop_deadline <= now) escalate_stop(vm);
 }

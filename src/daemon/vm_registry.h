@@ -9,6 +9,8 @@
 #include <poll.h>
 
 #include <chrono>
+#include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,6 +22,7 @@
 
 #include "common/result.h"
 #include "config/vm_spec.h"
+#include "control/control_client.h"
 #include "daemon/clone_pool.h"
 #include "daemon/event_log.h"
 #include "daemon/state_store.h"
@@ -69,15 +72,21 @@ class VmRegistry {
   Result<nlohmann::ordered_json> describe_pool(const std::string& name) const;
   nlohmann::ordered_json describe_pools() const;
   Result<VmRecord> start(const std::string& name);
-  Result<VmRecord> pause(const std::string& name);
-  Result<VmRecord> resume(const std::string& name);
+  // Operations the VM's own process has to answer (through its control
+  // socket) are asked without blocking the event loop: the result is either
+  // there at once (an error, or nothing to do: the record) or nullopt, and
+  // then `done` gets it from a later after_poll() (never from within the call).
+  using RecordDone = std::function<void(Result<VmRecord>)>;
+  using JsonDone = std::function<void(Result<nlohmann::json>)>;
+  Result<std::optional<VmRecord>> pause(const std::string& name, RecordDone done);
+  Result<std::optional<VmRecord>> resume(const std::string& name, RecordDone done);
   // Graceful: the stop input to the guest's console, SIGTERM after the
   // timeout, SIGKILL after another. `force`: SIGKILL now.
   Result<VmRecord> stop(const std::string& name, bool force);
   // Only a VM that is not running (created or exited) unless `force`, which kills it first.
   Result<void> remove(const std::string& name, bool force);
-  // Asks the VM process for a snapshot into `dir`.
-  Result<nlohmann::json> snapshot(const std::string& name, const std::string& dir, bool resume);
+  // Asks the VM process for a snapshot into `dir`; `done` gets its report.
+  Result<void> snapshot(const std::string& name, const std::string& dir, bool resume, JsonDone done);
   Result<void> console_input(const std::string& name, std::string_view bytes);
 
   Result<VmRecord> find(const std::string& name) const;
@@ -110,8 +119,17 @@ class VmRegistry {
   Result<const ManagedVm*> managed(const std::string& name) const;
   Result<void> check_new_name(const std::string& name) const;
   LaunchSpec launch_spec(const VmRecord& record) const;
-  Result<std::string> control_request(const ManagedVm& vm, const std::string& request,
-                                      std::chrono::milliseconds timeout) const;
+  // A request to a running VM's control socket, answered through the loop.
+  struct PendingControl {
+    std::string vm;
+    pid_t pid;
+    control::PendingRequest request;
+    JsonDone done;  // the reply's members (reply_members), or the error
+  };
+  void ask_vm(const ManagedVm& vm, std::string request, std::chrono::milliseconds timeout, JsonDone done);
+  ManagedVm* still_running(const std::string& name, pid_t pid);
+  std::optional<VmRecord> switch_state(ManagedVm& vm, const char* op, VmPhase phase, const char* event,
+                                       RecordDone done);
   void save(ManagedVm& vm);
   void ended(ManagedVm& vm);
   void escalate_stop(ManagedVm& vm);
@@ -131,6 +149,7 @@ class VmRegistry {
   RegistryOptions options_;
   std::map<std::string, ManagedVm> vms_;
   std::map<std::string, std::unique_ptr<ClonePool>> pools_;  // destroyed first: held VMs let go
+  std::list<PendingControl> pending_;
 };
 
 }  // namespace vmhive::daemon

@@ -36,6 +36,11 @@ struct Response {
   // ends the stream or the client goes away. `body`, if any, is the first
   // chunk. The connection closes when the stream ends.
   bool stream = false;
+  // The answer comes later: the owner calls HttpServer::respond(connection
+  // id) when it has it (a VM that has to answer first, say). Meanwhile the
+  // connection waits without a deadline of its own and reads nothing more;
+  // a client that goes away is dropped, and a late respond() is ignored.
+  bool deferred = false;
 };
 
 }  // namespace vmhive::http

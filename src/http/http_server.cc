@@ -24,6 +24,7 @@ enum class Phase {
   kReading,    // waiting for (the rest of) a request; `out` may hold a 100 Continue
   kReplying,   // `out` holds a reply; then the next request, or the close
   kStreaming,  // a streamed reply: chunks as the owner sends them, then the close
+  kDeferred,   // the owner answers later (respond())
 };
 
 struct Connection {
@@ -39,6 +40,8 @@ struct Connection {
   bool chunked = true;          // a stream's framing (not for HTTP/1.0)
   bool stream_ended = false;    // end_stream() was called
   bool stream_dropped = false;  // send_chunk() found its backlog too large
+  bool deferred_keep_alive = false;  // a deferred request's: kept for its answer
+  bool deferred_head = false;
   Clock::time_point deadline{};
 };
 
@@ -110,7 +113,9 @@ void HttpServer::add_poll_fds(std::vector<pollfd>& fds) const {
   fds.push_back({state_->listener.fd(), POLLIN, 0});
   for (const auto& [id, connection] : state_->connections) {
     short events = connection.out.empty() ? 0 : POLLOUT;
-    if (connection.phase != Phase::kReplying) events |= POLLIN;  // a request, or a streaming client going away
+    // A request, or a streaming client going away; a deferred one is only
+    // watched for its close (POLLHUP comes unasked).
+    if (connection.phase != Phase::kReplying && connection.phase != Phase::kDeferred) events |= POLLIN;
     fds.push_back({connection.fd.get(), events, 0});
   }
 }
@@ -175,6 +180,22 @@ void HttpServer::end_stream(ConnectionId id) {
   connection.stream_ended = true;
 }
 
+void HttpServer::respond(ConnectionId id, const Response& response) {
+  const auto it = state_->connections.find(id);
+  if (it == state_->connections.end() || it->second.phase != Phase::kDeferred) return;
+  Connection& connection = it->second;
+  connection.phase = Phase::kReplying;
+  connection.deadline = state_->deadline();
+  connection.close_after_reply = !connection.deferred_keep_alive;
+  if (response.stream || response.deferred) {
+    connection.out += write_response(
+        Response{.status = 500, .body = error_body(state_->options, 500, "internal error: a deferred answer cannot wait again")},
+        connection.deferred_keep_alive);
+    return;
+  }
+  connection.out += write_response(response, connection.deferred_keep_alive, connection.deferred_head);
+}
+
 void HttpServer::State::accept_waiting() {
   for (;;) {
     UniqueFd client = listener.accept();
@@ -207,6 +228,13 @@ bool HttpServer::State::advance(ConnectionId id, Connection& connection, const H
     if (connection.phase == Phase::kStreaming) {
       if (!still_there(connection)) return false;
       return !(connection.stream_ended && connection.out.empty());
+    }
+    if (connection.phase == Phase::kDeferred) {
+      // Only its close matters now; bytes it sent ahead (its next request)
+      // stay in the socket for after the answer.
+      char peek;
+      const ssize_t count = ::recv(connection.fd.get(), &peek, 1, MSG_PEEK | MSG_DONTWAIT);
+      return !(count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR));
     }
     if (!connection.out.empty()) return true;  // more when the client takes it
     if (connection.phase == Phase::kReplying) {
@@ -268,6 +296,13 @@ void HttpServer::State::answer(ConnectionId id, Connection& connection, ReadOutc
   }
   request.peer_uid = connection.peer_uid;
   const Response response = call_handler(handler, request, id, options);
+  if (response.deferred) {
+    connection.phase = Phase::kDeferred;
+    connection.deadline = Clock::time_point::max();
+    connection.deferred_keep_alive = request.keep_alive;
+    connection.deferred_head = request.method == "HEAD";
+    return;
+  }
   if (response.stream) {
     connection.phase = Phase::kStreaming;
     connection.chunked = request.version >= 11;

@@ -93,6 +93,10 @@ class HttpServer {
   // ids are ignored (the stream may have gone since); so is an empty chunk.
   void send_chunk(ConnectionId connection, std::string_view data);
   void end_stream(ConnectionId connection);
+  // The answer to a deferred request (Response::deferred), written as the
+  // handler's would have been. Unknown ids and connections not waiting for
+  // one are ignored; a streamed or deferred `response` is a 500.
+  void respond(ConnectionId connection, const Response& response);
 
   size_t connection_count() const;
   const std::string& path() const;

@@ -3,6 +3,7 @@
 // processes that fail at once, which the daemon must reap and report all
 // the same).
 #include <dirent.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -604,6 +605,55 @@ TEST(DaemonWithGuests, SnapshotThenRestoreAndCloneThroughTheApi) {
     EXPECT_TRUE(logs_say(name, "counter: mark set to 7")) << name << ": " << daemon.get(std::string("/vms/") + name + "/logs").body;
     EXPECT_EQ(daemon.post(std::string("/vms/") + name + "/stop", R"({"force": true})").status, 202);
   }
+}
+
+// A VM that does not answer its control socket holds up only the client
+// that asked it: the daemon goes on serving everyone else meanwhile.
+TEST(DaemonWithGuests, AVmThatDoesNotAnswerHoldsUpOnlyItsOwnRequest) {
+  VMHIVE_REQUIRE_KVM();
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  ASSERT_EQ(daemon.post("/vms", vm_config("frozen", "idle")).status, 201);
+  ASSERT_EQ(daemon.post("/vms/frozen/start").status, 200);
+  const pid_t pid = daemon.wait_for_phase("frozen", "running").value("pid", 0);
+  ASSERT_GT(pid, 0);
+  // Its control socket is bound once it answers a pause; then it is frozen.
+  ASSERT_EQ(daemon.post("/vms/frozen/pause").status, 200);
+  ASSERT_EQ(daemon.post("/vms/frozen/resume").status, 200);
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+
+  // The request is in the daemon's socket before the next client connects,
+  // so by the time that one is answered the pause has been read and asked.
+  const int asking = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un where{};
+  where.sun_family = AF_UNIX;
+  std::snprintf(where.sun_path, sizeof where.sun_path, "%s", daemon.socket().c_str());
+  ASSERT_EQ(::connect(asking, reinterpret_cast<sockaddr*>(&where), sizeof where), 0);
+  const std::string pause = "POST /vms/frozen/pause HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+  ASSERT_EQ(::send(asking, pause.data(), pause.size(), MSG_NOSIGNAL), static_cast<ssize_t>(pause.size()));
+  const auto begin = std::chrono::steady_clock::now();
+  EXPECT_EQ(daemon.get("/").status, 200);
+  EXPECT_EQ(daemon.get("/vms").status, 200);
+  EXPECT_EQ(daemon.get("/vms/frozen").document()["phase"], "running");
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 2s) << "others are not kept waiting for the frozen VM";
+  pollfd answered{asking, POLLIN, 0};
+  EXPECT_EQ(::poll(&answered, 1, 0), 0) << "the pause waits for the VM";
+
+  ASSERT_EQ(::kill(pid, SIGCONT), 0);
+  std::string reply;
+  char buffer[4096];
+  while (reply.find("\r\n\r\n") == std::string::npos || reply.find("}") == std::string::npos) {
+    answered.revents = 0;
+    ASSERT_EQ(::poll(&answered, 1, 30000), 1) << reply;
+    const ssize_t got = ::recv(asking, buffer, sizeof buffer, 0);
+    ASSERT_GT(got, 0) << reply;
+    reply.append(buffer, static_cast<size_t>(got));
+  }
+  ::close(asking);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
+  EXPECT_NE(reply.find(R"("phase":"paused")"), std::string::npos) << reply;
+  EXPECT_EQ(daemon.get("/vms/frozen").document()["phase"], "paused");
+  EXPECT_EQ(daemon.post("/vms/frozen/stop", R"({"force": true})").status, 202);
 }
 
 // A ready pool: held restores of a snapshot that a clone request only has to

@@ -98,6 +98,7 @@ class HttpServerTest : public ::testing::Test {
   std::vector<Request> requests_;
   std::vector<ConnectionId> streams_;
   std::vector<ConnectionId> closed_streams_;
+  std::vector<ConnectionId> deferred_;
   Handler handler_ = [this](const Request& request, ConnectionId id) {
     requests_.push_back(request);
     if (request.path == "/stream") {
@@ -105,6 +106,10 @@ class HttpServerTest : public ::testing::Test {
       return Response{.content_type = "text/plain", .body = "first", .stream = true};
     }
     if (request.path == "/throw") throw std::runtime_error("handler bug");
+    if (request.path == "/later") {
+      deferred_.push_back(id);
+      return Response{.deferred = true};
+    }
     return Response{.body = "{\"path\":\"" + request.path + "\"}", .headers = {{"X-Served-By", "test"}}};
   };
 };
@@ -369,6 +374,46 @@ TEST_F(HttpServerTest, AStreamSendsItsChunksThenTheEnd) {
   server->end_stream(streams_[0]);
   serve_once(*server);
   EXPECT_EQ(closed_streams_.size(), 1u);
+}
+
+TEST_F(HttpServerTest, ADeferredAnswerComesWhenTheOwnerHasItAndOthersAreServedMeanwhile) {
+  auto server = listen(ServerOptions{.timeout = 200ms});
+  ASSERT_TRUE(server.ok());
+  Client waiting(path_);
+  // Its next request is pipelined behind the deferred one.
+  waiting.send("POST /later HTTP/1.1\r\nContent-Length: 0\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(serve_until(*server, [&] { return deferred_.size() == 1; }));
+  EXPECT_EQ(server->poll_timeout_ms(), -1) << "a deferred request has no deadline of its own";
+  Client other(path_);
+  other.send("GET /meanwhile HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(serve_until(*server, [&] { return other.take(), other.replies() == 1; }));
+  // Past the server's timeout, still waiting and still there.
+  const auto until = std::chrono::steady_clock::now() + 300ms;
+  while (std::chrono::steady_clock::now() < until) serve_once(*server);
+  waiting.take();
+  EXPECT_EQ(waiting.replies(), 0u);
+  EXPECT_FALSE(waiting.closed);
+  server->respond(deferred_[0], Response{.status = 201, .body = "{\"done\":true}"});
+  server->respond(deferred_[0], Response{.status = 500, .body = "{}"});  // once only: ignored
+  ASSERT_TRUE(serve_until(*server, [&] { return waiting.take(), waiting.replies() == 2; }));
+  EXPECT_EQ(waiting.received.find("HTTP/1.1 201"), 0u) << waiting.received;
+  EXPECT_NE(waiting.received.find("{\"done\":true}"), std::string::npos);
+  EXPECT_NE(waiting.received.find("{\"path\":\"/next\"}"), std::string::npos) << "then the pipelined one";
+  EXPECT_EQ(waiting.received.find("HTTP/1.1 500"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, ADeferredRequestWhoseClientGoesAwayIsDropped) {
+  auto server = listen();
+  ASSERT_TRUE(server.ok());
+  {
+    Client client(path_);
+    client.send("GET /later HTTP/1.1\r\n\r\n");
+    ASSERT_TRUE(serve_until(*server, [&] { return deferred_.size() == 1; }));
+  }
+  ASSERT_TRUE(serve_until(*server, [&] { return server->connection_count() == 0; }));
+  server->respond(deferred_[0], Response{.body = "{}"});  // too late: ignored
+  serve_once(*server);
+  EXPECT_EQ(server->connection_count(), 0u);
 }
 
 TEST_F(HttpServerTest, AStreamWhoseClientGoesAwayIsClosed) {
