@@ -142,9 +142,20 @@ int api_command(const config::VmSpec& spec, const std::string& socket, bool boot
 // `restore --hold-fd N` (for a clone server): with the machine built, the
 // clone waits on N for the server's "go" (clones/hold_protocol.h); once the
 // vCPUs run it says "running" and closes N.
-int restore_command(const RestoreConfig& config, int hold_fd, const Confinement& confine) {
+int restore_command(const RestoreConfig& config, int hold_fd, const Confinement& confine, bool own_cgroup) {
   const int keep[] = {hold_fd};
   if (auto closed = confinement::close_stray_descriptors(keep); !closed.ok()) return fail(closed.error().message);
+  // As run --own-cgroup: a cgroup of its own (the default weight), made
+  // before a jail's launcher forks, removed when this process ends.
+  std::optional<host::CpuCgroup> cpu_cgroup;
+  if (own_cgroup) {
+    auto placed = host::CpuCgroup::place(CpuPolicy{}, host::CpuCgroup::name_for("restored", ::getpid()));
+    if (placed.ok()) {
+      cpu_cgroup.emplace(std::move(*placed));
+    } else {
+      std::fprintf(stderr, "vmhive: warning: --own-cgroup: %s\n", placed.error().message.c_str());
+    }
+  }
   if (auto launcher = jail_launcher(confine, config.control_socket)) return *launcher;
   UniqueFd hold(hold_fd);
   auto machine = MachineBuilder::restore(config);
@@ -350,6 +361,9 @@ int main(int argc, char** argv) {
                       "keep the disks' overlays (over the snapshot's disk copies) in DIR (default: unnamed, gone with the VM)");
   restore->add_option("--overlay-prefix", restore_config.overlay_prefix, "overlay file names: PREFIX-disk-N.overlay");
   int restore_hold_fd = -1;
+  bool restore_own_cgroup = false;
+  restore->add_flag("--own-cgroup", restore_own_cgroup,
+                    "run in a cgroup of its own (for the daemon's accounting; a warning where none can be made)");
   restore->add_option("--hold-fd", restore_hold_fd,
                       "build the VM, write \"ready\" to fd N and start it only on \"go\" (used by clone-server)")
       ->check(CLI::Range(0, INT_MAX));
@@ -466,7 +480,7 @@ int main(int argc, char** argv) {
     }
     auto confine = confinement_of(!no_seccomp, false, restore_jail, restore_jail_user);
     if (!confine.ok()) return fail(confine.error().message);
-    return restore_command(restore_config, restore_hold_fd, *confine);
+    return restore_command(restore_config, restore_hold_fd, *confine, restore_own_cgroup);
   }
   if (*clone && !daemon_clone.name_prefix.empty()) {
     for (const char* local : {"--console-dir", "--control-dir", "--overlay-dir", "--no-seccomp", "--jail-dir", "--jail-user"})

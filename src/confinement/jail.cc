@@ -56,7 +56,8 @@ Result<std::optional<int>> enter_pid_namespace() {
   const pid_t child = ::fork();
   if (child < 0) return errno_error("cannot start the jailed VM process");
   if (child == 0) {
-    // The VM: PID 1 of its namespace. It dies with the launcher.
+    // The VM: PID 1 of its namespace. It dies with the launcher (set again
+    // in enter_jail after its change of user, which clears it).
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     return std::optional<int>();
   }
@@ -108,6 +109,9 @@ Result<void> enter_jail(const JailConfig& config) {
   if (::setgroups(0, nullptr) != 0) return errno_error("cannot drop supplementary groups");
   if (::setresgid(config.gid, config.gid, config.gid) != 0) return errno_error("cannot become the jail's group");
   if (::setresuid(config.uid, config.uid, config.uid) != 0) return errno_error("cannot become the jail's user");
+  // A change of credentials clears the parent-death signal: set it again, so
+  // that a jailed VM still dies with its launcher (whose pid the daemon knows).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   return {};
 }
 

@@ -83,7 +83,7 @@ Result<VmProcess> VmProcess::launch(const LaunchSpec& spec) {
 
   std::vector<std::string> args = {spec.vmhive_binary};
   if (spec.restore) {
-    args.insert(args.end(), {"restore", spec.restore->snapshot_dir});
+    args.insert(args.end(), {"restore", spec.restore->snapshot_dir, "--own-cgroup"});
     for (const std::string& tap : spec.restore->taps) args.insert(args.end(), {"--net", "tap=" + tap});
     for (const std::string& disk : spec.restore->disks) args.insert(args.end(), {"--disk", disk});
   } else {

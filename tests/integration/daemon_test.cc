@@ -479,6 +479,11 @@ TEST(DaemonWithGuests, AJailedVmSeesNothingOfTheHost) {
   EXPECT_GT(daemon.get("/vms/jailed").document()["usage"]["threads"].get<int>(), 2);
   EXPECT_EQ(daemon.post("/vms/jailed/stop", R"({"force": true})").status, 202);
   daemon.wait_for_phase("jailed", "exited");
+  // The launcher was killed: the VM inside dies with it (its parent-death
+  // signal survives its change of user), never left running unmanaged.
+  const auto gone_by = std::chrono::steady_clock::now() + 20s;
+  while (process_exists(vm) && std::chrono::steady_clock::now() < gone_by) std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(process_exists(vm)) << "the jailed VM outlived its launcher";
   EXPECT_EQ(daemon.request("DELETE", "/vms/jailed").status, 204);
 }
 
@@ -600,7 +605,14 @@ TEST(DaemonWithGuests, SnapshotThenRestoreAndCloneThroughTheApi) {
   ASSERT_EQ(cloned.status, 201) << cloned.body;
   EXPECT_EQ(cloned.document().size(), 3u);
   for (const char* name : {"again", "c-0", "c-1", "c-2"}) {
-    EXPECT_EQ(daemon.wait_for_phase(name, "running")["phase"], "running") << name;
+    const json running = daemon.wait_for_phase(name, "running");
+    EXPECT_EQ(running["phase"], "running") << name;
+    if (::geteuid() == 0) {  // a restored VM has a cgroup of its own too
+      std::stringstream text;
+      text << std::ifstream("/proc/" + std::to_string(running.value("pid", 0)) + "/cgroup").rdbuf();
+      EXPECT_NE(text.str().find("/vmhive/restored-" + std::to_string(running.value("pid", 0))), std::string::npos)
+          << name << ": " << text.str();
+    }
     EXPECT_EQ(daemon.post(std::string("/vms/") + name + "/console", "m7\n").status, 200);
     EXPECT_TRUE(logs_say(name, "counter: mark set to 7")) << name << ": " << daemon.get(std::string("/vms/") + name + "/logs").body;
     EXPECT_EQ(daemon.post(std::string("/vms/") + name + "/stop", R"({"force": true})").status, 202);
