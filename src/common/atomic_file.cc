@@ -51,19 +51,21 @@ AtomicFile::~AtomicFile() {
   if (!temp_name_.empty()) ::unlinkat(dir_fd_, temp_name_.c_str(), 0);
 }
 
-Result<void> AtomicFile::commit() {
+Result<void> AtomicFile::commit(Durability durability) {
   if (temp_name_.empty()) return make_error(name_ + ": already committed");
-  if (::fsync(fd_.get()) != 0) return errno_error("cannot sync", name_);
+  const bool synced = durability == Durability::kSynced;
+  if (synced && ::fsync(fd_.get()) != 0) return errno_error("cannot sync", name_);
   if (::renameat(dir_fd_, temp_name_.c_str(), dir_fd_, name_.c_str()) != 0) return errno_error("cannot write", name_);
   temp_name_.clear();
-  if (::fsync(dir_fd_) != 0) return errno_error("cannot sync the directory of", name_);
+  if (synced && ::fsync(dir_fd_) != 0) return errno_error("cannot sync the directory of", name_);
   return {};
 }
 
-Result<void> write_file_atomically(int dir_fd, const std::string& name, std::span<const uint8_t> bytes, mode_t mode) {
+Result<void> write_file_atomically(int dir_fd, const std::string& name, std::span<const uint8_t> bytes, mode_t mode,
+                                   AtomicFile::Durability durability) {
   AtomicFile file = VMHIVE_TRY(AtomicFile::create(dir_fd, name, mode));
   if (auto written = write_fully(file.fd(), bytes); !written.ok()) return with_context(name, written.error());
-  return file.commit();
+  return file.commit(durability);
 }
 
 Result<void> write_file_atomically(const std::string& path, std::span<const uint8_t> bytes, mode_t mode) {

@@ -34,7 +34,10 @@ class AtomicFile {
   int fd() const { return fd_.get(); }
   const std::string& name() const { return name_; }
   // fsync, rename over `name`, fsync the directory. The fd stays open.
-  Result<void> commit();
+  // kAtomicOnly skips both fsyncs: after a crash the file is still whole
+  // (old or new), but after a power loss it may be the old one.
+  enum class Durability { kSynced, kAtomicOnly };
+  Result<void> commit(Durability durability = Durability::kSynced);
 
  private:
   AtomicFile(int dir_fd, std::string name, std::string temp_name, UniqueFd fd)
@@ -48,7 +51,8 @@ class AtomicFile {
 
 // `bytes` as the whole content of `name` in `dir_fd`, atomically.
 Result<void> write_file_atomically(int dir_fd, const std::string& name, std::span<const uint8_t> bytes,
-                                   mode_t mode = 0600);
+                                   mode_t mode = 0600,
+                                   AtomicFile::Durability durability = AtomicFile::Durability::kSynced);
 // The same for a path: its directory is opened (without following a
 // symlink in the last component) and `bytes` written there.
 Result<void> write_file_atomically(const std::string& path, std::span<const uint8_t> bytes, mode_t mode = 0600);

@@ -197,6 +197,13 @@ http::Response DaemonApi::vm_operation(const http::Request& request, const std::
     }
     return error_response(405, method + " is not allowed on /vms/" + name);
   }
+  if (operation == "stats") {
+    if (method != "GET") return error_response(405, method + " is not allowed on " + request.path);
+    auto asked = registry_.vm_stats(name, [this, connection](Result<nlohmann::json> stats) {
+      if (respond_) respond_(connection, stats.ok() ? json_response(200, *stats) : failure(stats.error()));
+    });
+    return asked.ok() ? deferred() : failure(asked.error());
+  }
   if (operation == "logs" || operation == "console") {
     auto record = registry_.find(name);
     if (!record.ok()) return failure(record.error());

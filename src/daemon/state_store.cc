@@ -19,9 +19,11 @@ namespace {
 
 constexpr size_t kMaxRecordBytes = 1 << 20;
 
-Result<void> write_json(int dir, const char* name, const nlohmann::ordered_json& document) {
+Result<void> write_json(int dir, const char* name, const nlohmann::ordered_json& document,
+                        AtomicFile::Durability durability = AtomicFile::Durability::kSynced) {
   const std::string text = document.dump(2) + "\n";
-  return write_file_atomically(dir, name, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  return write_file_atomically(dir, name, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()), 0600,
+                               durability);
 }
 
 }  // namespace
@@ -55,9 +57,11 @@ Result<void> StateStore::create(const VmRecord& record) {
 }
 
 Result<void> StateStore::save(const VmRecord& record) {
+  // Where the VM is in its life (phase, pid) means nothing after a power
+  // loss, which ends every VM: written atomically, not synced. What was
+  // created (its configuration) was synced by create().
   UniqueFd dir = VMHIVE_TRY(open_vm_dir(record.name));
-  VMHIVE_CHECK(write_json(dir.get(), "config.json", config::vm_spec_to_json(record.spec)));
-  return write_json(dir.get(), "vm.json", record_to_json(record));
+  return write_json(dir.get(), "vm.json", record_to_json(record), AtomicFile::Durability::kAtomicOnly);
 }
 
 std::vector<VmRecord> StateStore::load_all(std::vector<std::string>* warnings) const {
@@ -152,7 +156,9 @@ Result<void> StateStore::adopt_held_dir(const std::string& dir_name, const VmRec
     if (errno == EEXIST) return make_error("a VM named '" + record.name + "' exists already");
     return errno_error("cannot move the held VM's directory to", vm_dir(record.name));
   }
-  return save(record);
+  UniqueFd dir = VMHIVE_TRY(open_vm_dir(record.name));
+  VMHIVE_CHECK(write_json(dir.get(), "config.json", config::vm_spec_to_json(record.spec)));
+  return write_json(dir.get(), "vm.json", record_to_json(record));
 }
 
 void StateStore::sweep_held_dirs() {

@@ -36,6 +36,8 @@ class StateStore {
   // Makes the VM's directory (a name already there is an error) and writes
   // its config.json and vm.json.
   Result<void> create(const VmRecord& record);
+  // The record again (vm.json; the configuration does not change): atomic,
+  // not synced (a VM's phase and pid mean nothing after a power loss).
   Result<void> save(const VmRecord& record);
   // Every VM record found; a directory whose record cannot be read is
   // skipped with a warning in `warnings`.

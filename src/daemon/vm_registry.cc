@@ -412,6 +412,18 @@ Result<void> VmRegistry::remove(const std::string& name, bool force) {
   return {};
 }
 
+Result<void> VmRegistry::vm_stats(const std::string& name, JsonDone done) {
+  ManagedVm* vm = VMHIVE_TRY(managed(name));
+  if (vm->record.phase != VmPhase::kRunning && vm->record.phase != VmPhase::kPaused)
+    return conflict(vm->record, "report the counters of");
+  ask_vm(*vm, R"({"op":"stats"})", kStatsTimeout, [done = std::move(done)](Result<nlohmann::json> reply) {
+    if (!reply.ok()) return done(reply.error());
+    reply->erase("ok");
+    done(std::move(*reply));
+  });
+  return {};
+}
+
 Result<void> VmRegistry::snapshot(const std::string& name, const std::string& dir, bool resume, JsonDone done) {
   ManagedVm* vm = VMHIVE_TRY(managed(name));
   if (vm->record.phase != VmPhase::kRunning && vm->record.phase != VmPhase::kPaused)

@@ -93,6 +93,9 @@ class VmRegistry {
   std::vector<VmRecord> list() const;
   // A VM's record with what its process uses now (inspect).
   Result<nlohmann::ordered_json> inspect(const std::string& name) const;
+  // A running VM's own counters (exits by reason, each device's work), asked
+  // of its process; `done` gets them.
+  Result<void> vm_stats(const std::string& name, JsonDone done);
   // Prometheus text for every VM (GET /metrics).
   std::string metrics() const;
   const StateStore& store() const { return store_; }

@@ -21,14 +21,6 @@ Result<nlohmann::ordered_json> VmRegistry::inspect(const std::string& name) cons
                          {"vcpu_seconds", usage.vcpu_seconds},
                          {"resident_bytes", usage.resident_bytes},
                          {"threads", usage.threads}};
-    if (vm->record.phase != VmPhase::kStopping) {
-      auto reply = control::send_to_each({store_.vm_file(name, "control.sock")}, R"({"op":"stats"})", kStatsTimeout);
-      nlohmann::json stats = reply[0].ok() ? nlohmann::json::parse(*reply[0], nullptr, false) : nlohmann::json();
-      if (stats.is_object() && stats.value("ok", false)) {
-        stats.erase("ok");
-        document["stats"] = std::move(stats);
-      }
-    }
   }
   document["files"] = {{"console_log", store_.vm_file(name, "console.log")},
                        {"vmm_log", store_.vm_file(name, "vmm.log")},

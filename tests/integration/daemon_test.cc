@@ -552,8 +552,9 @@ TEST(DaemonWithGuests, MetricsCountExitsAndDiskTraffic) {
   EXPECT_EQ(daemon.post("/vms/store/console", "v3x").status, 200);
   ASSERT_TRUE(logs_say("disk: verified seed 3")) << daemon.get("/vms/store/logs").body;
 
-  const json stats = daemon.get("/vms/store").document()["stats"];
-  ASSERT_TRUE(stats.is_object()) << daemon.get("/vms/store").body;
+  const json stats = daemon.get("/vms/store/stats").document();
+  ASSERT_TRUE(stats.is_object()) << daemon.get("/vms/store/stats").body;
+  EXPECT_FALSE(daemon.get("/vms/store").document().contains("stats")) << "inspect does not wait for the VM";
   EXPECT_GT(stats["exits"]["mmio"].get<uint64_t>() + stats["exits"]["io"].get<uint64_t>(), 0u) << stats.dump();
   ASSERT_EQ(stats["devices"].size(), 1u) << stats.dump();
   const json& blk = stats["devices"][0];
@@ -577,6 +578,8 @@ TEST(DaemonWithGuests, MetricsCountExitsAndDiskTraffic) {
   EXPECT_EQ(daemon.wait_for_phase("store", "exited")["exit"]["reason"], "stopped");
   // An exited VM has no counters to give, and the metrics do not wait for it.
   EXPECT_EQ(daemon.get("/metrics").body.find("vmhive_vm_disk_"), std::string::npos);
+  EXPECT_EQ(daemon.get("/vms/store/stats").status, 409);
+  EXPECT_EQ(daemon.get("/vms/nobody/stats").status, 404);
 }
 
 TEST(DaemonWithGuests, SnapshotThenRestoreAndCloneThroughTheApi) {
