@@ -124,10 +124,16 @@ http::Response DaemonApi::route(const http::Request& request, http::ConnectionId
   if (path == "/" && method == "GET")
     return json_response(200, {{"name", "vmhived"}, {"version", kDaemonVersion}, {"vms", registry_.list().size()}});
   if (path == "/metrics" && method == "GET") {
-    http::Response response;
-    response.content_type = "text/plain; version=0.0.4";
-    response.body = registry_.metrics();
-    return response;
+    const auto as_text = [](std::string text) {
+      http::Response response;
+      response.content_type = "text/plain; version=0.0.4";
+      response.body = std::move(text);
+      return response;
+    };
+    auto now = registry_.metrics([this, connection, as_text](std::string text) {
+      if (respond_) respond_(connection, as_text(std::move(text)));
+    });
+    return now ? as_text(std::move(*now)) : deferred();
   }
   if (path == "/events" && method == "GET") {
     event_streams_.insert(connection);

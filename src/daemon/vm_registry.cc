@@ -36,8 +36,12 @@ Error conflict(const VmRecord& record, const std::string& what) {
 Result<nlohmann::json> reply_members(const std::string& reply) {
   const nlohmann::json document = nlohmann::json::parse(reply, nullptr, false);
   if (document.is_discarded() || !document.is_object()) return make_error("the VM's control socket answered garbage");
-  if (document.value("ok", false)) return document;
-  return make_error(ErrorKind::kConflict, document.value("error", std::string("the VM refused the request")));
+  // A VM process is not trusted to answer well: no member is read as a type it is not.
+  const auto ok = document.find("ok");
+  if (ok != document.end() && ok->is_boolean() && ok->get<bool>()) return document;
+  const auto error = document.find("error");
+  return make_error(ErrorKind::kConflict, error != document.end() && error->is_string() ? error->get<std::string>()
+                                                                                     : "the VM refused the request");
 }
 
 // Why a process ended, from how it ended and the last line it wrote.
@@ -306,13 +310,14 @@ LaunchSpec VmRegistry::launch_spec(const VmRecord& record) const {
 }
 
 void VmRegistry::ask_vm(const ManagedVm& vm, std::string request, std::chrono::milliseconds timeout,
-                        std::function<void(Result<nlohmann::json>)> done) {
+                        std::function<void(Result<nlohmann::json>)> done, bool wait_for_socket) {
   // A VM that has just been started binds its control socket once its
-  // machine is built: until then the request waits for it.
+  // machine is built: until then the request waits for it (unless told
+  // not to; ended() fails what is still waiting for a VM that has gone).
   pending_.push_back(PendingControl{
       vm.record.name, vm.process->pid(),
       control::PendingRequest(store_.vm_file(vm.record.name, "control.sock"), std::move(request),
-                              Clock::now() + timeout, /*wait_for_socket=*/true),
+                              Clock::now() + timeout, wait_for_socket),
       std::move(done)});
 }
 
@@ -476,7 +481,7 @@ int VmRegistry::poll_timeout_ms() const {
   std::optional<Clock::time_point> first;
   for (const auto& [name, vm] : vms_)
     if (vm.process && vm.stop_deadline && (!first || *vm.stop_deadline < *first)) first = vm.stop_deadline;
-  int timeout = -1;
+  int timeout = abandoned_.empty() ? -1 : 0;
   if (first) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*first - Clock::now()).count();
     timeout = static_cast<int>(std::clamp<int64_t>(left + 1, 0, 60000));
@@ -494,6 +499,17 @@ int VmRegistry::poll_timeout_ms() const {
 }
 
 void VmRegistry::ended(ManagedVm& vm) {
+  // Requests still waiting for this process will get no answer from it,
+  // and must never reach a later process of the same VM.
+  const pid_t pid = vm.process->pid();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->vm != vm.record.name || it->pid != pid) {
+      ++it;
+      continue;
+    }
+    abandoned_.push_back(std::move(it->done));
+    it = pending_.erase(it);
+  }
   const ProcessEnd end = vm.process->reap();
   const std::string message = confinement::name_system_call_in(last_line_of(store_.vm_file(vm.record.name, "vmm.log")));
   const std::string reason = reason_for(end, message, vm.stop_requested);
@@ -527,6 +543,9 @@ void VmRegistry::after_poll(std::span<const pollfd> polled) {
   // Answers (or failures, or deadlines) of requests to VMs. The callbacks
   // run after the walk: they may change the VMs, never the pending list.
   std::vector<std::pair<std::function<void(Result<nlohmann::json>)>, Result<nlohmann::json>>> finished;
+  for (JsonDone& done : abandoned_)
+    finished.emplace_back(std::move(done), make_error(ErrorKind::kConflict, "the VM ended before it answered"));
+  abandoned_.clear();
   const auto now = Clock::now();
   for (auto it = pending_.begin(); it != pending_.end();) {
     const int fd = it->request.fd();
@@ -539,7 +558,13 @@ void VmRegistry::after_poll(std::span<const pollfd> polled) {
     finished.emplace_back(std::move(it->done), reply->ok() ? reply_members(**reply) : Result<nlohmann::json>(reply->error()));
     it = pending_.erase(it);
   }
-  for (auto& [done, result] : finished) done(std::move(result));
+  for (auto& [done, result] : finished) {
+    try {
+      done(std::move(result));
+    } catch (const std::exception& error) {  // a JSON surprise from a VM must not end the daemon
+      events_.record("", "error", {{"message", std::string("answering a VM's reply: ") + error.what()}});
+    }
+  }
   for (auto& [name, vm] : vms_)
     if (vm.process && vm.stop_deadline && *vm.stop_deadline <= now) escalate_stop(vm);
 }

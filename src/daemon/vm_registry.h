@@ -96,8 +96,9 @@ class VmRegistry {
   // A running VM's own counters (exits by reason, each device's work), asked
   // of its process; `done` gets them.
   Result<void> vm_stats(const std::string& name, JsonDone done);
-  // Prometheus text for every VM (GET /metrics).
-  std::string metrics() const;
+  // Prometheus text for every VM (GET /metrics): at once when no VM has to
+  // be asked for its counters, else nullopt and `done` gets it later.
+  std::optional<std::string> metrics(std::function<void(std::string)> done);
   const StateStore& store() const { return store_; }
 
   // The event loop's part: pidfds to poll, the next stop deadline, and what
@@ -129,7 +130,8 @@ class VmRegistry {
     control::PendingRequest request;
     JsonDone done;  // the reply's members (reply_members), or the error
   };
-  void ask_vm(const ManagedVm& vm, std::string request, std::chrono::milliseconds timeout, JsonDone done);
+  void ask_vm(const ManagedVm& vm, std::string request, std::chrono::milliseconds timeout, JsonDone done,
+              bool wait_for_socket = true);
   ManagedVm* still_running(const std::string& name, pid_t pid);
   std::optional<VmRecord> switch_state(ManagedVm& vm, const char* op, VmPhase phase, const char* event,
                                        RecordDone done);
@@ -141,11 +143,10 @@ class VmRegistry {
   Result<VmRecord> start_held(const std::string& name, RestoreSource source, std::map<std::string, std::string> labels,
                               HeldVm held, const std::string& pool);
   void save_pools();
-  // vm_registry_reports.cc: every running VM's answer to a stats request
-  // (asked of all at once; one that does not answer in time is left out),
-  // and the metrics made of them.
-  std::vector<std::pair<std::string, nlohmann::json>> running_vm_stats() const;
-  void append_vm_stats_metrics(std::string& text) const;
+  // vm_registry_reports.cc: the metrics /proc gives, and those made of the
+  // VMs' answers to a stats request (a VM that did not answer is left out).
+  std::string usage_metrics() const;
+  static std::string stats_metrics(const std::vector<std::pair<std::string, nlohmann::json>>& stats);
 
   StateStore& store_;
   EventLog& events_;
@@ -153,6 +154,7 @@ class VmRegistry {
   std::map<std::string, ManagedVm> vms_;
   std::map<std::string, std::unique_ptr<ClonePool>> pools_;  // destroyed first: held VMs let go
   std::list<PendingControl> pending_;
+  std::vector<JsonDone> abandoned_;  // their VM ended: answered by the next after_poll()
 };
 
 }  // namespace vmhive::daemon

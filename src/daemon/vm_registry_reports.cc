@@ -5,11 +5,6 @@
 #include "control/control_client.h"
 
 namespace vmhive::daemon {
-namespace {
-
-constexpr size_t kStatsBatch = 256;  // VMs asked for their counters at once
-
-}  // namespace
 
 Result<nlohmann::ordered_json> VmRegistry::inspect(const std::string& name) const {
   const ManagedVm* vm = VMHIVE_TRY(managed(name));
@@ -28,7 +23,7 @@ Result<nlohmann::ordered_json> VmRegistry::inspect(const std::string& name) cons
   return document;
 }
 
-std::string VmRegistry::metrics() const {
+std::string VmRegistry::usage_metrics() const {
   std::string text;
   const auto family = [&](const char* metric, const char* type, const char* help) {
     text += std::string("# HELP ") + metric + " " + help + "\n# TYPE " + metric + " " + type + "\n";
@@ -50,35 +45,41 @@ std::string VmRegistry::metrics() const {
   per_vm("vmhive_vm_vcpu_seconds_total", [](const ManagedVm&, const ProcessUsage& usage) { return usage.vcpu_seconds; });
   family("vmhive_vm_resident_bytes", "gauge", "resident memory of the VM's process");
   per_vm("vmhive_vm_resident_bytes", [](const ManagedVm&, const ProcessUsage& usage) { return usage.resident_bytes; });
-  append_vm_stats_metrics(text);
   family("vmhive_vms", "gauge", "VMs the daemon manages");
   text += "vmhive_vms " + std::to_string(vms_.size()) + "\n";
   return text;
 }
 
-std::vector<std::pair<std::string, nlohmann::json>> VmRegistry::running_vm_stats() const {
-  std::vector<std::string> names, sockets;
-  for (const auto& [name, vm] : vms_) {
-    if (!vm.process || vm.record.phase == VmPhase::kStopping) continue;
-    names.push_back(name);
-    sockets.push_back(store_.vm_file(name, "control.sock"));
+std::optional<std::string> VmRegistry::metrics(std::function<void(std::string)> done) {
+  // What /proc tells is read now; what the VMs count themselves is asked of
+  // all running VMs at once, answered through the loop within one deadline.
+  struct Collection {
+    std::string text;
+    std::vector<std::pair<std::string, nlohmann::json>> stats;  // the VMs that answered
+    size_t left = 0;
+    std::function<void(std::string)> done;
+  };
+  auto collection = std::make_shared<Collection>();
+  collection->text = usage_metrics();
+  collection->done = std::move(done);
+  std::vector<const ManagedVm*> asked;
+  for (const auto& [name, vm] : vms_)
+    if (vm.process && (vm.record.phase == VmPhase::kRunning || vm.record.phase == VmPhase::kPaused)) asked.push_back(&vm);
+  if (asked.empty()) return collection->text + stats_metrics({});
+  collection->left = asked.size();
+  for (const ManagedVm* vm : asked) {
+    const std::string name = vm->record.name;
+    ask_vm(*vm, R"({"op":"stats"})", kStatsTimeout,
+           [collection, name](Result<nlohmann::json> reply) {
+             if (reply.ok()) collection->stats.emplace_back(name, std::move(*reply));
+             if (--collection->left != 0) return;
+             std::sort(collection->stats.begin(), collection->stats.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+             collection->done(collection->text + stats_metrics(collection->stats));
+           },
+           /*wait_for_socket=*/false);
   }
-  // In batches, so that the sockets open at once stay well under the fd limit.
-  std::vector<Result<std::string>> replies;
-  replies.reserve(sockets.size());
-  for (size_t first = 0; first < sockets.size(); first += kStatsBatch) {
-    const std::vector<std::string> batch(sockets.begin() + static_cast<std::ptrdiff_t>(first),
-                                         sockets.begin() + static_cast<std::ptrdiff_t>(std::min(sockets.size(), first + kStatsBatch)));
-    for (auto& reply : control::send_to_each(batch, R"({"op":"stats"})", kStatsTimeout)) replies.push_back(std::move(reply));
-  }
-  std::vector<std::pair<std::string, nlohmann::json>> stats;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (!replies[i].ok()) continue;
-    nlohmann::json reply = nlohmann::json::parse(*replies[i], nullptr, false);
-    if (reply.is_discarded() || !reply.is_object() || !reply.value("ok", false)) continue;
-    stats.emplace_back(names[i], std::move(reply));
-  }
-  return stats;
+  return std::nullopt;
 }
 
 namespace {
@@ -121,8 +122,8 @@ constexpr DeviceMetric kDeviceMetrics[] = {
 
 }  // namespace
 
-void VmRegistry::append_vm_stats_metrics(std::string& text) const {
-  const auto stats = running_vm_stats();
+std::string VmRegistry::stats_metrics(const std::vector<std::pair<std::string, nlohmann::json>>& stats) {
+  std::string text;
   text += "# HELP vmhive_vm_exits_total vCPU exits to the VMM by reason (running VMs that answered)\n"
           "# TYPE vmhive_vm_exits_total counter\n";
   for (const auto& [name, reply] : stats) {
@@ -138,7 +139,9 @@ void VmRegistry::append_vm_stats_metrics(std::string& text) const {
       const auto devices = reply.find("devices");
       if (devices == reply.end() || !devices->is_array()) continue;
       for (const nlohmann::json& device : *devices) {
-        if (!device.is_object() || device.value("kind", std::string()) != family.kind) continue;
+        if (!device.is_object()) continue;
+        const auto kind = device.find("kind");
+        if (kind == device.end() || !kind->is_string() || kind->get<std::string>() != family.kind) continue;
         sample(samples, family.metric,
                "vm=\"" + name + "\"," + family.label + "=\"" + std::to_string(counter_of(device, "index")) + "\"",
                counter_of(device, family.member));
@@ -148,6 +151,7 @@ void VmRegistry::append_vm_stats_metrics(std::string& text) const {
     text += std::string("# HELP ") + family.metric + " " + family.help + "\n# TYPE " + family.metric + " counter\n" +
             samples;
   }
+  return text;
 }
 
 }  // namespace vmhive::daemon

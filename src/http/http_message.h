@@ -38,8 +38,9 @@ struct Response {
   bool stream = false;
   // The answer comes later: the owner calls HttpServer::respond(connection
   // id) when it has it (a VM that has to answer first, say). Meanwhile the
-  // connection waits without a deadline of its own and reads nothing more;
-  // a client that goes away is dropped, and a late respond() is ignored.
+  // connection waits without a deadline of its own and reads nothing more
+  // (a client that went away is found when the answer is written); a
+  // respond() for a connection that is gone is ignored.
   bool deferred = false;
 };
 

@@ -112,10 +112,13 @@ const std::string& HttpServer::path() const { return state_->listener.path(); }
 void HttpServer::add_poll_fds(std::vector<pollfd>& fds) const {
   fds.push_back({state_->listener.fd(), POLLIN, 0});
   for (const auto& [id, connection] : state_->connections) {
+    // A deferred request is not polled at all (its close would make poll
+    // return at once until the answer): a client that went away is found
+    // when the answer is written, and a connection holds its place in
+    // max_connections until then, which bounds what clients can leave waiting.
+    if (connection.phase == Phase::kDeferred) continue;
     short events = connection.out.empty() ? 0 : POLLOUT;
-    // A request, or a streaming client going away; a deferred one is only
-    // watched for its close (POLLHUP comes unasked).
-    if (connection.phase != Phase::kReplying && connection.phase != Phase::kDeferred) events |= POLLIN;
+    if (connection.phase != Phase::kReplying) events |= POLLIN;  // a request, or a streaming client going away
     fds.push_back({connection.fd.get(), events, 0});
   }
 }
@@ -229,13 +232,9 @@ bool HttpServer::State::advance(ConnectionId id, Connection& connection, const H
       if (!still_there(connection)) return false;
       return !(connection.stream_ended && connection.out.empty());
     }
-    if (connection.phase == Phase::kDeferred) {
-      // Only its close matters now; bytes it sent ahead (its next request)
-      // stay in the socket for after the answer.
-      char peek;
-      const ssize_t count = ::recv(connection.fd.get(), &peek, 1, MSG_PEEK | MSG_DONTWAIT);
-      return !(count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR));
-    }
+    // Waiting for its answer; bytes it sent ahead (its next request, or the
+    // end of a client that half-closed) stay in the socket until then.
+    if (connection.phase == Phase::kDeferred) return true;
     if (!connection.out.empty()) return true;  // more when the client takes it
     if (connection.phase == Phase::kReplying) {
       if (connection.close_after_reply) return false;
