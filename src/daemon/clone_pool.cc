@@ -52,6 +52,9 @@ Result<PoolSpec> pool_spec_from_json(const nlohmann::json& document) {
   }
   if (auto named = config::check_name(spec.name); !named.ok())
     return make_error(ErrorKind::kInvalid, "name: " + named.error().message);
+  if (spec.name.size() > kMaxPoolNameLength)
+    return make_error(ErrorKind::kInvalid, "name: at most " + std::to_string(kMaxPoolNameLength) +
+                                               " characters (its held VMs are named <name>.<n>)");
   if (!has_snapshot) return make_error(ErrorKind::kInvalid, "snapshot: the snapshot directory's absolute path is needed");
   return spec;
 }

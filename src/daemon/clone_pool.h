@@ -29,6 +29,7 @@
 namespace vmhive::daemon {
 
 inline constexpr unsigned kMaxPoolSize = 256;
+inline constexpr size_t kMaxPoolNameLength = 40;  // room for ".<n>" within a name's 64 characters
 
 struct PoolSpec {
   std::string name;                // config::check_name

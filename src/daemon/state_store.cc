@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +34,12 @@ Result<StateStore> StateStore::open(const std::string& root) {
   if (!root_fd.ok()) return with_context("--state-dir", root_fd.error());
   auto vms_fd = ensure_private_directory(root + "/vms");
   if (!vms_fd.ok()) return with_context("--state-dir", vms_fd.error());
+  // One daemon per state directory: a second would sweep the first's held
+  // VMs and write over its records. The lock goes with the process.
+  if (::flock(root_fd->get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return make_error("--state-dir " + root + ": another vmhived uses it");
+    return errno_error("--state-dir: cannot lock", root);
+  }
   auto held_fd = ensure_private_directory(root + "/held");
   if (!held_fd.ok()) return with_context("--state-dir", held_fd.error());
   return StateStore(root, std::move(*root_fd), std::move(*vms_fd), std::move(*held_fd));
@@ -156,9 +163,14 @@ Result<void> StateStore::adopt_held_dir(const std::string& dir_name, const VmRec
     if (errno == EEXIST) return make_error("a VM named '" + record.name + "' exists already");
     return errno_error("cannot move the held VM's directory to", vm_dir(record.name));
   }
-  UniqueFd dir = VMHIVE_TRY(open_vm_dir(record.name));
-  VMHIVE_CHECK(write_json(dir.get(), "config.json", config::vm_spec_to_json(record.spec)));
-  return write_json(dir.get(), "vm.json", record_to_json(record));
+  auto written = [&]() -> Result<void> {
+    UniqueFd dir = VMHIVE_TRY(open_vm_dir(record.name));
+    VMHIVE_CHECK(write_json(dir.get(), "config.json", config::vm_spec_to_json(record.spec)));
+    return write_json(dir.get(), "vm.json", record_to_json(record));
+  }();
+  // Without its record the directory is no VM: it goes back, for the caller to remove.
+  if (!written.ok()) (void)::renameat2(vms_fd_.get(), record.name.c_str(), held_fd_.get(), dir_name.c_str(), RENAME_NOREPLACE);
+  return written;
 }
 
 void StateStore::sweep_held_dirs() {

@@ -88,14 +88,20 @@ Result<std::unique_ptr<VmRegistry>> VmRegistry::open(StateStore& store, EventLog
   if (!pools.ok() || !(pools->is_null() || pools->is_array())) {
     if (warnings) warnings->push_back("ignoring pools.json: " + (pools.ok() ? std::string("not an array") : pools.error().message));
   } else if (pools->is_array()) {
+    // A pool that cannot be set up now (its snapshot on a mount not there
+    // yet, say) is kept in pools.json and listed with its error, never dropped.
+    registry->loading_pools_ = true;
     for (const nlohmann::json& entry : *pools) {
       auto spec = pool_spec_from_json(entry);
-      if (!spec.ok()) {
-        if (warnings) warnings->push_back("ignoring a pool in pools.json: " + spec.error().message);
-        continue;
-      }
-      (void)registry->put_pool(std::move(*spec));
+      auto set = spec.ok() ? registry->put_pool(*spec) : Result<nlohmann::ordered_json>(spec.error());
+      if (set.ok()) continue;
+      if (warnings) warnings->push_back("pool in pools.json not set up: " + set.error().message);
+      const std::string name = entry.is_object() && entry.contains("name") && entry["name"].is_string()
+                                   ? entry["name"].get<std::string>()
+                                   : "pool-" + std::to_string(registry->unset_pools_.size());
+      registry->unset_pools_[name] = {entry, set.error().message};
     }
+    registry->loading_pools_ = false;
   }
   return registry;
 }
@@ -121,13 +127,15 @@ Result<nlohmann::ordered_json> VmRegistry::put_pool(PoolSpec spec) {
   pool->refill();
   nlohmann::ordered_json described = pool->describe();
   pools_[name] = std::move(pool);
-  save_pools();
+  unset_pools_.erase(name);
+  if (!loading_pools_) save_pools();
   events_.record("", "pool_set", described);
   return described;
 }
 
 Result<void> VmRegistry::remove_pool(const std::string& name) {
-  if (pools_.erase(name) == 0) return make_error(ErrorKind::kNotFound, "no pool named '" + name + "'");
+  if (pools_.erase(name) + unset_pools_.erase(name) == 0)
+    return make_error(ErrorKind::kNotFound, "no pool named '" + name + "'");
   save_pools();
   events_.record("", "pool_removed", {{"name", name}});
   return {};
@@ -135,19 +143,24 @@ Result<void> VmRegistry::remove_pool(const std::string& name) {
 
 Result<nlohmann::ordered_json> VmRegistry::describe_pool(const std::string& name) const {
   const auto found = pools_.find(name);
-  if (found == pools_.end()) return make_error(ErrorKind::kNotFound, "no pool named '" + name + "'");
-  return found->second->describe();
+  if (found != pools_.end()) return found->second->describe();
+  const auto unset = unset_pools_.find(name);
+  if (unset == unset_pools_.end()) return make_error(ErrorKind::kNotFound, "no pool named '" + name + "'");
+  return nlohmann::ordered_json{{"name", name}, {"saved", unset->second.first}, {"error", unset->second.second}};
 }
 
 nlohmann::ordered_json VmRegistry::describe_pools() const {
   nlohmann::ordered_json pools = nlohmann::ordered_json::array();
   for (const auto& [name, pool] : pools_) pools.push_back(pool->describe());
+  for (const auto& [name, unset] : unset_pools_)
+    pools.push_back({{"name", name}, {"saved", unset.first}, {"error", unset.second}});
   return pools;
 }
 
 void VmRegistry::save_pools() {
   nlohmann::ordered_json pools = nlohmann::ordered_json::array();
   for (const auto& [name, pool] : pools_) pools.push_back(pool_spec_to_json(pool->spec()));
+  for (const auto& [name, unset] : unset_pools_) pools.push_back(nlohmann::ordered_json::parse(unset.first.dump()));
   if (auto saved = store_.save_pools(pools); !saved.ok())
     events_.record("", "error", {{"message", "cannot save pools.json: " + saved.error().message}});
 }
@@ -330,6 +343,7 @@ VmRegistry::ManagedVm* VmRegistry::still_running(const std::string& name, pid_t 
 
 Result<std::optional<VmRecord>> VmRegistry::pause(const std::string& name, RecordDone done) {
   ManagedVm* vm = VMHIVE_TRY(managed(name));
+  if (vm->switching) return make_error(ErrorKind::kConflict, "a pause or resume of VM '" + name + "' is under way");
   if (vm->record.phase == VmPhase::kPaused) return std::optional<VmRecord>(vm->record);
   if (vm->record.phase != VmPhase::kRunning) return conflict(vm->record, "pause");
   return switch_state(*vm, "pause", VmPhase::kPaused, "paused", std::move(done));
@@ -337,6 +351,7 @@ Result<std::optional<VmRecord>> VmRegistry::pause(const std::string& name, Recor
 
 Result<std::optional<VmRecord>> VmRegistry::resume(const std::string& name, RecordDone done) {
   ManagedVm* vm = VMHIVE_TRY(managed(name));
+  if (vm->switching) return make_error(ErrorKind::kConflict, "a pause or resume of VM '" + name + "' is under way");
   if (vm->record.phase == VmPhase::kRunning) return std::optional<VmRecord>(vm->record);
   if (vm->record.phase != VmPhase::kPaused) return conflict(vm->record, "resume");
   return switch_state(*vm, "resume", VmPhase::kRunning, "resumed", std::move(done));
@@ -346,10 +361,12 @@ std::optional<VmRecord> VmRegistry::switch_state(ManagedVm& vm, const char* op, 
                                                  RecordDone done) {
   const std::string name = vm.record.name;
   const pid_t pid = vm.process->pid();
+  vm.switching = true;
   ask_vm(vm, nlohmann::json{{"op", op}}.dump(), kControlTimeout,
          [this, name, pid, phase, event, done = std::move(done)](Result<nlohmann::json> reply) {
-           if (!reply.ok()) return done(reply.error());
            ManagedVm* asked = still_running(name, pid);
+           if (asked != nullptr) asked->switching = false;
+           if (!reply.ok()) return done(reply.error());
            if (asked == nullptr) return done(make_error(ErrorKind::kConflict, "VM '" + name + "' ended meanwhile"));
            if (asked->record.phase == VmPhase::kRunning || asked->record.phase == VmPhase::kPaused) {
              asked->record.phase = phase;
@@ -510,6 +527,7 @@ void VmRegistry::ended(ManagedVm& vm) {
     abandoned_.push_back(std::move(it->done));
     it = pending_.erase(it);
   }
+  vm.switching = false;
   const ProcessEnd end = vm.process->reap();
   const std::string message = confinement::name_system_call_in(last_line_of(store_.vm_file(vm.record.name, "vmm.log")));
   const std::string reason = reason_for(end, message, vm.stop_requested);

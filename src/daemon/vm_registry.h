@@ -115,6 +115,7 @@ class VmRegistry {
     std::optional<std::chrono::steady_clock::time_point> stop_deadline;  // next escalation of a stop
     int stop_escalations = 0;
     bool stop_requested = false;
+    bool switching = false;  // a pause or resume has been asked of the VM and not answered yet
   };
 
   VmRegistry(StateStore& store, EventLog& events, RegistryOptions options)
@@ -154,7 +155,10 @@ class VmRegistry {
   std::map<std::string, ManagedVm> vms_;
   std::map<std::string, std::unique_ptr<ClonePool>> pools_;  // destroyed first: held VMs let go
   std::list<PendingControl> pending_;
-  std::vector<JsonDone> abandoned_;  // their VM ended: answered by the next after_poll()
+  std::vector<JsonDone> abandoned_;
+  // pools.json entries that could not be set up when the daemon started: kept, with why.
+  std::map<std::string, std::pair<nlohmann::json, std::string>> unset_pools_;
+  bool loading_pools_ = false;  // their VM ended: answered by the next after_poll()
 };
 
 }  // namespace vmhive::daemon

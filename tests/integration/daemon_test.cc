@@ -414,6 +414,37 @@ TEST(Daemon, SurvivesManyConnectionsAndClientsThatGoAway) {
   EXPECT_EQ(daemon.get("/vms").status, 200);
 }
 
+// A pool that cannot be set up when the daemon starts (its snapshot not
+// there yet) stays in pools.json, listed with its error, until removed; and
+// a second daemon on the same state directory is refused.
+TEST(Daemon, PoolsThatCannotBeSetUpAreKeptAndOneDaemonOwnsTheState) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  const RunResult second = run_program(vmhived_binary(), {"--socket", daemon.dir() + "/other.sock", "--state-dir",
+                                                          daemon.dir() + "/state"}, 30s);
+  EXPECT_NE(second.status, 0);
+  EXPECT_NE(second.errors.find("another vmhived uses it"), std::string::npos) << describe(second);
+  EXPECT_EQ(daemon.get("/").status, 200) << "the first goes on serving";
+
+  daemon.kill_daemon(SIGTERM);
+  const std::string pools = daemon.dir() + "/state/pools.json";
+  std::ofstream(pools) << R"([{"name": "later", "snapshot": "/nonexistent/snap", "disks": [], "size": 2}])";
+  daemon.start();
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  const json listed = daemon.get("/pools").document();
+  ASSERT_EQ(listed.size(), 1u) << listed.dump();
+  EXPECT_EQ(listed[0]["name"], "later");
+  EXPECT_NE(listed[0]["error"].get<std::string>().find("/nonexistent/snap"), std::string::npos) << listed.dump();
+  std::stringstream kept;
+  kept << std::ifstream(pools).rdbuf();
+  EXPECT_NE(kept.str().find("later"), std::string::npos) << "still in pools.json: " << kept.str();
+  EXPECT_EQ(daemon.request("DELETE", "/pools/later").status, 204);
+  EXPECT_EQ(daemon.get("/pools").document().size(), 0u);
+  std::stringstream removed;
+  removed << std::ifstream(pools).rdbuf();
+  EXPECT_EQ(removed.str().find("later"), std::string::npos) << removed.str();
+}
+
 TEST(Daemon, JailOptionsAreCheckedAndAJailedVmIsRemovedWhole) {
   const RunResult lonely_user = run_program(vmhived_binary(), {"--jail-user", "65534", "--socket", "/nonexistent/s"}, 30s);
   EXPECT_EQ(lonely_user.status, 2) << describe(lonely_user);

@@ -89,8 +89,9 @@ TEST_F(StateStoreTest, KeepsRecordsPrivateAndFindsThemAgain) {
   ASSERT_EQ(::stat(store->vm_file("web-1", "config.json").c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0600u);
 
+  store = make_error("closed");  // as a daemon that ended: its lock goes with it
   auto reopened = StateStore::open(root_);
-  ASSERT_TRUE(reopened.ok());
+  ASSERT_TRUE(reopened.ok()) << reopened.error().message;
   std::vector<std::string> warnings;
   auto records = reopened->load_all(&warnings);
   ASSERT_EQ(records.size(), 2u);
@@ -155,6 +156,8 @@ TEST_F(StateStoreTest, AHeldDirectoryMovesToItsVmAndNeverOverAnother) {
   std::ofstream(store->held_file("web.0", "console.log")) << "booted\n";
   EXPECT_FALSE(store->make_held_dir("web.0").ok());
   EXPECT_FALSE(store->make_held_dir("../vms").ok());
+  PoolSpec long_name{std::string(41, 'p'), "/s", {}, 1};
+  EXPECT_FALSE(pool_spec_from_json(pool_spec_to_json(long_name)).ok()) << "no room for .<n>";
   ASSERT_TRUE(store->adopt_held_dir("web.0", record_named("web-1")).ok());
   EXPECT_TRUE(std::filesystem::exists(store->vm_file("web-1", "console.log")));
   EXPECT_TRUE(std::filesystem::exists(store->vm_file("web-1", "vm.json")));
@@ -172,6 +175,17 @@ TEST_F(StateStoreTest, AHeldDirectoryMovesToItsVmAndNeverOverAnother) {
   store->sweep_held_dirs();
   EXPECT_FALSE(std::filesystem::exists(store->held_dir("web.2")));
   EXPECT_TRUE(std::filesystem::exists(store->held_dir("web.3") + "/planted"));
+}
+
+TEST_F(StateStoreTest, OneDaemonPerStateDirectory) {
+  {
+    auto first = StateStore::open(root_);
+    ASSERT_TRUE(first.ok());
+    auto second = StateStore::open(root_);
+    ASSERT_FALSE(second.ok());
+    EXPECT_NE(second.error().message.find("another vmhived uses it"), std::string::npos) << second.error().message;
+  }
+  EXPECT_TRUE(StateStore::open(root_).ok()) << "the lock goes with the store";
 }
 
 TEST_F(StateStoreTest, PoolsAreKeptAndABrokenFileIsAnError) {
