@@ -21,7 +21,7 @@ class InertController : public vmhive::control::VmController {
   }
   void stop() override {}
   vmhive::control::VmStatus status() const override { return {}; }
-  vmhive::control::VmStats stats() const override { return {{{"io", 1}}, {{"virtio-blk", 0, 1, 2, 3, 4, 5, 6}}}; }
+  vmhive::control::VmStats stats() const override { return {0.5, {{"io", 1}}, {{"virtio-blk", 0, 1, 2, 3, 4, 5, 6}}}; }
 };
 
 constexpr size_t kLimit = 1024;

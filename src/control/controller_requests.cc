@@ -32,7 +32,7 @@ ordered_json stats_members(const VmStats& stats) {
                        {"out_bytes", device.out_bytes},
                        {"other_requests", device.other_requests},
                        {"failed", device.failed}});
-  return ordered_json{{"exits", std::move(exits)}, {"devices", std::move(devices)}};
+  return ordered_json{{"vcpu_seconds", stats.vcpu_seconds}, {"exits", std::move(exits)}, {"devices", std::move(devices)}};
 }
 
 }  // namespace

@@ -43,6 +43,7 @@ struct DeviceStats {
 // What a running VM has done: vCPU exits by reason, and each device's work.
 // Counted since the VM process started.
 struct VmStats {
+  double vcpu_seconds = 0;  // host CPU time of the vCPU threads
   std::vector<std::pair<std::string, uint64_t>> exits;
   std::vector<DeviceStats> devices;
 };

@@ -81,6 +81,9 @@ struct ProcessUsage {
   uint32_t threads = 0;
 };
 ProcessUsage process_usage(pid_t pid);
+// The cheap part of it, from /proc/<pid>/stat alone: CPU time, resident
+// memory and threads of the process itself (no vCPU time, no children).
+ProcessUsage process_stat_usage(pid_t pid);
 
 // The last `bytes` of a file (empty if it cannot be read; a link is not followed).
 std::string tail_of(const std::string& path, size_t bytes);

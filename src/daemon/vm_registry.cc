@@ -331,7 +331,13 @@ void VmRegistry::ask_vm(const ManagedVm& vm, std::string request, std::chrono::m
       vm.record.name, vm.process->pid(),
       control::PendingRequest(store_.vm_file(vm.record.name, "control.sock"), std::move(request),
                               Clock::now() + timeout, wait_for_socket),
-      std::move(done)});
+      std::move(done)});  // Sent now (the VM starts on its answer while the caller goes on); the
+  // answer is collected by after_poll().
+  if (auto failed = pending_.back().request.advance()) {
+    settled_.emplace_back(std::move(pending_.back().done),
+                          failed->ok() ? reply_members(**failed) : Result<nlohmann::json>(failed->error()));
+    pending_.pop_back();
+  }
 }
 
 // The VM `name` still runs as the process `pid` that was asked.
@@ -498,7 +504,7 @@ int VmRegistry::poll_timeout_ms() const {
   std::optional<Clock::time_point> first;
   for (const auto& [name, vm] : vms_)
     if (vm.process && vm.stop_deadline && (!first || *vm.stop_deadline < *first)) first = vm.stop_deadline;
-  int timeout = abandoned_.empty() ? -1 : 0;
+  int timeout = settled_.empty() ? -1 : 0;
   if (first) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*first - Clock::now()).count();
     timeout = static_cast<int>(std::clamp<int64_t>(left + 1, 0, 60000));
@@ -524,7 +530,7 @@ void VmRegistry::ended(ManagedVm& vm) {
       ++it;
       continue;
     }
-    abandoned_.push_back(std::move(it->done));
+    settled_.emplace_back(std::move(it->done), make_error(ErrorKind::kConflict, "the VM ended before it answered"));
     it = pending_.erase(it);
   }
   vm.switching = false;
@@ -561,9 +567,8 @@ void VmRegistry::after_poll(std::span<const pollfd> polled) {
   // Answers (or failures, or deadlines) of requests to VMs. The callbacks
   // run after the walk: they may change the VMs, never the pending list.
   std::vector<std::pair<std::function<void(Result<nlohmann::json>)>, Result<nlohmann::json>>> finished;
-  for (JsonDone& done : abandoned_)
-    finished.emplace_back(std::move(done), make_error(ErrorKind::kConflict, "the VM ended before it answered"));
-  abandoned_.clear();
+  for (auto& settled : settled_) finished.push_back(std::move(settled));
+  settled_.clear();
   const auto now = Clock::now();
   for (auto it = pending_.begin(); it != pending_.end();) {
     const int fd = it->request.fd();

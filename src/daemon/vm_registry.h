@@ -146,7 +146,7 @@ class VmRegistry {
   void save_pools();
   // vm_registry_reports.cc: the metrics /proc gives, and those made of the
   // VMs' answers to a stats request (a VM that did not answer is left out).
-  std::string usage_metrics() const;
+  std::string usage_metrics(const std::map<std::string, double>& vcpu_seconds) const;
   static std::string stats_metrics(const std::vector<std::pair<std::string, nlohmann::json>>& stats);
 
   StateStore& store_;
@@ -155,7 +155,9 @@ class VmRegistry {
   std::map<std::string, ManagedVm> vms_;
   std::map<std::string, std::unique_ptr<ClonePool>> pools_;  // destroyed first: held VMs let go
   std::list<PendingControl> pending_;
-  std::vector<JsonDone> abandoned_;
+  // Requests settled outside the loop's walk (their VM ended, or they failed
+  // at once): their callbacks run from the next after_poll().
+  std::vector<std::pair<JsonDone, Result<nlohmann::json>>> settled_;
   // pools.json entries that could not be set up when the daemon started: kept, with why.
   std::map<std::string, std::pair<nlohmann::json, std::string>> unset_pools_;
   bool loading_pools_ = false;  // their VM ended: answered by the next after_poll()

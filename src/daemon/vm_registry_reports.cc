@@ -2,6 +2,8 @@
 // VM's metrics in the Prometheus text format.
 #include "daemon/vm_registry.h"
 
+#include <malloc.h>
+
 #include "control/control_client.h"
 
 namespace vmhive::daemon {
@@ -23,14 +25,19 @@ Result<nlohmann::ordered_json> VmRegistry::inspect(const std::string& name) cons
   return document;
 }
 
-std::string VmRegistry::usage_metrics() const {
+std::string VmRegistry::usage_metrics(const std::map<std::string, double>& vcpu_seconds) const {
   std::string text;
   const auto family = [&](const char* metric, const char* type, const char* help) {
     text += std::string("# HELP ") + metric + " " + help + "\n# TYPE " + metric + " " + type + "\n";
   };
+  // One /proc/<pid>/stat read a VM (a jailed VM is its launcher and the VM
+  // inside, so both are read); the vCPU time is the VM's own answer.
   std::vector<std::pair<const ManagedVm*, ProcessUsage>> usages;
-  for (const auto& [name, vm] : vms_)
-    usages.emplace_back(&vm, vm.process ? process_usage(vm.process->pid()) : ProcessUsage{});
+  for (const auto& [name, vm] : vms_) {
+    ProcessUsage usage;
+    if (vm.process) usage = options_.jail ? process_usage(vm.process->pid()) : process_stat_usage(vm.process->pid());
+    usages.emplace_back(&vm, usage);
+  }
   const auto per_vm = [&](const char* metric, auto value) {
     for (const auto& [vm, usage] : usages)
       text += std::string(metric) + "{vm=\"" + vm->record.name + "\"} " + std::to_string(value(*vm, usage)) + "\n";
@@ -41,41 +48,48 @@ std::string VmRegistry::usage_metrics() const {
   per_vm("vmhive_vm_starts_total", [](const ManagedVm& vm, const ProcessUsage&) { return vm.record.starts; });
   family("vmhive_vm_cpu_seconds_total", "counter", "host CPU time of the VM's process");
   per_vm("vmhive_vm_cpu_seconds_total", [](const ManagedVm&, const ProcessUsage& usage) { return usage.cpu_seconds; });
-  family("vmhive_vm_vcpu_seconds_total", "counter", "host CPU time of the VM's vCPU threads");
-  per_vm("vmhive_vm_vcpu_seconds_total", [](const ManagedVm&, const ProcessUsage& usage) { return usage.vcpu_seconds; });
   family("vmhive_vm_resident_bytes", "gauge", "resident memory of the VM's process");
   per_vm("vmhive_vm_resident_bytes", [](const ManagedVm&, const ProcessUsage& usage) { return usage.resident_bytes; });
+  family("vmhive_vm_vcpu_seconds_total", "counter", "host CPU time of the VM's vCPU threads (running VMs that answered)");
+  for (const auto& [name, seconds] : vcpu_seconds)
+    text += "vmhive_vm_vcpu_seconds_total{vm=\"" + name + "\"} " + std::to_string(seconds) + "\n";
   family("vmhive_vms", "gauge", "VMs the daemon manages");
   text += "vmhive_vms " + std::to_string(vms_.size()) + "\n";
   return text;
 }
 
 std::optional<std::string> VmRegistry::metrics(std::function<void(std::string)> done) {
-  // What /proc tells is read now; what the VMs count themselves is asked of
-  // all running VMs at once, answered through the loop within one deadline.
+  // The running VMs are asked for their own counters first, all at once;
+  // /proc is read when all have answered (or the deadline passed), so the
+  // VMs work on their answers meanwhile and the loop is never held.
   struct Collection {
-    std::string text;
     std::vector<std::pair<std::string, nlohmann::json>> stats;  // the VMs that answered
     size_t left = 0;
     std::function<void(std::string)> done;
   };
-  auto collection = std::make_shared<Collection>();
-  collection->text = usage_metrics();
-  collection->done = std::move(done);
   std::vector<const ManagedVm*> asked;
   for (const auto& [name, vm] : vms_)
     if (vm.process && (vm.record.phase == VmPhase::kRunning || vm.record.phase == VmPhase::kPaused)) asked.push_back(&vm);
-  if (asked.empty()) return collection->text + stats_metrics({});
+  if (asked.empty()) return usage_metrics({}) + stats_metrics({});
+  auto collection = std::make_shared<Collection>();
+  collection->done = std::move(done);
   collection->left = asked.size();
   for (const ManagedVm* vm : asked) {
     const std::string name = vm->record.name;
     ask_vm(*vm, R"({"op":"stats"})", kStatsTimeout,
-           [collection, name](Result<nlohmann::json> reply) {
+           [this, collection, name](Result<nlohmann::json> reply) {
              if (reply.ok()) collection->stats.emplace_back(name, std::move(*reply));
              if (--collection->left != 0) return;
              std::sort(collection->stats.begin(), collection->stats.end(),
                        [](const auto& a, const auto& b) { return a.first < b.first; });
-             collection->done(collection->text + stats_metrics(collection->stats));
+             std::map<std::string, double> vcpu_seconds;
+             for (const auto& [answered, stats] : collection->stats) {
+               const auto seconds = stats.find("vcpu_seconds");
+               if (seconds != stats.end() && seconds->is_number()) vcpu_seconds[answered] = seconds->get<double>();
+             }
+             collection->done(usage_metrics(vcpu_seconds) + stats_metrics(collection->stats));
+             collection->stats.clear();
+             ::malloc_trim(0);  // a scrape of thousands of VMs leaves the heap large for a while otherwise
            },
            /*wait_for_socket=*/false);
   }

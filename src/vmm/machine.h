@@ -77,6 +77,8 @@ class Machine {
   // Every vCPU's exits by reason: io, mmio, signal, msr_write, debug,
   // internal_error (emulation failures vmhive completed) and other.
   std::vector<std::pair<std::string, uint64_t>> exits_by_reason() const;
+  // Host CPU time of the vCPU threads so far, in seconds.
+  double vcpu_seconds() { return threads_.cpu_seconds(); }
   // What each virtio device has done, in bus order.
   using DeviceTrafficReport = PciPlatform::DeviceTrafficReport;
   std::vector<DeviceTrafficReport> device_traffic() const;

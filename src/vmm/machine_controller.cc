@@ -64,6 +64,7 @@ void MachineController::stop() {
 
 control::VmStats MachineController::stats() const {
   control::VmStats stats;
+  stats.vcpu_seconds = machine_.vcpu_seconds();
   stats.exits = machine_.exits_by_reason();
   for (const Machine::DeviceTrafficReport& device : machine_.device_traffic()) {
     const virtio::DeviceTraffic& traffic = device.traffic;

@@ -1,4 +1,6 @@
 #include "vmm/vcpu_threads.h"
+
+#include <time.h>
 #include "common/errno_error.h"
 
 #include <signal.h>
@@ -76,6 +78,20 @@ void VcpuThreads::join_all() {
   for (auto& running : to_join) {
     if (running.thread.joinable()) running.thread.join();
   }
+}
+
+double VcpuThreads::cpu_seconds() {
+  std::lock_guard lock(mutex_);
+  double seconds = 0;
+  for (Running& running : running_) {
+    clockid_t clock;
+    timespec used{};
+    if (!running.thread.joinable() || ::pthread_getcpuclockid(running.thread.native_handle(), &clock) != 0 ||
+        ::clock_gettime(clock, &used) != 0)
+      continue;
+    seconds += static_cast<double>(used.tv_sec) + static_cast<double>(used.tv_nsec) / 1e9;
+  }
+  return seconds;
 }
 
 }  // namespace vmhive

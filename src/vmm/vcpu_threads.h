@@ -35,6 +35,8 @@ class VcpuThreads {
   // Kicks every vCPU out of KVM_RUN and waits for its thread; the caller
   // makes sure the loops see a stop first.
   void join_all();
+  // Host CPU time the running vCPU threads have used, in seconds.
+  double cpu_seconds();
 
  private:
   struct Running {

@@ -40,7 +40,7 @@ class RecordingController : public VmController {
     state = VmState::kStopping;
   }
   VmStatus status() const override { return {state}; }
-  VmStats stats() const override { return {{{"io", 7}, {"mmio", 2}}, {{"virtio-blk", 0, 1, 512, 2, 1024, 3, 0}}}; }
+  VmStats stats() const override { return {1.5, {{"io", 7}, {"mmio", 2}}, {{"virtio-blk", 0, 1, 512, 2, 1024, 3, 0}}}; }
 
   std::vector<std::string> calls;
   VmState state = VmState::kRunning;
@@ -73,6 +73,7 @@ TEST(ControllerRequests, StatsCarryExitsByReasonAndEachDevicesWork) {
   RecordingController controller;
   const auto stats = reply_of(R"({"op":"stats"})", controller);
   EXPECT_EQ(stats["ok"], true);
+  EXPECT_EQ(stats["vcpu_seconds"], 1.5);
   EXPECT_EQ(stats["exits"], nlohmann::json::parse(R"({"io":7,"mmio":2})"));
   ASSERT_EQ(stats["devices"].size(), 1u);
   EXPECT_EQ(stats["devices"][0], nlohmann::json::parse(R"({"kind":"virtio-blk","index":0,"in_requests":1,
