@@ -13,27 +13,26 @@
 #include "common/fd_io.h"
 #include "config/device_options.h"
 #include "confinement/seccomp_filters.h"
-#include "clones/hold_protocol.h"
 #include "control/control_client.h"
 
 namespace vmhive::daemon {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::chrono::milliseconds kControlTimeout{5000};
-constexpr std::chrono::milliseconds kSnapshotTimeout{120000};
 
 bool is_live(VmPhase phase) {
   return phase == VmPhase::kRunning || phase == VmPhase::kPaused || phase == VmPhase::kStopping;
 }
 
-Error conflict(const VmRecord& record, const std::string& what) {
+}  // namespace
+
+Error VmRegistry::conflict(const VmRecord& record, const std::string& what) {
   return make_error(ErrorKind::kConflict,
                     "cannot " + what + " VM '" + record.name + "': it is " + phase_name(record.phase));
 }
 
 // The reply of a control request: its members, or its error.
-Result<nlohmann::json> reply_members(const std::string& reply) {
+Result<nlohmann::json> VmRegistry::reply_members(const std::string& reply) {
   const nlohmann::json document = nlohmann::json::parse(reply, nullptr, false);
   if (document.is_discarded() || !document.is_object()) return make_error("the VM's control socket answered garbage");
   // A VM process is not trusted to answer well: no member is read as a type it is not.
@@ -43,6 +42,8 @@ Result<nlohmann::json> reply_members(const std::string& reply) {
   return make_error(ErrorKind::kConflict, error != document.end() && error->is_string() ? error->get<std::string>()
                                                                                      : "the VM refused the request");
 }
+
+namespace {
 
 // Why a process ended, from how it ended and the last line it wrote.
 std::string reason_for(const ProcessEnd& end, const std::string& message, bool stop_requested) {
@@ -104,97 +105,6 @@ Result<std::unique_ptr<VmRegistry>> VmRegistry::open(StateStore& store, EventLog
     registry->loading_pools_ = false;
   }
   return registry;
-}
-
-Result<nlohmann::ordered_json> VmRegistry::put_pool(PoolSpec spec) {
-  if (options_.jail)
-    return make_error(ErrorKind::kConflict, "ready pools are not supported with vmhived --jail yet");
-  if (pools_.count(spec.name) == 0 && pools_.size() >= kMaxPools)
-    return make_error(ErrorKind::kUnavailable, "the daemon keeps " + std::to_string(pools_.size()) + " pools, its limit");
-  size_t held = spec.size;
-  for (const auto& [other, pool] : pools_)
-    if (other != spec.name) held += pool->spec().size;
-  if (held > kMaxHeldVms)
-    return make_error(ErrorKind::kInvalid, "size: the pools would hold " + std::to_string(held) +
-                                               " VMs; the daemon holds at most " + std::to_string(kMaxHeldVms));
-  struct stat info {};
-  if (::stat(spec.snapshot_dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
-    return make_error(ErrorKind::kInvalid, "snapshot: " + spec.snapshot_dir + " is not a directory");
-  const std::string name = spec.name;
-  pools_.erase(name);  // a replaced pool lets its held VMs go
-  auto pool = std::make_unique<ClonePool>(
-      std::move(spec), store_, HeldLaunch{options_.vmhive_binary, options_.vm_args, options_.console_limit});
-  pool->refill();
-  nlohmann::ordered_json described = pool->describe();
-  pools_[name] = std::move(pool);
-  unset_pools_.erase(name);
-  if (!loading_pools_) save_pools();
-  events_.record("", "pool_set", described);
-  return described;
-}
-
-Result<void> VmRegistry::remove_pool(const std::string& name) {
-  if (pools_.erase(name) + unset_pools_.erase(name) == 0)
-    return make_error(ErrorKind::kNotFound, "no pool named '" + name + "'");
-  save_pools();
-  events_.record("", "pool_removed", {{"name", name}});
-  return {};
-}
-
-Result<nlohmann::ordered_json> VmRegistry::describe_pool(const std::string& name) const {
-  const auto found = pools_.find(name);
-  if (found != pools_.end()) return found->second->describe();
-  const auto unset = unset_pools_.find(name);
-  if (unset == unset_pools_.end()) return make_error(ErrorKind::kNotFound, "no pool named '" + name + "'");
-  return nlohmann::ordered_json{{"name", name}, {"saved", unset->second.first}, {"error", unset->second.second}};
-}
-
-nlohmann::ordered_json VmRegistry::describe_pools() const {
-  nlohmann::ordered_json pools = nlohmann::ordered_json::array();
-  for (const auto& [name, pool] : pools_) pools.push_back(pool->describe());
-  for (const auto& [name, unset] : unset_pools_)
-    pools.push_back({{"name", name}, {"saved", unset.first}, {"error", unset.second}});
-  return pools;
-}
-
-void VmRegistry::save_pools() {
-  nlohmann::ordered_json pools = nlohmann::ordered_json::array();
-  for (const auto& [name, pool] : pools_) pools.push_back(pool_spec_to_json(pool->spec()));
-  for (const auto& [name, unset] : unset_pools_) pools.push_back(nlohmann::ordered_json::parse(unset.first.dump()));
-  if (auto saved = store_.save_pools(pools); !saved.ok())
-    events_.record("", "error", {{"message", "cannot save pools.json: " + saved.error().message}});
-}
-
-Result<VmRecord> VmRegistry::start_held(const std::string& name, RestoreSource source,
-                                        std::map<std::string, std::string> labels, HeldVm held,
-                                        const std::string& pool) {
-  const auto asked = Clock::now();
-  const auto give_up = [&](const Error& error) -> Error {
-    (void)held.process.signal(SIGKILL);
-    (void)held.process.reap();
-    (void)store_.remove_held_dir(held.dir_name);
-    return error;
-  };
-  VmRecord record;
-  record.name = name;
-  record.spec.name = name;
-  record.spec.labels = std::move(labels);
-  record.restore = std::move(source);
-  if (auto go = clones::send_go(held.hold.get()); !go.ok()) return give_up(go.error());
-  if (auto running = clones::wait_for_running(held.hold.get(), asked + kHeldStartTimeout); !running.ok())
-    return give_up(running.error());
-  held.hold = UniqueFd();
-  const double start_ms = std::chrono::duration<double, std::milli>(Clock::now() - asked).count();
-  record.phase = VmPhase::kRunning;
-  record.pid = held.process.pid();
-  record.pid_start_ticks = held.process.start_ticks();
-  record.created_ms = record.started_ms = wall_clock_ms();
-  record.starts = 1;
-  if (auto adopted = store_.adopt_held_dir(held.dir_name, record); !adopted.ok()) return give_up(adopted.error());
-  events_.record(name, "created", {{"snapshot", record.restore->snapshot_dir}, {"pool", pool}});
-  events_.record(name, "started", {{"pid", record.pid}, {"pool", pool}, {"start_ms", start_ms}});
-  ManagedVm vm{record, std::move(held.process), std::nullopt, 0, false};
-  return vms_.emplace(name, std::move(vm)).first->second.record;
 }
 
 Result<VmRegistry::ManagedVm*> VmRegistry::managed(const std::string& name) {
@@ -322,68 +232,6 @@ LaunchSpec VmRegistry::launch_spec(const VmRecord& record) const {
                     std::move(args)};
 }
 
-void VmRegistry::ask_vm(const ManagedVm& vm, std::string request, std::chrono::milliseconds timeout,
-                        std::function<void(Result<nlohmann::json>)> done, bool wait_for_socket) {
-  // A VM that has just been started binds its control socket once its
-  // machine is built: until then the request waits for it (unless told
-  // not to; ended() fails what is still waiting for a VM that has gone).
-  pending_.push_back(PendingControl{
-      vm.record.name, vm.process->pid(),
-      control::PendingRequest(store_.vm_file(vm.record.name, "control.sock"), std::move(request),
-                              Clock::now() + timeout, wait_for_socket),
-      std::move(done)});  // Sent now (the VM starts on its answer while the caller goes on); the
-  // answer is collected by after_poll().
-  if (auto failed = pending_.back().request.advance()) {
-    settled_.emplace_back(std::move(pending_.back().done),
-                          failed->ok() ? reply_members(**failed) : Result<nlohmann::json>(failed->error()));
-    pending_.pop_back();
-  }
-}
-
-// The VM `name` still runs as the process `pid` that was asked.
-VmRegistry::ManagedVm* VmRegistry::still_running(const std::string& name, pid_t pid) {
-  const auto found = vms_.find(name);
-  if (found == vms_.end() || !found->second.process || found->second.process->pid() != pid) return nullptr;
-  return &found->second;
-}
-
-Result<std::optional<VmRecord>> VmRegistry::pause(const std::string& name, RecordDone done) {
-  ManagedVm* vm = VMHIVE_TRY(managed(name));
-  if (vm->switching) return make_error(ErrorKind::kConflict, "a pause or resume of VM '" + name + "' is under way");
-  if (vm->record.phase == VmPhase::kPaused) return std::optional<VmRecord>(vm->record);
-  if (vm->record.phase != VmPhase::kRunning) return conflict(vm->record, "pause");
-  return switch_state(*vm, "pause", VmPhase::kPaused, "paused", std::move(done));
-}
-
-Result<std::optional<VmRecord>> VmRegistry::resume(const std::string& name, RecordDone done) {
-  ManagedVm* vm = VMHIVE_TRY(managed(name));
-  if (vm->switching) return make_error(ErrorKind::kConflict, "a pause or resume of VM '" + name + "' is under way");
-  if (vm->record.phase == VmPhase::kRunning) return std::optional<VmRecord>(vm->record);
-  if (vm->record.phase != VmPhase::kPaused) return conflict(vm->record, "resume");
-  return switch_state(*vm, "resume", VmPhase::kRunning, "resumed", std::move(done));
-}
-
-std::optional<VmRecord> VmRegistry::switch_state(ManagedVm& vm, const char* op, VmPhase phase, const char* event,
-                                                 RecordDone done) {
-  const std::string name = vm.record.name;
-  const pid_t pid = vm.process->pid();
-  vm.switching = true;
-  ask_vm(vm, nlohmann::json{{"op", op}}.dump(), kControlTimeout,
-         [this, name, pid, phase, event, done = std::move(done)](Result<nlohmann::json> reply) {
-           ManagedVm* asked = still_running(name, pid);
-           if (asked != nullptr) asked->switching = false;
-           if (!reply.ok()) return done(reply.error());
-           if (asked == nullptr) return done(make_error(ErrorKind::kConflict, "VM '" + name + "' ended meanwhile"));
-           if (asked->record.phase == VmPhase::kRunning || asked->record.phase == VmPhase::kPaused) {
-             asked->record.phase = phase;
-             save(*asked);
-             events_.record(name, event);
-           }
-           done(asked->record);
-         });
-  return std::nullopt;
-}
-
 Result<void> VmRegistry::console_input(const std::string& name, std::string_view bytes) {
   ManagedVm* vm = VMHIVE_TRY(managed(name));
   if (!vm->process) return conflict(vm->record, "send input to");
@@ -437,46 +285,6 @@ Result<void> VmRegistry::remove(const std::string& name, bool force) {
   VMHIVE_CHECK(store_.remove(name));
   vms_.erase(name);
   events_.record(name, "removed");
-  return {};
-}
-
-Result<void> VmRegistry::vm_stats(const std::string& name, JsonDone done) {
-  ManagedVm* vm = VMHIVE_TRY(managed(name));
-  if (vm->record.phase != VmPhase::kRunning && vm->record.phase != VmPhase::kPaused)
-    return conflict(vm->record, "report the counters of");
-  ask_vm(*vm, R"({"op":"stats"})", kStatsTimeout, [done = std::move(done)](Result<nlohmann::json> reply) {
-    if (!reply.ok()) return done(reply.error());
-    reply->erase("ok");
-    done(std::move(*reply));
-  });
-  return {};
-}
-
-Result<void> VmRegistry::snapshot(const std::string& name, const std::string& dir, bool resume, JsonDone done) {
-  ManagedVm* vm = VMHIVE_TRY(managed(name));
-  if (vm->record.phase != VmPhase::kRunning && vm->record.phase != VmPhase::kPaused)
-    return conflict(vm->record, "snapshot");
-  if (dir.empty() || dir.front() != '/') return make_error(ErrorKind::kInvalid, "dir: an absolute path is needed");
-  // A jailed VM sees only its jail: a host path means nothing to it.
-  if (options_.jail)
-    return make_error(ErrorKind::kConflict, "snapshots of jailed VMs through the daemon are not supported yet");
-  const nlohmann::json request{{"op", "snapshot"}, {"dir", dir}, {"resume", resume}};
-  const pid_t pid = vm->process->pid();
-  ask_vm(*vm, request.dump(), kSnapshotTimeout,
-         [this, name, pid, dir, resume, done = std::move(done)](Result<nlohmann::json> reply) {
-           if (!reply.ok()) return done(reply.error());
-           nlohmann::json members = std::move(*reply);
-           members.erase("ok");
-           events_.record(name, "snapshot", {{"dir", dir}, {"resume", resume}});
-           ManagedVm* asked = still_running(name, pid);
-           if (!resume && asked != nullptr) {
-             asked->stop_requested = true;
-             asked->record.phase = VmPhase::kStopping;
-             asked->stop_deadline = Clock::now() + options_.stop_timeout;
-             save(*asked);
-           }
-           done(std::move(members));
-         });
   return {};
 }
 
@@ -564,30 +372,8 @@ void VmRegistry::after_poll(std::span<const pollfd> polled) {
   for (auto& [name, vm] : vms_)
     if (vm.process && ready_fds.count(vm.process->pidfd()) != 0) ended(vm);
   for (auto& [name, pool] : pools_) pool->after_poll(ready_fds);
-  // Answers (or failures, or deadlines) of requests to VMs. The callbacks
-  // run after the walk: they may change the VMs, never the pending list.
-  std::vector<std::pair<std::function<void(Result<nlohmann::json>)>, Result<nlohmann::json>>> finished;
-  for (auto& settled : settled_) finished.push_back(std::move(settled));
-  settled_.clear();
+  settle_requests(ready_fds);
   const auto now = Clock::now();
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    const int fd = it->request.fd();
-    std::optional<Result<std::string>> reply;
-    if ((fd >= 0 && ready_fds.count(fd) != 0) || it->request.next_wake() <= now) reply = it->request.advance();
-    if (!reply) {
-      ++it;
-      continue;
-    }
-    finished.emplace_back(std::move(it->done), reply->ok() ? reply_members(**reply) : Result<nlohmann::json>(reply->error()));
-    it = pending_.erase(it);
-  }
-  for (auto& [done, result] : finished) {
-    try {
-      done(std::move(result));
-    } catch (const std::exception& error) {  // a JSON surprise from a VM must not end the daemon
-      events_.record("", "error", {{"message", std::string("answering a VM's reply: ") + error.what()}});
-    }
-  }
   for (auto& [name, vm] : vms_)
     if (vm.process && vm.stop_deadline && *vm.stop_deadline <= now) escalate_stop(vm);
 }

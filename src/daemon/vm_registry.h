@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -46,6 +47,9 @@ struct RegistryOptions {
 // say otherwise ("vmhive.stop-input"): a shell's `poweroff`.
 inline constexpr char kDefaultStopInput[] = "poweroff\n";
 inline constexpr char kStopInputLabel[] = "vmhive.stop-input";
+// How long the VM's process has to answer a pause or resume, and a snapshot.
+inline constexpr std::chrono::milliseconds kControlTimeout{5000};
+inline constexpr std::chrono::milliseconds kSnapshotTimeout{120000};
 // A pool's held VM has this long from "go" to "running".
 inline constexpr std::chrono::milliseconds kHeldStartTimeout{5000};
 inline constexpr size_t kMaxPools = 64;
@@ -131,6 +135,11 @@ class VmRegistry {
     control::PendingRequest request;
     JsonDone done;  // the reply's members (reply_members), or the error
   };
+  static Error conflict(const VmRecord& record, const std::string& what);
+  // The reply of a control request: its members, or its error (read type-safely).
+  static Result<nlohmann::json> reply_members(const std::string& reply);
+  // vm_registry_requests.cc: answers, failures and deadlines of pending requests.
+  void settle_requests(const std::set<int>& ready_fds);
   void ask_vm(const ManagedVm& vm, std::string request, std::chrono::milliseconds timeout, JsonDone done,
               bool wait_for_socket = true);
   ManagedVm* still_running(const std::string& name, pid_t pid);
