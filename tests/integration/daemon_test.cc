@@ -201,6 +201,16 @@ class Daemon {
     return false;
   }
 
+  // Whether VM `name`'s console log comes to hold `text` (within 20 s).
+  bool console_says(const std::string& name, const std::string& text) const {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (get("/vms/" + name + "/logs").body.find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
   bool ready() const { return ready_; }
   pid_t pid() const { return process_ ? process_->pid() : -1; }
   const std::string& dir() const { return dir_; }
@@ -529,14 +539,7 @@ TEST(DaemonWithGuests, FullLifecycleThroughTheApi) {
             201);
   ASSERT_EQ(daemon.post("/vms/counter/start").status, 200);
   json record = daemon.wait_for_phase("counter", "running");
-  const auto logs_say = [&](const std::string& text) {
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (daemon.get("/vms/counter/logs").body.find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  };
+  const auto logs_say = [&](const std::string& text) { return daemon.console_says("counter", text); };
   ASSERT_TRUE(logs_say("counter: ready")) << daemon.get("/vms/counter/logs").body;
   EXPECT_EQ(daemon.post("/vms/counter/pause").status, 200);
   EXPECT_EQ(daemon.get("/vms/counter").document()["phase"], "paused");
@@ -572,14 +575,7 @@ TEST(DaemonWithGuests, MetricsCountExitsAndDiskTraffic) {
                 .status,
             201);
   ASSERT_EQ(daemon.post("/vms/store/start").status, 200);
-  const auto logs_say = [&](const std::string& text) {
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (daemon.get("/vms/store/logs").body.find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  };
+  const auto logs_say = [&](const std::string& text) { return daemon.console_says("store", text); };
   ASSERT_TRUE(logs_say("disk: serving")) << daemon.get("/vms/store/logs").body;
   EXPECT_EQ(daemon.post("/vms/store/console", "w3x").status, 200);
   ASSERT_TRUE(logs_say("disk: wrote seed 3")) << daemon.get("/vms/store/logs").body;
@@ -623,14 +619,7 @@ TEST(DaemonWithGuests, SnapshotThenRestoreAndCloneThroughTheApi) {
   ASSERT_EQ(daemon.post("/vms", vm_config("origin", "counter")).status, 201);
   ASSERT_EQ(daemon.post("/vms/origin/start").status, 200);
   daemon.wait_for_phase("origin", "running");
-  const auto logs_say = [&](const std::string& name, const std::string& text) {
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (daemon.get("/vms/" + name + "/logs").body.find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  };
+  const auto logs_say = [&](const std::string& name, const std::string& text) { return daemon.console_says(name, text); };
   ASSERT_TRUE(logs_say("origin", "counter: ready"));
   const std::string snapshot = daemon.dir() + "/snap";
   const HttpAnswer taken = daemon.post("/vms/origin/snapshot", R"({"dir": ")" + snapshot + R"(", "resume": false})");
@@ -714,14 +703,7 @@ TEST(DaemonWithGuests, ClonesComeFromAReadyPool) {
   ASSERT_TRUE(daemon.ready()) << daemon.log();
   ASSERT_EQ(daemon.post("/vms", vm_config("origin", "idle")).status, 201);
   ASSERT_EQ(daemon.post("/vms/origin/start").status, 200);
-  const auto logs_say = [&](const std::string& name, const std::string& text) {
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (daemon.get("/vms/" + name + "/logs").body.find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  };
+  const auto logs_say = [&](const std::string& name, const std::string& text) { return daemon.console_says(name, text); };
   ASSERT_TRUE(logs_say("origin", "idle: ready"));
   const std::string snapshot = daemon.dir() + "/snap";
   ASSERT_EQ(daemon.post("/vms/origin/snapshot", R"({"dir": ")" + snapshot + R"(", "resume": false})").status, 200);
