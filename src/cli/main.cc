@@ -96,13 +96,13 @@ int run_command(const config::VmSpec& options, const Confinement& confine, bool 
   if (auto closed = confinement::close_stray_descriptors({}); !closed.ok()) return fail(closed.error().message);
   auto config = config::make_vm_config(options, config::probe_host());
   if (!config.ok()) return fail(config.error().message);
-  // A weight or cap (or --own-cgroup) puts the process in a cgroup of its own,
-  // made here, before a jail's launcher forks, so that the outermost process
-  // owns it and removes it.
+  // A weight or cap (or --own-cgroup) puts the process in a cgroup of its own.
+  // With a jail it is made here, before the launcher forks, so that the
+  // outermost process owns it and removes it; without one the move runs
+  // while the machine is built, and is finished before any VM thread starts.
   std::optional<host::CpuCgroup> cpu_cgroup;
   const bool policy = config->cpu.weight != CpuPolicy::kDefaultWeight || config->cpu.cap_percent != 0;
-  if (own_cgroup || policy) {
-    auto placed = host::CpuCgroup::place(config->cpu, host::CpuCgroup::name_for(config->name, ::getpid()));
+  const auto keep = [&](Result<host::CpuCgroup> placed) -> std::optional<int> {
     if (placed.ok()) {
       cpu_cgroup.emplace(std::move(*placed));
     } else if (policy) {
@@ -111,10 +111,20 @@ int run_command(const config::VmSpec& options, const Confinement& confine, bool 
       // Without a weight or cap to keep, the VM runs on in its launcher's cgroup.
       std::fprintf(stderr, "vmhive: warning: --own-cgroup: %s\n", placed.error().message.c_str());
     }
+    return std::nullopt;
+  };
+  const std::string cgroup_id = host::CpuCgroup::name_for(config->name, ::getpid());
+  std::optional<host::CgroupPlacement> placing;
+  if ((own_cgroup || policy) && confine.jail) {
+    if (auto failed = keep(host::CpuCgroup::place(config->cpu, cgroup_id))) return *failed;
+  } else if (own_cgroup || policy) {
+    placing.emplace(config->cpu, cgroup_id);
   }
   if (auto launcher = jail_launcher(confine, options.control)) return *launcher;
   std::vector<std::string> warnings;
   auto machine = MachineBuilder::build(*config, &warnings);
+  if (placing)
+    if (auto failed = keep(placing->finish())) return *failed;
   for (const std::string& warning : warnings) std::fprintf(stderr, "vmhive: warning: %s\n", warning.c_str());
   if (!machine.ok()) return fail(machine.error().message);
   RunnerOptions runner{config->control_socket, {}, confine.seccomp, confine.test_forbidden_call, confine.jail,
@@ -146,19 +156,27 @@ int restore_command(const RestoreConfig& config, int hold_fd, const Confinement&
   const int keep[] = {hold_fd};
   if (auto closed = confinement::close_stray_descriptors(keep); !closed.ok()) return fail(closed.error().message);
   // As run --own-cgroup: a cgroup of its own (the default weight), made
-  // before a jail's launcher forks, removed when this process ends.
+  // before a jail's launcher forks, or else while the machine is restored;
+  // removed when this process ends.
   std::optional<host::CpuCgroup> cpu_cgroup;
-  if (own_cgroup) {
-    auto placed = host::CpuCgroup::place(CpuPolicy{}, host::CpuCgroup::name_for("restored", ::getpid()));
+  const auto keep_cgroup = [&](Result<host::CpuCgroup> placed) {
     if (placed.ok()) {
       cpu_cgroup.emplace(std::move(*placed));
     } else {
       std::fprintf(stderr, "vmhive: warning: --own-cgroup: %s\n", placed.error().message.c_str());
     }
+  };
+  const std::string cgroup_id = host::CpuCgroup::name_for("restored", ::getpid());
+  std::optional<host::CgroupPlacement> placing;
+  if (own_cgroup && confine.jail) {
+    keep_cgroup(host::CpuCgroup::place(CpuPolicy{}, cgroup_id));
+  } else if (own_cgroup) {
+    placing.emplace(CpuPolicy{}, cgroup_id);
   }
   if (auto launcher = jail_launcher(confine, config.control_socket)) return *launcher;
   UniqueFd hold(hold_fd);
   auto machine = MachineBuilder::restore(config);
+  if (placing) keep_cgroup(placing->finish());
   if (!machine.ok()) return fail(machine.error().message);
   RunnerOptions runner{config.control_socket, {}, confine.seccomp, false, confine.jail, config.report_timing, {}};
   if (hold.valid()) {

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "arch/x86/layout.h"
@@ -363,6 +364,10 @@ TEST_F(HostSecurity, AJailedVmSeesOnlyItsJail) {
   EXPECT_EQ(status_field(proc + "/status", "Gid"), "65534\t65534\t65534\t65534");
   EXPECT_EQ(status_field(proc + "/status", "NSpid"), std::to_string(inner) + "\t1") << "PID 1 of its own namespace";
   EXPECT_EQ(status_field(proc + "/status", "CapEff"), "0000000000000000");
+  // The main thread loads its filter once the vCPUs run: the guest can print before it.
+  const auto filtered_by = std::chrono::steady_clock::now() + 20s;
+  while (status_field(proc + "/status", "Seccomp") != "2" && std::chrono::steady_clock::now() < filtered_by)
+    std::this_thread::sleep_for(10ms);
   EXPECT_EQ(status_field(proc + "/status", "Seccomp"), "2");
   for (const char* kind : {"mnt", "net", "ipc", "uts", "pid"})
     EXPECT_NE(namespace_of(std::to_string(inner), kind), namespace_of("self", kind)) << kind;
