@@ -155,7 +155,7 @@ class VmRegistry {
   void save_pools();
   // vm_registry_reports.cc: the metrics /proc gives, and those made of the
   // VMs' answers to a stats request (a VM that did not answer is left out).
-  std::string usage_metrics(const std::map<std::string, double>& vcpu_seconds) const;
+  std::string usage_metrics() const;
   static std::string stats_metrics(const std::vector<std::pair<std::string, nlohmann::json>>& stats);
 
   StateStore& store_;

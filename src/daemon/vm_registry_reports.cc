@@ -25,7 +25,7 @@ Result<nlohmann::ordered_json> VmRegistry::inspect(const std::string& name) cons
   return document;
 }
 
-std::string VmRegistry::usage_metrics(const std::map<std::string, double>& vcpu_seconds) const {
+std::string VmRegistry::usage_metrics() const {
   std::string text;
   const auto family = [&](const char* metric, const char* type, const char* help) {
     text += std::string("# HELP ") + metric + " " + help + "\n# TYPE " + metric + " " + type + "\n";
@@ -50,9 +50,6 @@ std::string VmRegistry::usage_metrics(const std::map<std::string, double>& vcpu_
   per_vm("vmhive_vm_cpu_seconds_total", [](const ManagedVm&, const ProcessUsage& usage) { return usage.cpu_seconds; });
   family("vmhive_vm_resident_bytes", "gauge", "resident memory of the VM's process");
   per_vm("vmhive_vm_resident_bytes", [](const ManagedVm&, const ProcessUsage& usage) { return usage.resident_bytes; });
-  family("vmhive_vm_vcpu_seconds_total", "counter", "host CPU time of the VM's vCPU threads (running VMs that answered)");
-  for (const auto& [name, seconds] : vcpu_seconds)
-    text += "vmhive_vm_vcpu_seconds_total{vm=\"" + name + "\"} " + std::to_string(seconds) + "\n";
   family("vmhive_vms", "gauge", "VMs the daemon manages");
   text += "vmhive_vms " + std::to_string(vms_.size()) + "\n";
   return text;
@@ -63,6 +60,7 @@ std::optional<std::string> VmRegistry::metrics(std::function<void(std::string)> 
   // /proc is read when all have answered (or the deadline passed), so the
   // VMs work on their answers meanwhile and the loop is never held.
   struct Collection {
+    std::string usage;  // what /proc tells, read while the VMs work on their answers
     std::vector<std::pair<std::string, nlohmann::json>> stats;  // the VMs that answered
     size_t left = 0;
     std::function<void(std::string)> done;
@@ -70,7 +68,7 @@ std::optional<std::string> VmRegistry::metrics(std::function<void(std::string)> 
   std::vector<const ManagedVm*> asked;
   for (const auto& [name, vm] : vms_)
     if (vm.process && (vm.record.phase == VmPhase::kRunning || vm.record.phase == VmPhase::kPaused)) asked.push_back(&vm);
-  if (asked.empty()) return usage_metrics({}) + stats_metrics({});
+  if (asked.empty()) return usage_metrics() + stats_metrics({});
   auto collection = std::make_shared<Collection>();
   collection->done = std::move(done);
   collection->left = asked.size();
@@ -82,17 +80,13 @@ std::optional<std::string> VmRegistry::metrics(std::function<void(std::string)> 
              if (--collection->left != 0) return;
              std::sort(collection->stats.begin(), collection->stats.end(),
                        [](const auto& a, const auto& b) { return a.first < b.first; });
-             std::map<std::string, double> vcpu_seconds;
-             for (const auto& [answered, stats] : collection->stats) {
-               const auto seconds = stats.find("vcpu_seconds");
-               if (seconds != stats.end() && seconds->is_number()) vcpu_seconds[answered] = seconds->get<double>();
-             }
-             collection->done(usage_metrics(vcpu_seconds) + stats_metrics(collection->stats));
+             collection->done(collection->usage + stats_metrics(collection->stats));
              collection->stats.clear();
              ::malloc_trim(0);  // a scrape of thousands of VMs leaves the heap large for a while otherwise
            },
            /*wait_for_socket=*/false);
   }
+  collection->usage = usage_metrics();
   return std::nullopt;
 }
 
@@ -137,7 +131,13 @@ constexpr DeviceMetric kDeviceMetrics[] = {
 }  // namespace
 
 std::string VmRegistry::stats_metrics(const std::vector<std::pair<std::string, nlohmann::json>>& stats) {
-  std::string text;
+  std::string text = "# HELP vmhive_vm_vcpu_seconds_total host CPU time of the VM's vCPU threads (running VMs "
+                     "that answered)\n# TYPE vmhive_vm_vcpu_seconds_total counter\n";
+  for (const auto& [name, reply] : stats) {
+    const auto seconds = reply.find("vcpu_seconds");
+    if (seconds != reply.end() && seconds->is_number())
+      text += "vmhive_vm_vcpu_seconds_total{vm=\"" + name + "\"} " + std::to_string(seconds->get<double>()) + "\n";
+  }
   text += "# HELP vmhive_vm_exits_total vCPU exits to the VMM by reason (running VMs that answered)\n"
           "# TYPE vmhive_vm_exits_total counter\n";
   for (const auto& [name, reply] : stats) {
