@@ -109,10 +109,14 @@ std::optional<Result<std::string>> PendingRequest::advance() {
         return Result<std::string>(make_error("control socket " + path_ + ": timed out waiting for the reply"));
       return std::nullopt;
     }
-    if (got < 0) return Result<std::string>(with_context("control socket " + path_, errno_error("read failed")));
-    if (got == 0) {
+    if (got < 0 && errno != ECONNRESET)
+      return Result<std::string>(with_context("control socket " + path_, errno_error("read failed")));
+    if (got <= 0) {  // the end, or a reset: the VM ended with the request unread
       auto last = reader_.finish();
-      if (!last.ok()) return Result<std::string>(make_error("control socket " + path_ + ": the connection closed without a reply"));
+      // The VM went away in the middle (it ended, most likely): a conflict with its state, not a fault here.
+      if (!last.ok())
+        return Result<std::string>(make_error(ErrorKind::kConflict, "control socket " + path_ +
+                                                                        ": the VM closed it without a reply (did it end?)"));
       return last;
     }
     auto fed = reader_.feed(std::span<const char>(buffer, static_cast<size_t>(got)));

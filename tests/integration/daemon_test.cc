@@ -694,6 +694,56 @@ TEST(DaemonWithGuests, AVmThatDoesNotAnswerHoldsUpOnlyItsOwnRequest) {
   EXPECT_EQ(daemon.post("/vms/frozen/stop", R"({"force": true})").status, 202);
 }
 
+// A request waiting for a VM that dies is answered with the VM's end, at
+// once, and never reaches a later process of that VM.
+TEST(DaemonWithGuests, ARequestToAVmThatDiesIsAnsweredWithItsEnd) {
+  VMHIVE_REQUIRE_KVM();
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  ASSERT_EQ(daemon.post("/vms", vm_config("doomed", "idle")).status, 201);
+  ASSERT_EQ(daemon.post("/vms/doomed/start").status, 200);
+  const pid_t pid = daemon.wait_for_phase("doomed", "running").value("pid", 0);
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(daemon.console_says("doomed", "idle: ready"));
+  ASSERT_EQ(daemon.get("/vms/doomed/stats").status, 200) << "its control socket answers";
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  const int asking = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un where{};
+  where.sun_family = AF_UNIX;
+  std::snprintf(where.sun_path, sizeof where.sun_path, "%s", daemon.socket().c_str());
+  ASSERT_EQ(::connect(asking, reinterpret_cast<sockaddr*>(&where), sizeof where), 0);
+  const std::string pause = "POST /vms/doomed/pause HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+  ASSERT_EQ(::send(asking, pause.data(), pause.size(), MSG_NOSIGNAL), static_cast<ssize_t>(pause.size()));
+  EXPECT_EQ(daemon.get("/").status, 200);  // answered after the pause was read and asked (see above)
+  const auto begin = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  std::string reply;
+  char buffer[4096];
+  pollfd answered{asking, POLLIN, 0};
+  while (reply.find("}") == std::string::npos) {
+    answered.revents = 0;
+    ASSERT_EQ(::poll(&answered, 1, 30000), 1) << reply;
+    const ssize_t got = ::recv(asking, buffer, sizeof buffer, 0);
+    ASSERT_GT(got, 0) << reply;
+    reply.append(buffer, static_cast<size_t>(got));
+  }
+  ::close(asking);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 4s) << "not left to the 5 s deadline";
+  EXPECT_EQ(reply.rfind("HTTP/1.1 409", 0), 0u) << reply;
+  // Whichever the daemon saw first: the VM's end, or its control socket closing with it.
+  EXPECT_TRUE(reply.find("ended before it answered") != std::string::npos ||
+              reply.find("closed it without a reply") != std::string::npos)
+      << reply;
+  EXPECT_EQ(daemon.wait_for_phase("doomed", "exited")["exit"]["reason"], "killed");
+  // Started again, the VM is not paused by the old request.
+  ASSERT_EQ(daemon.post("/vms/doomed/start").status, 200);
+  ASSERT_TRUE(daemon.console_says("doomed", "idle: ready"));
+  EXPECT_EQ(daemon.post("/vms/doomed/console", "p").status, 200);
+  EXPECT_TRUE(daemon.console_says("doomed", "idle: alive"));
+  EXPECT_EQ(daemon.get("/vms/doomed").document()["phase"], "running");
+  EXPECT_EQ(daemon.post("/vms/doomed/stop", R"({"force": true})").status, 202);
+}
+
 // A ready pool: held restores of a snapshot that a clone request only has to
 // let go; the pool refills, survives a daemon restart (pools.json) and lets
 // its held VMs go when removed.
