@@ -75,7 +75,7 @@ std::optional<std::string> VmRegistry::metrics(std::function<void(std::string)> 
   for (const ManagedVm* vm : asked) {
     const std::string name = vm->record.name;
     ask_vm(*vm, R"({"op":"stats"})", kStatsTimeout,
-           [this, collection, name](Result<nlohmann::json> reply) {
+           [collection, name](Result<nlohmann::json> reply) {
              if (reply.ok()) collection->stats.emplace_back(name, std::move(*reply));
              if (--collection->left != 0) return;
              std::sort(collection->stats.begin(), collection->stats.end(),
