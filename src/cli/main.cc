@@ -91,7 +91,8 @@ std::optional<int> jail_launcher(const Confinement& confine, const std::string& 
   return **launched;
 }
 
-int run_command(const config::VmSpec& options, const Confinement& confine, bool own_cgroup) {
+int run_command(const config::VmSpec& options, const Confinement& confine, bool own_cgroup,
+                const std::string& counters_file) {
   // A VM process keeps no descriptor its launcher left open by mistake.
   if (auto closed = confinement::close_stray_descriptors({}); !closed.ok()) return fail(closed.error().message);
   auto config = config::make_vm_config(options, config::probe_host());
@@ -127,6 +128,9 @@ int run_command(const config::VmSpec& options, const Confinement& confine, bool 
     if (auto failed = keep(placing->finish())) return *failed;
   for (const std::string& warning : warnings) std::fprintf(stderr, "vmhive: warning: %s\n", warning.c_str());
   if (!machine.ok()) return fail(machine.error().message);
+  if (!counters_file.empty())
+    if (auto published = (*machine)->publish_counters(counters_file); !published.ok())
+      return fail(published.error().message);
   RunnerOptions runner{config->control_socket, {}, confine.seccomp, confine.test_forbidden_call, confine.jail,
                        config->report_timing, config->cpu.pins};
   VmOutcome outcome = run_machine(**machine, runner);
@@ -152,7 +156,8 @@ int api_command(const config::VmSpec& spec, const std::string& socket, bool boot
 // `restore --hold-fd N` (for a clone server): with the machine built, the
 // clone waits on N for the server's "go" (clones/hold_protocol.h); once the
 // vCPUs run it says "running" and closes N.
-int restore_command(const RestoreConfig& config, int hold_fd, const Confinement& confine, bool own_cgroup) {
+int restore_command(const RestoreConfig& config, int hold_fd, const Confinement& confine, bool own_cgroup,
+                    const std::string& counters_file) {
   const int keep[] = {hold_fd};
   if (auto closed = confinement::close_stray_descriptors(keep); !closed.ok()) return fail(closed.error().message);
   // As run --own-cgroup: a cgroup of its own (the default weight), made
@@ -178,6 +183,9 @@ int restore_command(const RestoreConfig& config, int hold_fd, const Confinement&
   auto machine = MachineBuilder::restore(config);
   if (placing) keep_cgroup(placing->finish());
   if (!machine.ok()) return fail(machine.error().message);
+  if (!counters_file.empty())
+    if (auto published = (*machine)->publish_counters(counters_file); !published.ok())
+      return fail(published.error().message);
   RunnerOptions runner{config.control_socket, {}, confine.seccomp, false, confine.jail, config.report_timing, {}};
   if (hold.valid()) {
     auto outcome = clones::hold_until_go(hold.get());
@@ -338,6 +346,9 @@ int main(int argc, char** argv) {
                   "unprivileged user (docs/security.md)");
   run->add_option("--jail-user", run_jail_user, "the jailed VM's UID[:GID] (default 65534, nobody)");
   run->add_option("--control", run_options.control, "listen for control requests (snapshot, pause, ...) on this Unix socket");
+  std::string run_counters_file;
+  run->add_option("--counters-file", run_counters_file,
+                  "keep the VM's counters (exits, device traffic) in this new file, for a daemon to read");
   std::string run_api_sock;
   run->add_option("--api-sock", run_api_sock,
                   "serve the Firecracker-compatible API on this Unix socket; without --kernel or --config, wait for "
@@ -362,6 +373,9 @@ int main(int argc, char** argv) {
   restore->add_option("--console-limit", restore_console_limit,
                       "at most this much guest output goes to a console file, e.g. 16M (default 64M)");
   restore->add_option("--control", restore_config.control_socket, "control socket for the restored VM");
+  std::string restore_counters_file;
+  restore->add_option("--counters-file", restore_counters_file,
+                      "keep the VM's counters (exits, device traffic) in this new file, for a daemon to read");
   std::string restore_jail, restore_jail_user;
   restore->add_option("--jail", restore_jail, "run the restored VM jailed in this directory (as run --jail)");
   restore->add_option("--jail-user", restore_jail_user, "the jailed VM's UID[:GID] (default 65534, nobody)");
@@ -472,7 +486,7 @@ int main(int argc, char** argv) {
     if (!confine.ok()) return fail(confine.error().message);
     if (!run_api_sock.empty())
       return api_command(run_options, run_api_sock, run->count("--kernel") > 0 || !run_config.empty(), *confine);
-    return run_command(run_options, *confine, run_own_cgroup);
+    return run_command(run_options, *confine, run_own_cgroup, run_counters_file);
   }
   if (*snapshot) {
     if (!snapshot_socket.empty() && snapshot_args.size() == 1)
@@ -498,7 +512,7 @@ int main(int argc, char** argv) {
     }
     auto confine = confinement_of(!no_seccomp, false, restore_jail, restore_jail_user);
     if (!confine.ok()) return fail(confine.error().message);
-    return restore_command(restore_config, restore_hold_fd, *confine, restore_own_cgroup);
+    return restore_command(restore_config, restore_hold_fd, *confine, restore_own_cgroup, restore_counters_file);
   }
   if (*clone && !daemon_clone.name_prefix.empty()) {
     for (const char* local : {"--console-dir", "--control-dir", "--overlay-dir", "--no-seccomp", "--jail-dir", "--jail-user"})

@@ -19,7 +19,9 @@ ordered_json report_members(const SnapshotReport& report) {
                       {"state_bytes", report.state_bytes}};
 }
 
-ordered_json stats_members(const VmStats& stats) {
+}  // namespace
+
+ordered_json stats_to_json(const VmStats& stats) {
   ordered_json exits = ordered_json::object();
   for (const auto& [reason, count] : stats.exits) exits[reason] = count;
   ordered_json devices = ordered_json::array();
@@ -34,8 +36,6 @@ ordered_json stats_members(const VmStats& stats) {
                        {"failed", device.failed}});
   return ordered_json{{"vcpu_seconds", stats.vcpu_seconds}, {"exits", std::move(exits)}, {"devices", std::move(devices)}};
 }
-
-}  // namespace
 
 const char* state_name(VmState state) {
   switch (state) {
@@ -69,7 +69,7 @@ std::string serve_request(std::string_view line, VmController& controller) {
     case Operation::kStatus:
       return ok_reply(state_member(controller.status().state));
     case Operation::kStats:
-      return ok_reply(stats_members(controller.stats()));
+      return ok_reply(stats_to_json(controller.stats()));
   }
   return error_reply("unknown request");
 }

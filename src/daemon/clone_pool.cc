@@ -96,6 +96,7 @@ Result<void> ClonePool::spawn_one() {
                     .stderr_log = store_.held_file(dir_name, "vmm.log"),
                     .console_fifo = store_.held_file(dir_name, "console.in"),
                     .extra_args = launch_.vm_args,
+                    .counters_file = store_.held_file(dir_name, "counters"),
                     .hold_fd = theirs.get()};
   auto process = VmProcess::launch(launch);
   if (!process.ok()) {

@@ -208,7 +208,8 @@ http::Response DaemonApi::vm_operation(const http::Request& request, const std::
     auto asked = registry_.vm_stats(name, [this, connection](Result<nlohmann::json> stats) {
       if (respond_) respond_(connection, stats.ok() ? json_response(200, *stats) : failure(stats.error()));
     });
-    return asked.ok() ? deferred() : failure(asked.error());
+    if (!asked.ok()) return failure(asked.error());
+    return *asked ? json_response(200, **asked) : deferred();
   }
   if (operation == "logs" || operation == "console") {
     auto record = registry_.find(name);

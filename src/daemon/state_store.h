@@ -5,6 +5,7 @@
 //   <root>/vms/<name>/vmm.log       the VM process's stderr (its errors and crash report)
 //   <root>/vms/<name>/console.in    a FIFO: the VM process's stdin (console input, graceful stop)
 //   <root>/vms/<name>/control.sock  the VM process's control socket
+//   <root>/vms/<name>/counters      the VM process's counters (control/counters_file.h)
 //   <root>/vms/<name>/jail/         a jailed VM's root (vmhived --jail)
 //   <root>/events.jsonl             the event log (event_log.h)
 //   <root>/pools.json               the ready pools the daemon keeps (clone_pool.h)
@@ -75,6 +76,6 @@ class StateStore {
 
 // What each VM directory may hold; remove() deletes exactly these.
 inline constexpr const char* kVmFiles[] = {"vm.json", "config.json", "console.log", "vmm.log", "console.in",
-                                           "control.sock"};
+                                           "control.sock", "counters"};
 
 }  // namespace vmhive::daemon

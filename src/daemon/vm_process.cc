@@ -14,6 +14,7 @@
 
 #include "common/errno_error.h"
 #include "common/fd_io.h"
+#include "control/counters_file.h"
 
 namespace vmhive::daemon {
 namespace {
@@ -92,6 +93,7 @@ Result<VmProcess> VmProcess::launch(const LaunchSpec& spec) {
   args.insert(args.end(), {"--control", spec.control_socket, "--console", spec.console_log, "--console-limit",
                            spec.console_limit});
   args.insert(args.end(), spec.extra_args.begin(), spec.extra_args.end());
+  if (!spec.counters_file.empty()) args.insert(args.end(), {"--counters-file", spec.counters_file});
   if (spec.hold_fd >= 0) args.insert(args.end(), {"--hold-fd", std::to_string(kHoldFd)});
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
@@ -229,6 +231,28 @@ ProcessUsage one_process_usage(pid_t pid) {
 }
 
 }  // namespace
+
+std::optional<control::VmStats> read_counters_file(const std::string& path, pid_t pid) {
+  UniqueFd file(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat info {};
+  if (!file.valid() || ::fstat(file.get(), &info) != 0 || !S_ISREG(info.st_mode)) return std::nullopt;
+  std::vector<uint8_t> bytes(control::kMaxCountersFileBytes);
+  const ssize_t got = ::pread(file.get(), bytes.data(), bytes.size(), 0);
+  if (got <= 0) return std::nullopt;
+  bytes.resize(static_cast<size_t>(got));
+  auto snapshot = control::parse_counters_file(bytes);
+  if (!snapshot.ok()) return std::nullopt;
+  // schedstat's first field: nanoseconds on a CPU. A thread id that is not
+  // one of pid's threads (the VM's to write) finds no file and counts nothing.
+  for (const int64_t thread : snapshot->vcpu_threads) {
+    if (thread <= 0) continue;
+    std::istringstream schedstat(read_proc_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(thread) +
+                                                "/schedstat"));
+    uint64_t nanoseconds = 0;
+    if (schedstat >> nanoseconds) snapshot->stats.vcpu_seconds += static_cast<double>(nanoseconds) / 1e9;
+  }
+  return std::move(snapshot->stats);
+}
 
 std::string tail_of(const std::string& path, size_t bytes) {
   UniqueFd file(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));

@@ -18,6 +18,7 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "control/vm_controller.h"
 #include "daemon/vm_record.h"
 
 namespace vmhive::daemon {
@@ -32,6 +33,7 @@ struct LaunchSpec {
   std::string stderr_log;
   std::string console_fifo;
   std::vector<std::string> extra_args;  // e.g. --no-seccomp, --test-forbidden-call
+  std::string counters_file;             // --counters-file (control/counters_file.h); empty: none
   // A restore held before it runs (`vmhive restore --hold-fd 3`, a ready
   // pool's member): this end of the hold socket pair becomes the process's fd 3.
   int hold_fd = -1;
@@ -84,6 +86,12 @@ ProcessUsage process_usage(pid_t pid);
 // The cheap part of it, from /proc/<pid>/stat alone: CPU time, resident
 // memory and threads of the process itself (no vCPU time, no children).
 ProcessUsage process_stat_usage(pid_t pid);
+
+// A running VM's counters from its counters file (control/counters_file.h)
+// without waking it: exits and device traffic from the file, the vCPU
+// time from its vCPU threads' scheduler statistics (threads of `pid` only).
+// Nothing if the file is missing, not a regular file, or not well formed.
+std::optional<control::VmStats> read_counters_file(const std::string& path, pid_t pid);
 
 // The last `bytes` of a file (empty if it cannot be read; a link is not followed).
 std::string tail_of(const std::string& path, size_t bytes);

@@ -198,6 +198,8 @@ Result<VmRecord> VmRegistry::start(const std::string& name) {
   ManagedVm* vm = VMHIVE_TRY(managed(name));
   if (vm->record.phase != VmPhase::kCreated && vm->record.phase != VmPhase::kExited)
     return conflict(vm->record, "start");
+  // Its counters file is made new by each process of the VM.
+  ::unlink(store_.vm_file(name, "counters").c_str());
   auto process = VmProcess::launch(launch_spec(vm->record));
   if (!process.ok()) return with_context("cannot start VM '" + name + "'", process.error());
   vm->process.emplace(std::move(*process));
@@ -221,6 +223,7 @@ LaunchSpec VmRegistry::launch_spec(const VmRecord& record) const {
     args.insert(args.end(), {"--jail", store_.vm_file(name, "jail")});
     if (!options_.jail_user.empty()) args.insert(args.end(), {"--jail-user", options_.jail_user});
   }
+  // A jailed VM sees only its jail: its counters are asked for instead.
   return LaunchSpec{options_.vmhive_binary,
                     record.restore ? std::string() : store_.vm_file(name, "config.json"),
                     record.restore,
@@ -229,7 +232,8 @@ LaunchSpec VmRegistry::launch_spec(const VmRecord& record) const {
                     options_.console_limit,
                     store_.vm_file(name, "vmm.log"),
                     store_.vm_file(name, "console.in"),
-                    std::move(args)};
+                    std::move(args),
+                    options_.jail ? std::string() : store_.vm_file(name, "counters")};
 }
 
 Result<void> VmRegistry::console_input(const std::string& name, std::string_view bytes) {

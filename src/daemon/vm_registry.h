@@ -99,7 +99,9 @@ class VmRegistry {
   Result<nlohmann::ordered_json> inspect(const std::string& name) const;
   // A running VM's own counters (exits by reason, each device's work), asked
   // of its process; `done` gets them.
-  Result<void> vm_stats(const std::string& name, JsonDone done);
+  // From its counters file at once when it has one, else asked (nullopt:
+  // `done` gets them).
+  Result<std::optional<nlohmann::json>> vm_stats(const std::string& name, JsonDone done);
   // Prometheus text for every VM (GET /metrics): at once when no VM has to
   // be asked for its counters, else nullopt and `done` gets it later.
   std::optional<std::string> metrics(std::function<void(std::string)> done);

@@ -5,6 +5,7 @@
 #include <malloc.h>
 
 #include "control/control_client.h"
+#include "control/controller_requests.h"
 
 namespace vmhive::daemon {
 
@@ -56,38 +57,51 @@ std::string VmRegistry::usage_metrics() const {
 }
 
 std::optional<std::string> VmRegistry::metrics(std::function<void(std::string)> done) {
-  // The running VMs are asked for their own counters first, all at once;
-  // /proc is read when all have answered (or the deadline passed), so the
-  // VMs work on their answers meanwhile and the loop is never held.
+  // A running VM's own counters come from its counters file, read without
+  // waking it; a VM without one (jailed, or started by an older vmhive) is
+  // asked, all such at once, and /proc is read while they work on their
+  // answers: the loop is never held.
   struct Collection {
-    std::string usage;  // what /proc tells, read while the VMs work on their answers
-    std::vector<std::pair<std::string, nlohmann::json>> stats;  // the VMs that answered
+    std::string usage;
+    std::vector<std::pair<std::string, nlohmann::json>> stats;  // from the files, and the VMs that answered
     size_t left = 0;
     std::function<void(std::string)> done;
+    void finish() {
+      std::sort(stats.begin(), stats.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      done(usage + stats_metrics(stats));
+      stats.clear();
+      ::malloc_trim(0);  // a scrape of thousands of VMs leaves the heap large for a while otherwise
+    }
   };
-  std::vector<const ManagedVm*> asked;
-  for (const auto& [name, vm] : vms_)
-    if (vm.process && (vm.record.phase == VmPhase::kRunning || vm.record.phase == VmPhase::kPaused)) asked.push_back(&vm);
-  if (asked.empty()) return usage_metrics() + stats_metrics({});
   auto collection = std::make_shared<Collection>();
   collection->done = std::move(done);
+  std::vector<const ManagedVm*> asked;
+  for (const auto& [name, vm] : vms_) {
+    if (!vm.process || (vm.record.phase != VmPhase::kRunning && vm.record.phase != VmPhase::kPaused)) continue;
+    if (auto counted = read_counters_file(store_.vm_file(name, "counters"), vm.process->pid())) {
+      collection->stats.emplace_back(name, control::stats_to_json(*counted));
+    } else {
+      asked.push_back(&vm);
+    }
+  }
   collection->left = asked.size();
   for (const ManagedVm* vm : asked) {
     const std::string name = vm->record.name;
     ask_vm(*vm, R"({"op":"stats"})", kStatsTimeout,
            [collection, name](Result<nlohmann::json> reply) {
              if (reply.ok()) collection->stats.emplace_back(name, std::move(*reply));
-             if (--collection->left != 0) return;
-             std::sort(collection->stats.begin(), collection->stats.end(),
-                       [](const auto& a, const auto& b) { return a.first < b.first; });
-             collection->done(collection->usage + stats_metrics(collection->stats));
-             collection->stats.clear();
-             ::malloc_trim(0);  // a scrape of thousands of VMs leaves the heap large for a while otherwise
+             if (--collection->left == 0) collection->finish();
            },
            /*wait_for_socket=*/false);
   }
   collection->usage = usage_metrics();
-  return std::nullopt;
+  if (!asked.empty()) return std::nullopt;
+  std::sort(collection->stats.begin(), collection->stats.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string text = collection->usage + stats_metrics(collection->stats);
+  collection->stats.clear();
+  ::malloc_trim(0);
+  return text;
 }
 
 namespace {

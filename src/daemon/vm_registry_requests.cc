@@ -4,6 +4,7 @@
 // callback runs from after_poll().
 #include <set>
 
+#include "control/controller_requests.h"
 #include "daemon/vm_registry.h"
 
 namespace vmhive::daemon {
@@ -75,16 +76,18 @@ std::optional<VmRecord> VmRegistry::switch_state(ManagedVm& vm, const char* op, 
   return std::nullopt;
 }
 
-Result<void> VmRegistry::vm_stats(const std::string& name, JsonDone done) {
+Result<std::optional<nlohmann::json>> VmRegistry::vm_stats(const std::string& name, JsonDone done) {
   ManagedVm* vm = VMHIVE_TRY(managed(name));
   if (vm->record.phase != VmPhase::kRunning && vm->record.phase != VmPhase::kPaused)
     return conflict(vm->record, "report the counters of");
+  if (auto counted = read_counters_file(store_.vm_file(name, "counters"), vm->process->pid()))
+    return std::optional<nlohmann::json>(nlohmann::json::parse(control::stats_to_json(*counted).dump()));
   ask_vm(*vm, R"({"op":"stats"})", kStatsTimeout, [done = std::move(done)](Result<nlohmann::json> reply) {
     if (!reply.ok()) return done(reply.error());
     reply->erase("ok");
     done(std::move(*reply));
   });
-  return {};
+  return std::optional<nlohmann::json>();
 }
 
 Result<void> VmRegistry::snapshot(const std::string& name, const std::string& dir, bool resume, JsonDone done) {

@@ -49,8 +49,8 @@ Result<void> Machine::start(bool confine, std::span<const uint32_t> vcpu_pins, b
   for (uint32_t index = 0; index < vcpus_.size(); ++index) {
     x86::PvmSyscallRepair* repair = syscall_repairs_.empty() ? nullptr : syscall_repairs_[index].get();
     VMHIVE_CHECK(threads_.start(VcpuLoopContext{&vcpus_[index], memory_.get(), &platform_->io_bus(),
-                                                mmio_bus_.get(), stop_.get(), exit_counters_[index].get(), repair,
-                                                pause_.get()},
+                                                mmio_bus_.get(), stop_.get(), exits_of(index), repair,
+                                                pause_.get(), counters_page_ ? counters_page_->thread_id(index) : nullptr},
                                 vcpu_setup(index)));
   }
   if (paused) return pause();  // waits for the vCPUs to park, and parks the device thread
@@ -108,7 +108,8 @@ Result<snapshot::MachineState> Machine::capture_state(const snapshot::SnapshotDi
 
 Machine::ExitTotals Machine::exit_totals() const {
   ExitTotals totals;
-  for (const auto& counters : exit_counters_) {
+  for (size_t vcpu = 0; vcpu < exit_counters_.size(); ++vcpu) {
+    const ExitCounters* counters = exits_of(vcpu);
     totals.io += counters->io.load();
     totals.mmio += counters->mmio.load();
     totals.other += counters->not_device();
@@ -120,7 +121,8 @@ std::vector<std::pair<std::string, uint64_t>> Machine::exits_by_reason() const {
   std::vector<std::pair<std::string, uint64_t>> reasons = {{"io", 0},    {"mmio", 0},  {"signal", 0},
                                                            {"msr_write", 0}, {"debug", 0}, {"internal_error", 0},
                                                            {"other", 0}};
-  for (const auto& counters : exit_counters_) {
+  for (size_t vcpu = 0; vcpu < exit_counters_.size(); ++vcpu) {
+    const ExitCounters* counters = exits_of(vcpu);
     const uint64_t counts[] = {counters->io.load(),        counters->mmio.load(),  counters->signal.load(),
                                counters->msr_write.load(), counters->debug.load(), counters->completed.load(),
                                counters->other.load()};
@@ -129,13 +131,31 @@ std::vector<std::pair<std::string, uint64_t>> Machine::exits_by_reason() const {
   return reasons;
 }
 
+ExitCounters* Machine::exits_of(size_t vcpu) const {
+  return counters_page_ ? counters_page_->exits(vcpu) : exit_counters_[vcpu].get();
+}
+
+Result<void> Machine::publish_counters(const std::string& path) {
+  if (started_at_ != std::chrono::steady_clock::time_point{})
+    return make_error("--counters-file: the machine runs already");
+  std::vector<CountersPage::Device> devices;
+  std::vector<DeviceTrafficReport> present = device_traffic();
+  for (const DeviceTrafficReport& device : present) devices.push_back({device.type, device.index});
+  auto page = VMHIVE_TRY(CountersPage::create(path, vcpus_.size(), devices));
+  counters_page_ = std::make_unique<CountersPage>(std::move(page));
+  if (pci_)
+    for (size_t device = 0; device < devices.size(); ++device) pci_->count_into(device, counters_page_->traffic(device));
+  return {};
+}
+
 std::vector<Machine::DeviceTrafficReport> Machine::device_traffic() const {
   return pci_ ? pci_->traffic() : std::vector<DeviceTrafficReport>{};
 }
 
 std::string Machine::timing_report() const {
   uint64_t io = 0, mmio = 0, other = 0, completed = 0, syscalls = 0;
-  for (const auto& counters : exit_counters_) {
+  for (size_t vcpu = 0; vcpu < exit_counters_.size(); ++vcpu) {
+    const ExitCounters* counters = exits_of(vcpu);
     completed += counters->completed.load();
     syscalls += counters->syscalls_finished.load();
     io += counters->io.load();

@@ -24,6 +24,7 @@
 #include "snapshot/machine_state.h"
 #include "snapshot/snapshot_dir.h"
 #include "vmm/console.h"
+#include "vmm/counters_page.h"
 #include "vmm/legacy_platform.h"
 #include "vmm/pause_gate.h"
 #include "vmm/pci_platform.h"
@@ -82,6 +83,9 @@ class Machine {
   // What each virtio device has done, in bus order.
   using DeviceTrafficReport = PciPlatform::DeviceTrafficReport;
   std::vector<DeviceTrafficReport> device_traffic() const;
+  // Before start(): keep the vCPUs' and devices' counters in a counters
+  // file at `path` (control/counters_file.h), made new, for a daemon to read.
+  Result<void> publish_counters(const std::string& path);
 
  private:
   friend class MachineBuilder;
@@ -105,6 +109,8 @@ class Machine {
   std::unique_ptr<PciPlatform> pci_;   // only when the guest has PCI devices
   std::vector<kvm::Vcpu> vcpus_;
   std::vector<std::unique_ptr<ExitCounters>> exit_counters_;
+  std::unique_ptr<CountersPage> counters_page_;  // when published: the counters live there
+  ExitCounters* exits_of(size_t vcpu) const;
   std::vector<std::unique_ptr<x86::PvmSyscallRepair>> syscall_repairs_;  // one per vCPU on KVM-PVM, else empty
   VcpuThreads threads_;  // declared last: joined before anything it uses is destroyed
 };

@@ -72,6 +72,8 @@ class PciPlatform {
     virtio::DeviceTraffic traffic;
   };
   std::vector<DeviceTrafficReport> traffic() const;
+  // Device `device` (in bus order, as traffic() lists them) counts into `counters` from now on.
+  void count_into(size_t device, virtio::TrafficCounters* counters) { functions_.at(device)->model->count_into(counters); }
 
  private:
   // One queue doorbell per eventfd, moved with the BAR through KVM_IOEVENTFD.

@@ -178,6 +178,7 @@ void handle_mmio(kvm_run& run, const MmioBus& bus) {
 }
 
 void run_vcpu_loop(const VcpuLoopContext& context) {
+  if (context.thread_id != nullptr) context.thread_id->store(static_cast<uint64_t>(::gettid()), std::memory_order_relaxed);
   // A machine started paused (a snapshot loaded without resuming) parks
   // before its first entry: nothing is pending yet, so its state is whole.
   if (context.pause != nullptr && context.pause->pause_requested()) context.pause->park();

@@ -42,6 +42,7 @@ struct VcpuLoopContext {
   ExitCounters* counters;
   x86::PvmSyscallRepair* syscall_repair = nullptr;  // only on KVM-PVM
   PauseGate* pause = nullptr;                   // parks the vCPU for snapshots
+  std::atomic<uint64_t>* thread_id = nullptr;   // where the thread says its id (a counters file)
 };
 
 // Runs until the stop controller says stop; every way a vCPU can end the VM

@@ -604,6 +604,22 @@ TEST(DaemonWithGuests, MetricsCountExitsAndDiskTraffic) {
   EXPECT_NE(metrics.find("# TYPE vmhive_vm_exits_total counter"), std::string::npos);
   EXPECT_EQ(metrics.find("vmhive_vm_net_"), std::string::npos) << "no VM has a network device";
 
+  // Read from the VM's counters file, not asked of it: a VM that cannot
+  // answer (stopped) still shows its counters, at once.
+  const pid_t pid = daemon.get("/vms/store").document().value("pid", 0);
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  const auto begin = std::chrono::steady_clock::now();
+  const std::string frozen = daemon.get("/metrics").body;
+  const json frozen_stats = daemon.get("/vms/store/stats").document();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 400ms) << "not left to the 500 ms deadline";
+  ASSERT_EQ(::kill(pid, SIGCONT), 0);
+  EXPECT_NE(frozen.find("vmhive_vm_disk_write_bytes_total{vm=\"store\",disk=\"0\"} 131072"), std::string::npos)
+      << frozen;
+  EXPECT_NE(frozen.find("vmhive_vm_vcpu_seconds_total{vm=\"store\"}"), std::string::npos) << frozen;
+  EXPECT_EQ(frozen_stats["devices"][0]["out_bytes"], 256 * 512) << frozen_stats.dump();
+  EXPECT_GT(frozen_stats["vcpu_seconds"].get<double>(), 0.0) << frozen_stats.dump();
+
   EXPECT_EQ(daemon.post("/vms/store/stop").status, 202);
   EXPECT_EQ(daemon.wait_for_phase("store", "exited")["exit"]["reason"], "stopped");
   // An exited VM has no counters to give, and the metrics do not wait for it.
@@ -705,7 +721,8 @@ TEST(DaemonWithGuests, ARequestToAVmThatDiesIsAnsweredWithItsEnd) {
   const pid_t pid = daemon.wait_for_phase("doomed", "running").value("pid", 0);
   ASSERT_GT(pid, 0);
   ASSERT_TRUE(daemon.console_says("doomed", "idle: ready"));
-  ASSERT_EQ(daemon.get("/vms/doomed/stats").status, 200) << "its control socket answers";
+  ASSERT_EQ(daemon.post("/vms/doomed/pause").status, 200) << "its control socket answers";
+  ASSERT_EQ(daemon.post("/vms/doomed/resume").status, 200);
   ASSERT_EQ(::kill(pid, SIGSTOP), 0);
   const int asking = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un where{};

@@ -78,6 +78,8 @@ class TrafficCounters {
   std::atomic<uint64_t> in_requests_{0}, in_bytes_{0}, out_requests_{0}, out_bytes_{0}, other_requests_{0},
       failed_{0};
 };
+static_assert(sizeof(TrafficCounters) == 6 * sizeof(uint64_t) && std::atomic<uint64_t>::is_always_lock_free,
+              "a counters file holds TrafficCounters as six 64-bit words");
 
 class VirtioDevice {
  public:
@@ -116,7 +118,17 @@ class VirtioDevice {
   virtual Result<std::vector<uint8_t>> save(const DeviceSaveContext& context) = 0;
 
   // What the device has done so far (DeviceTraffic).
-  virtual DeviceTraffic traffic() const = 0;
+  DeviceTraffic traffic() const { return counters_->read(); }
+  // Count into `counters` from now on (a counters file's slot, say); call
+  // before the device serves its driver. It must outlive the device's use.
+  void count_into(TrafficCounters* counters) { counters_ = counters; }
+
+ protected:
+  TrafficCounters& counters() { return *counters_; }
+
+ private:
+  TrafficCounters own_counters_;
+  TrafficCounters* counters_ = &own_counters_;
 };
 
 }  // namespace vmhive::virtio

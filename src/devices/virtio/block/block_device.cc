@@ -104,13 +104,13 @@ Result<bool> BlockDevice::process_queue(unsigned index, Virtqueue& queue) {
 
 void BlockDevice::count(uint32_t type, uint8_t status, uint32_t data_written) {
   if (status != kStatusOk) {
-    traffic_.count_failed();
+    counters().count_failed();
   } else if (type == kTypeIn) {
-    traffic_.count_in(data_written);
+    counters().count_in(data_written);
   } else if (type == kTypeOut) {
-    traffic_.count_out(chain_.readable_bytes - kHeaderSize);
+    counters().count_out(chain_.readable_bytes - kHeaderSize);
   } else {
-    traffic_.count_other();
+    counters().count_other();
   }
 }
 

@@ -56,8 +56,6 @@ class BlockDevice : public VirtioDevice {
   Result<bool> process_queue(unsigned index, Virtqueue& queue) override;
   // block_persist.cc: the disk record, the disk frozen into the snapshot.
   Result<std::vector<uint8_t>> save(const DeviceSaveContext& context) override;
-  // Reads in, writes out; flushes, discards, write-zeroes and identify as other.
-  DeviceTraffic traffic() const override { return traffic_.read(); }
 
  private:
   // Carries out one request; returns its status and how many bytes it wrote
@@ -72,7 +70,6 @@ class BlockDevice : public VirtioDevice {
   std::string serial_;
   uint64_t negotiated_ = 0;
   DescriptorChain chain_;
-  TrafficCounters traffic_;
 };
 
 }  // namespace vmhive::virtio

@@ -81,7 +81,7 @@ Result<bool> NetDevice::receive(Virtqueue& queue) {
     if (!VMHIVE_TRY(queue.pop_chain(chain_))) return used;
     const size_t frame_length = static_cast<size_t>(length);
     if (frame_length > chain_.writable_bytes || frame_length < kMinimumFrame) {
-      traffic_.count_failed();  // the guest's buffer is too small for it (or the frame is a runt)
+      counters().count_failed();  // the guest's buffer is too small for it (or the frame is a runt)
       queue.add_used(chain_.head, 0);
       used = true;
       continue;
@@ -94,7 +94,7 @@ Result<bool> NetDevice::receive(Virtqueue& queue) {
       if (copied == frame_length) break;
     }
     queue.add_used(chain_.head, static_cast<uint32_t>(frame_length));
-    traffic_.count_in(frame_length - kHeaderSize);
+    counters().count_in(frame_length - kHeaderSize);
     used = true;
   }
   return used;
@@ -111,9 +111,9 @@ Result<bool> NetDevice::transmit(Virtqueue& queue) {
     }
     if (chain_.readable_bytes < kMinimumFrame || chain_.readable_bytes > kMaxFrame ||
         ::writev(tap_.fd(), iovecs_.data(), static_cast<int>(iovecs_.size())) < 0) {
-      traffic_.count_failed();  // a runt or oversized frame, or the tap's queue is full: lost, as on a wire
+      counters().count_failed();  // a runt or oversized frame, or the tap's queue is full: lost, as on a wire
     } else {
-      traffic_.count_out(chain_.readable_bytes - kHeaderSize);
+      counters().count_out(chain_.readable_bytes - kHeaderSize);
     }
     queue.add_used(chain_.head, 0);
     used = true;

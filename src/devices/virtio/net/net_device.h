@@ -50,9 +50,7 @@ class NetDevice : public VirtioDevice {
   // net_persist.cc: the MAC (the tap is the restore's to choose).
   Result<std::vector<uint8_t>> save(const DeviceSaveContext& context) override;
   // Frames dropped (tap full, no room in a receive chain, runt frames).
-  uint64_t dropped() const { return traffic_.read().failed; }
-  // Frames received in, sent out (bytes without the virtio-net header); drops as failed.
-  DeviceTraffic traffic() const override { return traffic_.read(); }
+  uint64_t dropped() const { return traffic().failed; }
 
  private:
   Result<bool> receive(Virtqueue& queue);
@@ -61,7 +59,6 @@ class NetDevice : public VirtioDevice {
   Tap tap_;
   std::array<uint8_t, 6> mac_;
   uint64_t negotiated_ = 0;
-  TrafficCounters traffic_;
   std::vector<uint8_t> frame_;  // one received frame, header included
   std::vector<iovec> iovecs_;
   DescriptorChain chain_;

@@ -31,7 +31,7 @@ Result<bool> EntropyDevice::process_queue(unsigned index, Virtqueue& queue) {
       if (written == kMaxBytesPerRequest) break;
     }
     queue.add_used(chain_.head, written);
-    traffic_.count_in(written);
+    counters().count_in(written);
     used = true;
   }
 }

@@ -21,12 +21,9 @@ class EntropyDevice : public VirtioDevice {
   Result<bool> process_queue(unsigned index, Virtqueue& queue) override;
   // entropy_persist.cc: nothing of its own.
   Result<std::vector<uint8_t>> save(const DeviceSaveContext& context) override;
-  // Entropy handed to the guest, as "in".
-  DeviceTraffic traffic() const override { return traffic_.read(); }
 
  private:
   DescriptorChain chain_;  // reused, to avoid an allocation per request
-  TrafficCounters traffic_;
 };
 
 }  // namespace vmhive::virtio

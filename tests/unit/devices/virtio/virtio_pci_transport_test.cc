@@ -469,7 +469,6 @@ class IdleDevice : public VirtioDevice {
     return false;
   }
   Result<std::vector<uint8_t>> save(const DeviceSaveContext&) override { return std::vector<uint8_t>{}; }
-  DeviceTraffic traffic() const override { return {}; }
   int calls = 0;
 };
 
