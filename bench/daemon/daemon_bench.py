@@ -180,13 +180,32 @@ def main():
     finally:
         daemon.terminate()
         daemon.wait()
+        killed = []
         for pid_dir in [os.path.join(work, "state", "vms", d) for d in os.listdir(os.path.join(work, "state", "vms"))]:
             try:
                 record = json.load(open(os.path.join(pid_dir, "vm.json")))
                 if record.get("pid"):
                     os.kill(record["pid"], 9)
+                    killed.append(record["pid"])
             except (OSError, ValueError):
                 pass
+        # A killed VM cannot remove its own cgroup (the next VM placed would sweep it).
+        groups = "/sys/fs/cgroup/cpu/vmhive"
+        for pid in killed:
+            for _ in range(200):
+                try:
+                    os.kill(pid, 0)
+                except OSError:
+                    break
+                time.sleep(0.005)
+        if os.path.isdir(groups):
+            ends = tuple(f"-{pid}" for pid in killed)
+            for name in os.listdir(groups):
+                if name.endswith(ends):
+                    try:
+                        os.rmdir(os.path.join(groups, name))
+                    except OSError:
+                        pass
         subprocess.run(["rm", "-rf", work])
 
 
