@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/unique_fd.h"
 #include "http/http_client.h"
 #include "vm_process.h"
 
@@ -229,6 +230,42 @@ class Daemon {
 std::string vm_config(const std::string& name, const std::string& guest, const std::string& extra = {}) {
   return R"({"name": ")" + name + R"(", "kernel": ")" + guest_path(guest) + R"(", "memory": "32M")" + extra + "}";
 }
+
+// A request written to the daemon on a connection of its own, whose answer
+// is read later: for requests the daemon answers only once a VM has.
+class WaitingClient {
+ public:
+  WaitingClient(const std::string& socket, const std::string& request)
+      : fd_(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_un where{};
+    where.sun_family = AF_UNIX;
+    std::snprintf(where.sun_path, sizeof where.sun_path, "%s", socket.c_str());
+    sent_ = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&where), sizeof where) == 0 &&
+            ::send(fd_.get(), request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+  }
+  bool sent() const { return sent_; }
+  bool answered_yet() const {
+    pollfd answered{fd_.get(), POLLIN, 0};
+    return ::poll(&answered, 1, 0) != 0;
+  }
+  // The whole answer (its JSON body closed), or what came within 30 s.
+  std::string answer() {
+    std::string reply;
+    char buffer[4096];
+    while (reply.find("\r\n\r\n") == std::string::npos || reply.find('}') == std::string::npos) {
+      pollfd answered{fd_.get(), POLLIN, 0};
+      if (::poll(&answered, 1, 30000) != 1) break;
+      const ssize_t got = ::recv(fd_.get(), buffer, sizeof buffer, 0);
+      if (got <= 0) break;
+      reply.append(buffer, static_cast<size_t>(got));
+    }
+    return reply;
+  }
+
+ private:
+  vmhive::UniqueFd fd_;
+  bool sent_ = false;
+};
 
 TEST(Daemon, SocketIsPrivateAndAnswers) {
   Daemon daemon;
@@ -678,32 +715,17 @@ TEST(DaemonWithGuests, AVmThatDoesNotAnswerHoldsUpOnlyItsOwnRequest) {
 
   // The request is in the daemon's socket before the next client connects,
   // so by the time that one is answered the pause has been read and asked.
-  const int asking = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un where{};
-  where.sun_family = AF_UNIX;
-  std::snprintf(where.sun_path, sizeof where.sun_path, "%s", daemon.socket().c_str());
-  ASSERT_EQ(::connect(asking, reinterpret_cast<sockaddr*>(&where), sizeof where), 0);
-  const std::string pause = "POST /vms/frozen/pause HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
-  ASSERT_EQ(::send(asking, pause.data(), pause.size(), MSG_NOSIGNAL), static_cast<ssize_t>(pause.size()));
+  WaitingClient asking(daemon.socket(), "POST /vms/frozen/pause HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_TRUE(asking.sent());
   const auto begin = std::chrono::steady_clock::now();
   EXPECT_EQ(daemon.get("/").status, 200);
   EXPECT_EQ(daemon.get("/vms").status, 200);
   EXPECT_EQ(daemon.get("/vms/frozen").document()["phase"], "running");
   EXPECT_LT(std::chrono::steady_clock::now() - begin, 2s) << "others are not kept waiting for the frozen VM";
-  pollfd answered{asking, POLLIN, 0};
-  EXPECT_EQ(::poll(&answered, 1, 0), 0) << "the pause waits for the VM";
+  EXPECT_FALSE(asking.answered_yet()) << "the pause waits for the VM";
 
   ASSERT_EQ(::kill(pid, SIGCONT), 0);
-  std::string reply;
-  char buffer[4096];
-  while (reply.find("\r\n\r\n") == std::string::npos || reply.find("}") == std::string::npos) {
-    answered.revents = 0;
-    ASSERT_EQ(::poll(&answered, 1, 30000), 1) << reply;
-    const ssize_t got = ::recv(asking, buffer, sizeof buffer, 0);
-    ASSERT_GT(got, 0) << reply;
-    reply.append(buffer, static_cast<size_t>(got));
-  }
-  ::close(asking);
+  const std::string reply = asking.answer();
   EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
   EXPECT_NE(reply.find(R"("phase":"paused")"), std::string::npos) << reply;
   EXPECT_EQ(daemon.get("/vms/frozen").document()["phase"], "paused");
@@ -724,27 +746,12 @@ TEST(DaemonWithGuests, ARequestToAVmThatDiesIsAnsweredWithItsEnd) {
   ASSERT_EQ(daemon.post("/vms/doomed/pause").status, 200) << "its control socket answers";
   ASSERT_EQ(daemon.post("/vms/doomed/resume").status, 200);
   ASSERT_EQ(::kill(pid, SIGSTOP), 0);
-  const int asking = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un where{};
-  where.sun_family = AF_UNIX;
-  std::snprintf(where.sun_path, sizeof where.sun_path, "%s", daemon.socket().c_str());
-  ASSERT_EQ(::connect(asking, reinterpret_cast<sockaddr*>(&where), sizeof where), 0);
-  const std::string pause = "POST /vms/doomed/pause HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
-  ASSERT_EQ(::send(asking, pause.data(), pause.size(), MSG_NOSIGNAL), static_cast<ssize_t>(pause.size()));
+  WaitingClient asking(daemon.socket(), "POST /vms/doomed/pause HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_TRUE(asking.sent());
   EXPECT_EQ(daemon.get("/").status, 200);  // answered after the pause was read and asked (see above)
   const auto begin = std::chrono::steady_clock::now();
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  std::string reply;
-  char buffer[4096];
-  pollfd answered{asking, POLLIN, 0};
-  while (reply.find("}") == std::string::npos) {
-    answered.revents = 0;
-    ASSERT_EQ(::poll(&answered, 1, 30000), 1) << reply;
-    const ssize_t got = ::recv(asking, buffer, sizeof buffer, 0);
-    ASSERT_GT(got, 0) << reply;
-    reply.append(buffer, static_cast<size_t>(got));
-  }
-  ::close(asking);
+  const std::string reply = asking.answer();
   EXPECT_LT(std::chrono::steady_clock::now() - begin, 4s) << "not left to the 5 s deadline";
   EXPECT_EQ(reply.rfind("HTTP/1.1 409", 0), 0u) << reply;
   // Whichever the daemon saw first: the VM's end, or its control socket closing with it.
