@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -36,6 +37,7 @@
 #include "config/vm_spec_json.h"
 #include "confinement/jail.h"
 #include "confinement/process_hygiene.h"
+#include "confinement/seccomp_filters.h"
 #include "host/cpu_cgroup.h"
 #include "control/control_client.h"
 #include "kvm/kvm.h"
@@ -78,6 +80,25 @@ struct Confinement {
   std::optional<confinement::JailConfig> jail;
 };
 
+// What the thread moving a VM process into its cgroup does first: it
+// outlives the point where the VM's own threads drop their capabilities and
+// load their filters (vm_runner.cc), so it does the same for itself.
+std::function<Result<void>()> cgroup_mover_confinement(const Confinement& confine) {
+  return [seccomp = confine.seccomp]() -> Result<void> {
+    VMHIVE_CHECK(confinement::set_no_new_privs());
+    VMHIVE_CHECK(confinement::drop_capabilities());
+    if (seccomp) VMHIVE_CHECK(confinement::confine_thread(confinement::ThreadRole::kCgroupMover));
+    return {};
+  };
+}
+
+// A move into the cgroup that failed after the VM started (the cgroup was
+// made and set up, so this is rare): the VM ran without its weight and cap.
+void report_cgroup_move(host::CgroupPlacement& placing) {
+  if (auto moved = placing.finish(); !moved.ok())
+    std::fprintf(stderr, "vmhive: warning: the VM ran outside its cgroup: %s\n", moved.error().message.c_str());
+}
+
 // For a jailed VM: the launcher forks it into a PID namespace of its own and
 // waits for it, then removes the control socket it can no longer reach.
 std::optional<int> jail_launcher(const Confinement& confine, const std::string& control_socket) {
@@ -99,33 +120,34 @@ int run_command(const config::VmSpec& options, const Confinement& confine, bool 
   if (!config.ok()) return fail(config.error().message);
   // A weight or cap (or --own-cgroup) puts the process in a cgroup of its own.
   // With a jail it is made here, before the launcher forks, so that the
-  // outermost process owns it and removes it; without one the move runs
-  // while the machine is built, and is finished before any VM thread starts.
+  // outermost process owns it and removes it; without one it is made while
+  // the machine is built and the process moved in as the VM starts.
   std::optional<host::CpuCgroup> cpu_cgroup;
   const bool policy = config->cpu.weight != CpuPolicy::kDefaultWeight || config->cpu.cap_percent != 0;
-  const auto keep = [&](Result<host::CpuCgroup> placed) -> std::optional<int> {
-    if (placed.ok()) {
-      cpu_cgroup.emplace(std::move(*placed));
-    } else if (policy) {
-      return fail("cpu weight and cap: " + placed.error().message);
-    } else {
-      // Without a weight or cap to keep, the VM runs on in its launcher's cgroup.
-      std::fprintf(stderr, "vmhive: warning: --own-cgroup: %s\n", placed.error().message.c_str());
-    }
+  const auto refused = [&](const Error& error) -> std::optional<int> {
+    if (policy) return fail("cpu weight and cap: " + error.message);
+    // Without a weight or cap to keep, the VM runs on in its launcher's cgroup.
+    std::fprintf(stderr, "vmhive: warning: --own-cgroup: %s\n", error.message.c_str());
     return std::nullopt;
   };
   const std::string cgroup_id = host::CpuCgroup::name_for(config->name, ::getpid());
   std::optional<host::CgroupPlacement> placing;
   if ((own_cgroup || policy) && confine.jail) {
-    if (auto failed = keep(host::CpuCgroup::place(config->cpu, cgroup_id))) return *failed;
+    auto placed = host::CpuCgroup::place(config->cpu, cgroup_id);
+    if (placed.ok()) {
+      cpu_cgroup.emplace(std::move(*placed));
+    } else if (auto failed = refused(placed.error())) {
+      return *failed;
+    }
   } else if (own_cgroup || policy) {
-    placing.emplace(config->cpu, cgroup_id);
+    placing.emplace(config->cpu, cgroup_id, cgroup_mover_confinement(confine));
   }
   if (auto launcher = jail_launcher(confine, options.control)) return *launcher;
   std::vector<std::string> warnings;
   auto machine = MachineBuilder::build(*config, &warnings);
   if (placing)
-    if (auto failed = keep(placing->finish())) return *failed;
+    if (auto made = placing->prepared(); !made.ok())
+      if (auto failed = refused(made.error())) return *failed;
   for (const std::string& warning : warnings) std::fprintf(stderr, "vmhive: warning: %s\n", warning.c_str());
   if (!machine.ok()) return fail(machine.error().message);
   if (!counters_file.empty())
@@ -136,6 +158,7 @@ int run_command(const config::VmSpec& options, const Confinement& confine, bool 
   VmOutcome outcome = run_machine(**machine, runner);
   if (config->report_timing) std::fprintf(stderr, "%s\n", (*machine)->timing_report().c_str());
   report_outcome(outcome);
+  if (placing) report_cgroup_move(*placing);
   return exit_status_for(outcome);
 }
 
@@ -164,24 +187,26 @@ int restore_command(const RestoreConfig& config, int hold_fd, const Confinement&
   // before a jail's launcher forks, or else while the machine is restored;
   // removed when this process ends.
   std::optional<host::CpuCgroup> cpu_cgroup;
-  const auto keep_cgroup = [&](Result<host::CpuCgroup> placed) {
-    if (placed.ok()) {
-      cpu_cgroup.emplace(std::move(*placed));
-    } else {
-      std::fprintf(stderr, "vmhive: warning: --own-cgroup: %s\n", placed.error().message.c_str());
-    }
+  const auto warn = [](const Error& error) {
+    std::fprintf(stderr, "vmhive: warning: --own-cgroup: %s\n", error.message.c_str());
   };
   const std::string cgroup_id = host::CpuCgroup::name_for("restored", ::getpid());
   std::optional<host::CgroupPlacement> placing;
   if (own_cgroup && confine.jail) {
-    keep_cgroup(host::CpuCgroup::place(CpuPolicy{}, cgroup_id));
+    auto placed = host::CpuCgroup::place(CpuPolicy{}, cgroup_id);
+    if (placed.ok()) {
+      cpu_cgroup.emplace(std::move(*placed));
+    } else {
+      warn(placed.error());
+    }
   } else if (own_cgroup) {
-    placing.emplace(CpuPolicy{}, cgroup_id);
+    placing.emplace(CpuPolicy{}, cgroup_id, cgroup_mover_confinement(confine));
   }
   if (auto launcher = jail_launcher(confine, config.control_socket)) return *launcher;
   UniqueFd hold(hold_fd);
   auto machine = MachineBuilder::restore(config);
-  if (placing) keep_cgroup(placing->finish());
+  if (placing)
+    if (auto made = placing->prepared(); !made.ok()) warn(made.error());
   if (!machine.ok()) return fail(machine.error().message);
   if (!counters_file.empty())
     if (auto published = (*machine)->publish_counters(counters_file); !published.ok())
@@ -199,6 +224,7 @@ int restore_command(const RestoreConfig& config, int hold_fd, const Confinement&
   VmOutcome outcome = run_machine(**machine, runner);
   if (config.report_timing) std::fprintf(stderr, "%s\n", (*machine)->timing_report().c_str());
   report_outcome(outcome);
+  if (placing) report_cgroup_move(*placing);
   return exit_status_for(outcome);
 }
 

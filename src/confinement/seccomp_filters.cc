@@ -129,6 +129,7 @@ const char* role_name(ThreadRole role) {
     case ThreadRole::kMain: return "main";
     case ThreadRole::kVcpu: return "vCPU";
     case ThreadRole::kDevice: return "device";
+    case ThreadRole::kCgroupMover: return "cgroup mover";
   }
   return "unknown";
 }
@@ -163,6 +164,8 @@ Result<void> confine_thread(ThreadRole role) {
     case ThreadRole::kDevice:
       VMHIVE_CHECK(allow_all(context, kDeviceThread));
       VMHIVE_CHECK(allow_ioctls(context, kDeviceIoctls));
+      break;
+    case ThreadRole::kCgroupMover:  // one write to cgroup.procs, then it ends
       break;
   }
   if (const int error = seccomp_load(context); error < 0)

@@ -16,6 +16,7 @@ enum class ThreadRole {
   kMain,    // the main loop: signals, console input, the control socket, snapshots
   kVcpu,    // KVM_RUN and the exits it handles (devices on port I/O and MMIO)
   kDevice,  // the device thread: queues, disks, taps, interrupts
+  kCgroupMover,  // the helper moving the process into its cgroup as the VM starts (host/cpu_cgroup.h)
 };
 
 const char* role_name(ThreadRole role);

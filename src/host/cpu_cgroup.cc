@@ -96,6 +96,12 @@ std::string CpuCgroup::name_for(const std::string& vm_name, pid_t pid) {
 }
 
 Result<CpuCgroup> CpuCgroup::place(const CpuPolicy& cpu, const std::string& id) {
+  CpuCgroup cgroup = VMHIVE_TRY(prepare(cpu, id));
+  VMHIVE_CHECK(cgroup.move_in());
+  return cgroup;
+}
+
+Result<CpuCgroup> CpuCgroup::prepare(const CpuPolicy& cpu, const std::string& id) {
   if (id.empty() || id.find('/') != std::string::npos || id == "." || id == "..")
     return make_error("cgroup name '" + id + "' is not a plain name");
   const auto [version, mount] = VMHIVE_TRY(cpu_hierarchy());
@@ -127,15 +133,66 @@ Result<CpuCgroup> CpuCgroup::place(const CpuPolicy& cpu, const std::string& id) 
   }
   UniqueFd home_procs(::openat(home_dir.get(), "cgroup.procs", O_WRONLY | O_CLOEXEC));
   if (!home_procs.valid()) return errno_error("cgroup " + home + ": cannot open", "cgroup.procs");
-  VMHIVE_CHECK(write_control(group.get(), "cgroup.procs", std::to_string(::getpid()), path));
-  return CpuCgroup(version, path, id, std::move(parent), std::move(home_procs));
+  UniqueFd procs(::openat(group.get(), "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!procs.valid()) return errno_error("cgroup " + path + ": cannot open", "cgroup.procs");
+  return CpuCgroup(version, path, id, std::move(parent), std::move(procs), std::move(home_procs));
+}
+
+Result<void> CpuCgroup::move_in() {
+  if (auto written = write_fully(procs_.get(), pid_text_); !written.ok())
+    return with_context("cgroup " + path_ + ": cgroup.procs = " + pid_text_, written.error());
+  moved_in_ = true;
+  return {};
 }
 
 CpuCgroup::~CpuCgroup() {
   if (!parent_.valid()) return;
   // Back where it came from, then the empty cgroup goes.
-  (void)write_fully(home_procs_.get(), std::to_string(::getpid()));
+  if (moved_in_) (void)write_fully(home_procs_.get(), pid_text_);
   ::unlinkat(parent_.get(), name_.c_str(), AT_REMOVEDIR);
+}
+
+CgroupPlacement::CgroupPlacement(CpuPolicy cpu, std::string id, std::function<Result<void>()> confine_mover)
+    : thread_([this, cpu = std::move(cpu), id = std::move(id), confine_mover = std::move(confine_mover)] {
+        place(cpu, id, confine_mover);
+      }) {}
+
+void CgroupPlacement::place(const CpuPolicy& cpu, const std::string& id,
+                            const std::function<Result<void>()>& confine_mover) {
+  auto made = CpuCgroup::prepare(cpu, id);
+  {
+    std::lock_guard lock(mutex_);
+    if (made.ok()) {
+      cgroup_.emplace(std::move(*made));
+    } else {
+      prepare_error_ = made.error();
+    }
+    prepare_done_ = true;
+  }
+  prepared_changed_.notify_all();
+  if (!cgroup_) return;
+  // From here on only this thread touches cgroup_ until it ends.
+  if (confine_mover) {
+    if (auto confined = confine_mover(); !confined.ok()) {
+      move_error_ = with_context("cannot confine the thread moving the process into its cgroup", confined.error());
+      return;
+    }
+  }
+  if (auto moved = cgroup_->move_in(); !moved.ok()) move_error_ = moved.error();
+}
+
+Result<void> CgroupPlacement::prepared() {
+  std::unique_lock lock(mutex_);
+  prepared_changed_.wait(lock, [this] { return prepare_done_; });
+  if (prepare_error_) return *prepare_error_;
+  return {};
+}
+
+Result<void> CgroupPlacement::finish() {
+  VMHIVE_CHECK(prepared());
+  if (thread_.joinable()) thread_.join();
+  if (move_error_) return *move_error_;
+  return {};
 }
 
 }  // namespace vmhive::host

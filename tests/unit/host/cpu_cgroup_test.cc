@@ -3,10 +3,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -81,6 +83,102 @@ TEST(CpuCgroup, PlacesTheProcessWithItsWeightAndCapAndTakesItBack) {
     const std::string gone = std::string(mount) + "/unit-test-" + std::to_string(child);
     EXPECT_FALSE(std::filesystem::exists(gone)) << gone << " was left behind";
   }
+}
+
+bool have_cpu_cgroups() {
+  return std::filesystem::exists("/sys/fs/cgroup/cpu/cpu.shares") ||
+         read_text("/sys/fs/cgroup/cgroup.controllers").find("cpu") != std::string::npos;
+}
+
+// The cgroup every thread of this process is in, or "" if they differ.
+std::string cgroup_of_every_thread() {
+  std::string common;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    const std::string text = read_text(task.path().string() + "/cgroup");
+    const size_t at = text.find("vmhive/");
+    const std::string here = at == std::string::npos ? "outside" : text.substr(at, text.find('\n', at) - at);
+    if (!common.empty() && common != here) return "";
+    common = here;
+  }
+  return common;
+}
+
+// As a VM starts: a thread started while the move is under way and one
+// started after it both end up in the cgroup, as does the starting thread.
+TEST(CgroupPlacement, MovesEveryThreadInWhileTheProcessGoesOn) {
+  if (::geteuid() != 0) GTEST_SKIP() << "SKIPPED LOUDLY: cgroups need root";
+  if (!have_cpu_cgroups()) GTEST_SKIP() << "SKIPPED LOUDLY: this host has no cpu cgroup controller";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int failures = 0;
+    {
+      std::atomic<bool> mover_confined{false};
+      const std::string id = CpuCgroup::name_for("placement-test", ::getpid());
+      CgroupPlacement placing(CpuPolicy{}, id, [&mover_confined]() -> Result<void> {
+        mover_confined = true;
+        return {};
+      });
+      if (!placing.prepared().ok()) ::_exit(10);
+      std::atomic<bool> stop{false};
+      std::thread early([&stop] {
+        while (!stop) std::this_thread::yield();
+      });
+      if (!placing.finish().ok()) failures |= 1;
+      std::thread late([&stop] {
+        while (!stop) std::this_thread::yield();
+      });
+      if (cgroup_of_every_thread() != "vmhive/" + id) failures |= 2;
+      if (!mover_confined) failures |= 4;
+      stop = true;
+      early.join();
+      late.join();
+    }
+    if (read_text("/proc/self/cgroup").find("vmhive/placement-test") != std::string::npos) failures |= 8;
+    ::_exit(failures);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "bits: 1 move failed, 2 a thread outside, 4 mover not confined, 8 not moved back";
+  for (const char* mount : {"/sys/fs/cgroup/cpu/vmhive", "/sys/fs/cgroup/vmhive"}) {
+    const std::string gone = std::string(mount) + "/placement-test-" + std::to_string(child);
+    EXPECT_FALSE(std::filesystem::exists(gone)) << gone << " was left behind";
+  }
+}
+
+// A mover that cannot confine itself moves nothing; the cgroup it made goes.
+TEST(CgroupPlacement, AMoverThatCannotBeConfinedLeavesTheProcessWhereItWas) {
+  if (::geteuid() != 0) GTEST_SKIP() << "SKIPPED LOUDLY: cgroups need root";
+  if (!have_cpu_cgroups()) GTEST_SKIP() << "SKIPPED LOUDLY: this host has no cpu cgroup controller";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int failures = 0;
+    {
+      CgroupPlacement placing(CpuPolicy{}, CpuCgroup::name_for("unconfined-test", ::getpid()),
+                              []() -> Result<void> { return make_error("no filter for you"); });
+      if (!placing.prepared().ok()) failures |= 1;
+      const auto moved = placing.finish();
+      if (moved.ok() || moved.error().message.find("no filter for you") == std::string::npos) failures |= 2;
+      if (read_text("/proc/self/cgroup").find("vmhive/unconfined-test") != std::string::npos) failures |= 4;
+    }
+    ::_exit(failures);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "bits: 1 not prepared, 2 no error, 4 moved anyway";
+  for (const char* mount : {"/sys/fs/cgroup/cpu/vmhive", "/sys/fs/cgroup/vmhive"}) {
+    const std::string gone = std::string(mount) + "/unconfined-test-" + std::to_string(child);
+    EXPECT_FALSE(std::filesystem::exists(gone)) << gone << " was left behind";
+  }
+}
+
+TEST(CgroupPlacement, ANameThatIsAPathIsRefusedBeforeAnythingMoves) {
+  CgroupPlacement placing(CpuPolicy{}, "../escape", nullptr);
+  EXPECT_FALSE(placing.prepared().ok());
+  EXPECT_FALSE(placing.finish().ok());
 }
 
 TEST(CpuPinning, PinsTheCallingThreadOrSaysWhyNot) {
