@@ -59,14 +59,25 @@ Result<void> StateStore::create(const VmRecord& record) {
     return errno_error("cannot make the VM's directory", vm_dir(record.name));
   }
   UniqueFd dir = VMHIVE_TRY(open_vm_dir(record.name));
-  VMHIVE_CHECK(write_json(dir.get(), "config.json", config::vm_spec_to_json(record.spec)));
-  return write_json(dir.get(), "vm.json", record_to_json(record));
+  constexpr auto kUnsynced = AtomicFile::Durability::kAtomicOnly;
+  VMHIVE_CHECK(write_json(dir.get(), "config.json", config::vm_spec_to_json(record.spec), kUnsynced));
+  VMHIVE_CHECK(write_json(dir.get(), "vm.json", record_to_json(record), kUnsynced));
+  // The files' data first, then the directory that names them.
+  std::vector<UniqueFd> to_sync;
+  for (const char* file : {"config.json", "vm.json"}) {
+    UniqueFd written(::openat(dir.get(), file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!written.valid()) return errno_error("cannot open", vm_file(record.name, file));
+    to_sync.push_back(std::move(written));
+  }
+  to_sync.push_back(std::move(dir));
+  syncer_->sync_later(std::move(to_sync), record.name);
+  return {};
 }
 
 Result<void> StateStore::save(const VmRecord& record) {
   // Where the VM is in its life (phase, pid) means nothing after a power
   // loss, which ends every VM: written atomically, not synced. What was
-  // created (its configuration) was synced by create().
+  // created (its configuration) is synced after create().
   UniqueFd dir = VMHIVE_TRY(open_vm_dir(record.name));
   return write_json(dir.get(), "vm.json", record_to_json(record), AtomicFile::Durability::kAtomicOnly);
 }

@@ -16,9 +16,11 @@
 // directories are opened without following links.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "common/background_sync.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "daemon/vm_record.h"
@@ -35,8 +37,11 @@ class StateStore {
   std::string vm_file(const std::string& name, const char* file) const { return vm_dir(name) + "/" + file; }
 
   // Makes the VM's directory (a name already there is an error) and writes
-  // its config.json and vm.json.
+  // its config.json and vm.json atomically; they are synced to disk just
+  // after, off the caller's path (common/background_sync.h).
   Result<void> create(const VmRecord& record);
+  // Background syncs that failed since the last call: the VM's name and why.
+  std::vector<BackgroundSync::Failure> take_sync_failures() { return syncer_->take_failures(); }
   // The record again (vm.json; the configuration does not change): atomic,
   // not synced (a VM's phase and pid mean nothing after a power loss).
   Result<void> save(const VmRecord& record);
@@ -65,13 +70,15 @@ class StateStore {
 
  private:
   StateStore(std::string root, UniqueFd root_fd, UniqueFd vms_fd, UniqueFd held_fd)
-      : root_(std::move(root)), root_fd_(std::move(root_fd)), vms_fd_(std::move(vms_fd)), held_fd_(std::move(held_fd)) {}
+      : root_(std::move(root)), root_fd_(std::move(root_fd)), vms_fd_(std::move(vms_fd)), held_fd_(std::move(held_fd)),
+        syncer_(std::make_unique<BackgroundSync>()) {}
   Result<UniqueFd> open_vm_dir(const std::string& name) const;
 
   std::string root_;
   UniqueFd root_fd_;
   UniqueFd vms_fd_;
   UniqueFd held_fd_;
+  std::unique_ptr<BackgroundSync> syncer_;  // its thread stays put when the store moves
 };
 
 // What each VM directory may hold; remove() deletes exactly these.

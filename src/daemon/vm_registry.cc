@@ -190,6 +190,8 @@ Result<VmRecord> VmRegistry::create(config::VmSpec spec) {
     return make_error(ErrorKind::kConflict, created.error().message);
   }
   events_.record(record.name, "created");
+  for (const BackgroundSync::Failure& failure : store_.take_sync_failures())
+    events_.record(failure.what, "error", {{"message", "cannot sync the VM's files to disk: " + failure.reason}});
   std::string name = record.name;
   return vms_.emplace(std::move(name), ManagedVm{record, std::nullopt, std::nullopt, 0, false}).first->second.record;
 }
