@@ -29,6 +29,7 @@
 #include "snapshot/machine_state.h"
 #include "snapshot/state_file.h"
 #include "temp_dir.h"
+#include "../common/line_socket.h"
 #include "vm_process.h"
 
 namespace vmhive::testing {
@@ -36,40 +37,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-int connect_to(const std::string& path) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Sends one request and reads the reply line (empty on failure or after `timeout`).
-std::string request(const std::string& path, const std::string& line, std::chrono::milliseconds timeout) {
-  const int fd = connect_to(path);
-  if (fd < 0) return {};
-  const std::string text = line + "\n";
-  std::string reply;
-  if (::send(fd, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size())) {
-    const auto deadline = Clock::now() + timeout;
-    char buffer[512];
-    while (reply.find('\n') == std::string::npos) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      pollfd ready{fd, POLLIN, 0};
-      if (left <= 0 || ::poll(&ready, 1, static_cast<int>(left)) <= 0) break;
-      const ssize_t got = ::read(fd, buffer, sizeof buffer);
-      if (got <= 0) break;
-      reply.append(buffer, static_cast<size_t>(got));
-    }
-  }
-  ::close(fd);
-  return reply;
-}
 
 mode_t mode_of(const std::string& path) {
   struct stat info {};
@@ -101,7 +68,7 @@ TEST_F(HostSecurity, TheControlSocketIsTheOwnersWhateverTheUmask) {
   ASSERT_TRUE(vm.wait_for_output("echo: ready", 30s)) << vm.errors();
   EXPECT_TRUE(S_ISSOCK(mode_of(control_)));
   EXPECT_EQ(mode_of(control_) & 0777, 0600u);
-  EXPECT_NE(request(control_, R"({"op":"status"})", 10s).find("\"running\""), std::string::npos);
+  EXPECT_NE(request_line(control_, R"({"op":"status"})", 10s).find("\"running\""), std::string::npos);
   vm.send_signal(SIGTERM);
   EXPECT_EQ(vm.wait(30s), 143);
   EXPECT_FALSE(std::filesystem::exists(control_)) << "the socket goes with the VM";
@@ -125,7 +92,7 @@ TEST_F(HostSecurity, SilentClientsDelayNothing) {
   VmProcess vm = start_echo();
   ASSERT_TRUE(vm.wait_for_output("echo: ready", 30s)) << vm.errors();
   for (int i = 0; i < 5; ++i) {
-    const int fd = connect_to(control_);
+    const int fd = connect_unix(control_);
     ASSERT_GE(fd, 0);
     silent_.push_back(fd);
   }
@@ -137,7 +104,7 @@ TEST_F(HostSecurity, SilentClientsDelayNothing) {
   EXPECT_LT(Clock::now() - typed, 2500ms) << "console input waited for the silent clients";
 
   const auto asked = Clock::now();
-  EXPECT_NE(request(control_, R"({"op":"status"})", 10s).find("\"running\""), std::string::npos);
+  EXPECT_NE(request_line(control_, R"({"op":"status"})", 10s).find("\"running\""), std::string::npos);
   EXPECT_LT(Clock::now() - asked, 2500ms) << "the status request waited for the silent clients";
 
   const auto signalled = Clock::now();
@@ -158,7 +125,7 @@ TEST_F(HostSecurity, AnotherUserCannotControlTheVm) {
   const pid_t child = ::fork();
   if (child == 0) {
     if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) ::_exit(2);
-    const std::string reply = request(control_, R"({"op":"stop"})", 10s);
+    const std::string reply = request_line(control_, R"({"op":"stop"})", 10s);
     (void)!::write(pipe_fds[1], reply.data(), reply.size());
     ::_exit(0);
   }
@@ -169,7 +136,7 @@ TEST_F(HostSecurity, AnotherUserCannotControlTheVm) {
   (void)!::read(pipe_fds[0], reply, sizeof reply - 1);
   ::close(pipe_fds[0]);
   EXPECT_NE(std::string(reply).find("permission denied"), std::string::npos) << reply;
-  EXPECT_NE(request(control_, R"({"op":"status"})", 10s).find("\"running\""), std::string::npos)
+  EXPECT_NE(request_line(control_, R"({"op":"status"})", 10s).find("\"running\""), std::string::npos)
       << "the other user's stop did nothing";
   vm.send_signal(SIGTERM);
   EXPECT_EQ(vm.wait(30s), 143);
@@ -282,7 +249,7 @@ TEST_F(HostSecurity, ARunningVmIsConfined) {
   // Still a working VM: console and control socket.
   vm.write_input("ok");
   EXPECT_TRUE(vm.wait_for_output("ok", 10s));
-  EXPECT_NE(request(control_, R"({"op":"status"})", 10s).find("\"running\""), std::string::npos);
+  EXPECT_NE(request_line(control_, R"({"op":"status"})", 10s).find("\"running\""), std::string::npos);
   vm.send_signal(SIGTERM);
   EXPECT_EQ(vm.wait(30s), 143);
 }
@@ -377,7 +344,7 @@ TEST_F(HostSecurity, AJailedVmSeesOnlyItsJail) {
 
   vm.write_input("jailed");
   EXPECT_TRUE(vm.wait_for_output("jailed", 10s));
-  const std::string reply = request(control_, R"({"op":"snapshot","dir":"/snap","resume":true})", 60s);
+  const std::string reply = request_line(control_, R"({"op":"snapshot","dir":"/snap","resume":true})", 60s);
   EXPECT_NE(reply.find("\"ok\":true"), std::string::npos) << reply;
   EXPECT_TRUE(std::filesystem::is_regular_file(jail + "/snap/state")) << "the snapshot lands inside the jail";
   vm.send_signal(SIGTERM);

@@ -19,6 +19,7 @@
 
 #include "file_contents.h"
 #include "temp_dir.h"
+#include "../common/line_socket.h"
 #include "vm_process.h"
 
 namespace vmhive::testing {
@@ -198,24 +199,6 @@ TEST_F(Snapshot, CloneCommandStartsClonesThatAnswerOnTheirControlSockets) {
   EXPECT_EQ(*status, 1) << "clones stopped by a signal are not a success: " << clone.errors();
 }
 
-// One JSON line to a Unix socket, the reply line back.
-std::string socket_request(const std::string& path, const std::string& line) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
-  std::string reply;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      ::write(fd, (line + "\n").data(), line.size() + 1) == static_cast<ssize_t>(line.size() + 1)) {
-    char buffer[512];
-    ssize_t got;
-    while (reply.find('\n') == std::string::npos && (got = ::read(fd, buffer, sizeof buffer)) > 0)
-      reply.append(buffer, static_cast<size_t>(got));
-  }
-  ::close(fd);
-  return reply;
-}
-
 // The resident clone server: a pool of clones restored ahead; each request
 // lets one run (with console input), and the pool refills.
 TEST_F(Snapshot, CloneServerStartsReadyClonesOnRequest) {
@@ -228,13 +211,13 @@ TEST_F(Snapshot, CloneServerStartsReadyClonesOnRequest) {
                                        "--console-dir", consoles});
   std::string status;
   for (int attempt = 0; attempt < 300; ++attempt) {
-    status = socket_request(socket, R"({"op":"status"})");
+    status = request_line(socket, R"({"op":"status"})");
     if (status.find("\"ready\":2") != std::string::npos) break;
     std::this_thread::sleep_for(50ms);
   }
   ASSERT_NE(status.find("\"ready\":2"), std::string::npos) << status << server.errors();
   for (int i = 0; i < 3; ++i) {
-    const std::string reply = socket_request(socket, R"({"op":"clone","input":"m)" + std::to_string(500 + i) + "xp\"}");
+    const std::string reply = request_line(socket, R"({"op":"clone","input":"m)" + std::to_string(500 + i) + "xp\"}");
     ASSERT_NE(reply.find("\"ok\":true"), std::string::npos) << reply << server.errors();
     ASSERT_NE(reply.find("\"start_ms\":"), std::string::npos) << reply;
     const std::string index = reply.substr(reply.find("\"index\":") + 8, 1);
@@ -247,10 +230,10 @@ TEST_F(Snapshot, CloneServerStartsReadyClonesOnRequest) {
     EXPECT_TRUE(answered) << console << ": " << file_contents(console);
     EXPECT_EQ(file_contents(console).find("counter: ready"), std::string::npos) << "the clone started over";
   }
-  EXPECT_NE(socket_request(socket, R"({"op":"status"})").find("\"started\":3"), std::string::npos);
-  EXPECT_NE(socket_request(socket, R"({"op":"launch"})").find("\"ok\":false"), std::string::npos);
-  EXPECT_NE(socket_request(socket, "not json").find("\"ok\":false"), std::string::npos);
-  EXPECT_NE(socket_request(socket, R"({"op":"clone","input":7})").find("\"ok\":false"), std::string::npos);
+  EXPECT_NE(request_line(socket, R"({"op":"status"})").find("\"started\":3"), std::string::npos);
+  EXPECT_NE(request_line(socket, R"({"op":"launch"})").find("\"ok\":false"), std::string::npos);
+  EXPECT_NE(request_line(socket, "not json").find("\"ok\":false"), std::string::npos);
+  EXPECT_NE(request_line(socket, R"({"op":"clone","input":7})").find("\"ok\":false"), std::string::npos);
   server.send_signal(SIGTERM);
   EXPECT_EQ(server.wait(60s), 0) << server.errors();
 }
