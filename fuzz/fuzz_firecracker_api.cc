@@ -31,6 +31,7 @@ class FakeController : public control::VmController {
   }
   Result<control::SnapshotReport> snapshot(const std::string&, bool) override { return make_error("not here"); }
   void stop() override {}
+  Result<void> press_ctrl_alt_del() override { return {}; }
   control::VmStatus status() const override { return {state_}; }
   control::VmStats stats() const override { return {}; }
 

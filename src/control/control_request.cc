@@ -12,9 +12,10 @@ Result<Operation> operation_named(const std::string& name) {
   if (name == "pause") return Operation::kPause;
   if (name == "resume") return Operation::kResume;
   if (name == "stop") return Operation::kStop;
+  if (name == "ctrl_alt_del") return Operation::kCtrlAltDel;
   if (name == "status") return Operation::kStatus;
   if (name == "stats") return Operation::kStats;
-  return make_error("unknown op '" + name + "' (snapshot, pause, resume, stop, status, stats)");
+  return make_error("unknown op '" + name + "' (snapshot, pause, resume, stop, ctrl_alt_del, status, stats)");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 //   {"op": "snapshot", "dir": "/path", "resume": true}   save the VM; go on or stop
 //   {"op": "pause"} / {"op": "resume"}                   hold or release the vCPUs
 //   {"op": "stop"}                                        end the VM (exit status 0)
+//   {"op": "ctrl_alt_del"}                                type Ctrl-Alt-Del on its keyboard
 //   {"op": "status"}                                      {"ok": true, "state": "running"|"paused"}
 //   {"op": "stats"}                                       {"ok": true, "exits": {"io": N, ...},
 //                                                          "devices": [{"kind": "virtio-blk", "index": 0,
@@ -19,7 +20,7 @@
 
 namespace vmhive::control {
 
-enum class Operation { kSnapshot, kPause, kResume, kStop, kStatus, kStats };
+enum class Operation { kSnapshot, kPause, kResume, kStop, kCtrlAltDel, kStatus, kStats };
 
 struct ControlRequest {
   Operation op = Operation::kStatus;

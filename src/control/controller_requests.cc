@@ -66,6 +66,9 @@ std::string serve_request(std::string_view line, VmController& controller) {
     case Operation::kStop:
       controller.stop();
       return ok_reply(state_member(VmState::kStopping));
+    case Operation::kCtrlAltDel:
+      if (auto pressed = controller.press_ctrl_alt_del(); !pressed.ok()) return error_reply(pressed.error().message);
+      return ok_reply();
     case Operation::kStatus:
       return ok_reply(state_member(controller.status().state));
     case Operation::kStats:

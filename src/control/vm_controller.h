@@ -61,6 +61,9 @@ class VmController {
   virtual Result<SnapshotReport> snapshot(const std::string& dir, bool resume) = 0;
   // Ends the VM (its process exits with status 0).
   virtual void stop() = 0;
+  // Types Ctrl-Alt-Del on the VM's keyboard: the guest decides what follows
+  // (Linux reboots, and a vmhive VM ends when its guest resets).
+  virtual Result<void> press_ctrl_alt_del() = 0;
   virtual VmStatus status() const = 0;
   virtual VmStats stats() const = 0;
 };

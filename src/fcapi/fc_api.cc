@@ -280,12 +280,14 @@ Result<void> FcApi::action(std::string_view body) {
       started_ = true;
       return {};
     }
-    case ActionType::kSendCtrlAltDel:
-      VMHIVE_CHECK(require_started());
-      // Firecracker types Ctrl-Alt-Del on its i8042 keyboard; vmhive's i8042
-      // is a controller without a keyboard (its reset line only).
-      return invalid("SendCtrlAltDel is not supported by vmhive: its i8042 has no keyboard to press the keys on "
-                     "(docs/firecracker-api.md)");
+    case ActionType::kSendCtrlAltDel: {
+      // As Firecracker: the keys on the i8042's keyboard; a guest that
+      // reboots on them ends the VM (a reset stops vmhive, too).
+      control::VmController* controller = VMHIVE_TRY(require_started());
+      if (auto pressed = controller->press_ctrl_alt_del(); !pressed.ok())
+        return invalid("SendCtrlAltDel: " + pressed.error().message);
+      return {};
+    }
     case ActionType::kFlushMetrics:
       if (!metrics_) return invalid("FlushMetrics needs the metrics system: PUT /metrics first");
       return vmm_.flush_metrics(state());

@@ -48,6 +48,7 @@ std::vector<uint8_t> encode_machine_state(const MachineState& state) {
   writer.add(kUartSection, 0, encode_state(state.uart));
   writer.add(kRtcSection, 0, encode_state(state.rtc));
   writer.add(kI8042Section, 0, encode_state(state.i8042));
+  writer.add(kI8042Section, 1, encode_state(state.keyboard));
   add_sections(writer, kSyscallRepairSection, state.syscall_repairs);
   add_sections(writer, kVirtioSection, state.virtio);
   return writer.finish();
@@ -69,6 +70,12 @@ Result<MachineState> decode_machine_state(const StateFile& file) {
   state.uart = VMHIVE_TRY(decode_section<devices::Uart8250::State>(file, kUartSection, 0, "UART section"));
   state.rtc = VMHIVE_TRY(decode_section<devices::CmosRtc::State>(file, kRtcSection, 0, "RTC section"));
   state.i8042 = VMHIVE_TRY(decode_section<devices::I8042::State>(file, kI8042Section, 0, "i8042 section"));
+  if (const size_t i8042_sections = file.count(kI8042Section); i8042_sections > 2) {
+    return make_error("state file has " + std::to_string(i8042_sections) + " i8042 sections (1 or 2)");
+  } else if (i8042_sections == 2) {
+    state.keyboard =
+        VMHIVE_TRY(decode_section<devices::I8042::KeyboardState>(file, kI8042Section, 1, "i8042 keyboard section"));
+  }
   const size_t repairs = file.count(kSyscallRepairSection);
   if (repairs != 0 && repairs != vcpus)
     return make_error("state file has " + std::to_string(repairs) + " SYSCALL repair sections for " +

@@ -70,6 +70,7 @@ struct MachineState {
   devices::Uart8250::State uart{};
   devices::CmosRtc::State rtc{};
   devices::I8042::State i8042{};
+  devices::I8042::KeyboardState keyboard{};  // i8042 section 1; absent from snapshots made before it
   std::vector<x86::PvmSyscallRepair::State> syscall_repairs;  // empty unless KVM-PVM
   std::vector<virtio::FunctionState> virtio;                  // empty without PCI
 };

@@ -20,7 +20,8 @@ LegacyPlatform::LegacyPlatform(LegacyPlatformHooks hooks)
       serial_([this](uint8_t byte) { hooks_.console_output(byte); },
               [this](bool level) { hooks_.set_irq(devices::Uart8250::kCom1Irq, level); }),
       rtc_([this] { return hooks_.wall_clock(); }),
-      keyboard_controller_([this](const StopRequest& request) { hooks_.stop(request); }),
+      keyboard_controller_([this](const StopRequest& request) { hooks_.stop(request); },
+                           [this](bool level) { hooks_.set_irq(devices::I8042::kKeyboardIrq, level); }),
       sleep_control_([this](const StopRequest& request) { hooks_.stop(request); }),
       debug_exit_([this](const StopRequest& request) { hooks_.stop(request); }) {}
 

@@ -48,12 +48,15 @@ class LegacyPlatform {
     devices::Uart8250::State uart{};
     devices::CmosRtc::State rtc{};
     devices::I8042::State i8042{};
+    devices::I8042::KeyboardState keyboard{};
   };
-  State state() { return State{serial_.state(), rtc_.state(), keyboard_controller_.state()}; }
+  State state() {
+    return State{serial_.state(), rtc_.state(), keyboard_controller_.state(), keyboard_controller_.keyboard_state()};
+  }
   void restore(const State& state) {
     serial_.restore(state.uart);
     rtc_.restore(state.rtc);
-    keyboard_controller_.restore(state.i8042);
+    keyboard_controller_.restore(state.i8042, state.keyboard);
   }
 
  private:

@@ -100,6 +100,7 @@ Result<snapshot::MachineState> Machine::capture_state(const snapshot::SnapshotDi
   state.uart = legacy.uart;
   state.rtc = legacy.rtc;
   state.i8042 = legacy.i8042;
+  state.keyboard = legacy.keyboard;
   for (const auto& repair : syscall_repairs_) state.syscall_repairs.push_back(repair->state());
   // Disks are frozen with the devices still: their content matches memory.
   if (pci_) state.virtio = VMHIVE_TRY(pci_->capture(dir));

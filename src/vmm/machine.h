@@ -57,6 +57,8 @@ class Machine {
   // what fits and says how much).
   bool console_is_stdio() const { return console_->is_stdio(); }
   size_t send_console_input(std::span<const uint8_t> bytes) { return platform_->serial().enqueue_input(bytes); }
+  // Types Ctrl-Alt-Del on the i8042's keyboard (any thread).
+  Result<void> press_ctrl_alt_del() { return platform_->keyboard_controller().press_ctrl_alt_del(); }
 
   // Parks every vCPU between two instructions, and the device thread with
   // no request in flight; resume() lets both go on.

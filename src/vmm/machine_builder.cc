@@ -190,7 +190,7 @@ Result<void> MachineBuilder::restore_vcpus_and_devices(Machine& machine, const s
     if (!applied.ok()) return with_context("restoring vCPU " + std::to_string(index), applied.error());
     machine.exit_counters_.push_back(std::make_unique<ExitCounters>());
   }
-  machine.platform_->restore(LegacyPlatform::State{state.uart, state.rtc, state.i8042});
+  machine.platform_->restore(LegacyPlatform::State{state.uart, state.rtc, state.i8042, state.keyboard});
   VMHIVE_CHECK(arm_pvm_syscall_repair(machine));
   for (size_t index = 0; index < machine.syscall_repairs_.size() && index < state.syscall_repairs.size(); ++index)
     VMHIVE_CHECK(machine.syscall_repairs_[index]->restore(state.syscall_repairs[index]));

@@ -23,6 +23,7 @@ class MachineController : public control::VmController {
   // file (a directory with a state file is complete), and resumes.
   Result<control::SnapshotReport> snapshot(const std::string& dir, bool resume) override;
   void stop() override;
+  Result<void> press_ctrl_alt_del() override { return machine_.press_ctrl_alt_del(); }
   control::VmStatus status() const override;
   control::VmStats stats() const override;
 

@@ -21,12 +21,34 @@ constexpr uint8_t kDisableKeyboard = 0xad;
 constexpr uint8_t kEnableKeyboard = 0xae;
 constexpr uint8_t kReadOutputPort = 0xd0;
 constexpr uint8_t kWriteOutputPort = 0xd1;
+constexpr uint8_t kWriteKeyboardOutput = 0xd2;  // the next data byte reads back as if the keyboard sent it
+constexpr uint8_t kWriteAuxOutput = 0xd3;       // ... as if the mouse sent it: there is no mouse
+constexpr uint8_t kWriteToAux = 0xd4;           // the next data byte is for the mouse: there is none
 constexpr uint8_t kPulseResetLine = 0xfe;
+
+// Command byte bits.
+constexpr uint8_t kKeyboardInterrupt = 1u << 0;
+constexpr uint8_t kKeyboardDisabled = 1u << 4;
+constexpr uint8_t kTranslate = 1u << 6;
 
 constexpr uint8_t kSelfTestPassed = 0x55;
 constexpr uint8_t kInterfaceTestPassed = 0x00;
 constexpr uint8_t kOutputPortResetBit = 1u << 0;  // active low: 0 holds the CPU in reset
 constexpr uint8_t kOutputPortDefault = 0x03;     // CPU running, A20 enabled
+
+// Scan code set 2 to set 1, for the bytes the keyboard sends: the keys it
+// types and its identity's second byte. Prefixes (0xe0) and answers (0xfa,
+// 0xaa, 0xee, 0xfe, 0xab) read the same in both sets.
+constexpr uint8_t kSet2Break = 0xf0;
+uint8_t to_set1(uint8_t set2) {
+  switch (set2) {
+    case 0x14: return 0x1d;  // left Ctrl
+    case 0x11: return 0x38;  // left Alt
+    case 0x71: return 0x53;  // Delete (after 0xe0)
+    case 0x83: return 0x41;  // an MF2 keyboard's identity, translated
+    default: return set2;
+  }
+}
 
 }  // namespace
 
@@ -40,7 +62,44 @@ uint8_t I8042::read_register(uint16_t offset) {
   if (offset != kDataOffset) return 0xff;
   uint8_t value = output_buffer_.value_or(0);
   output_buffer_.reset();
+  output_from_keyboard_ = false;
+  update_keyboard_irq();      // the line falls with the buffer emptied...
+  deliver_keyboard_output();  // ...and rises again for the next byte: an edge each
   return value;
+}
+
+void I8042::deliver_keyboard_output() {
+  while (!output_buffer_ && (command_byte_ & kKeyboardDisabled) == 0) {
+    const std::optional<uint8_t> byte = keyboard_.take();
+    if (!byte) break;
+    uint8_t value = *byte;
+    if ((command_byte_ & kTranslate) != 0) {
+      if (value == kSet2Break) {
+        translating_break_ = true;  // set 1 has no prefix: the key's code gets bit 7
+        continue;
+      }
+      value = to_set1(value);
+      if (translating_break_ && value < 0x80) value |= 0x80;
+      if (value != 0xe0) translating_break_ = false;
+    }
+    output_buffer_ = value;
+    output_from_keyboard_ = true;
+  }
+  update_keyboard_irq();
+}
+
+void I8042::update_keyboard_irq() {
+  const bool level = output_buffer_ && output_from_keyboard_ && (command_byte_ & kKeyboardInterrupt) != 0;
+  if (level == irq_level_) return;
+  irq_level_ = level;
+  if (keyboard_irq_) keyboard_irq_(level);
+}
+
+Result<void> I8042::press_ctrl_alt_del() {
+  std::lock_guard lock(mutex_);
+  VMHIVE_CHECK(keyboard_.type_ctrl_alt_del());
+  deliver_keyboard_output();
+  return {};
 }
 
 uint8_t I8042::status() const {
@@ -59,6 +118,7 @@ void I8042::write(uint16_t offset, std::span<const uint8_t> data) {
       if (port == kCommandOffset) reset |= write_command(data[i]);
       if (port == kDataOffset) reset |= write_data(data[i]);
     }
+    deliver_keyboard_output();  // the keyboard's answer, or a command byte that lets bytes through
   }
   if (reset) stop_(StopRequest{StopReason::kReset, 0});  // outside the lock, as StopCallback asks
 }
@@ -69,7 +129,10 @@ bool I8042::write_command(uint8_t command) {
   switch (command) {
     case kReadCommandByte: output_buffer_ = command_byte_; return false;
     case kWriteCommandByte:
-    case kWriteOutputPort: pending_command_ = command; return false;
+    case kWriteOutputPort:
+    case kWriteKeyboardOutput:
+    case kWriteAuxOutput:
+    case kWriteToAux: pending_command_ = command; return false;
     case kSelfTest: output_buffer_ = kSelfTestPassed; return false;
     case kKeyboardInterfaceTest:
     case kAuxInterfaceTest: output_buffer_ = kInterfaceTestPassed; return false;
@@ -92,7 +155,21 @@ bool I8042::write_data(uint8_t value) {
     return false;
   }
   if (command == kWriteOutputPort) return (value & kOutputPortResetBit) == 0;
-  return false;  // bytes for a keyboard that is not there
+  if (command == kWriteKeyboardOutput) {
+    output_buffer_ = value;
+    output_from_keyboard_ = true;
+    return false;
+  }
+  if (command == kWriteAuxOutput || command == kWriteToAux) return false;  // no mouse
+  keyboard_.receive(value);
+  // The keyboard's answer replaces what it had not sent yet, including a
+  // byte of it still in the output buffer.
+  if (output_from_keyboard_) {
+    output_buffer_.reset();
+    output_from_keyboard_ = false;
+  }
+  translating_break_ = false;
+  return false;
 }
 
 I8042::State I8042::state() {
@@ -100,12 +177,23 @@ I8042::State I8042::state() {
   return State{output_buffer_, pending_command_, command_byte_, last_write_was_command_};
 }
 
-void I8042::restore(const State& state) {
+I8042::KeyboardState I8042::keyboard_state() {
+  std::lock_guard lock(mutex_);
+  return KeyboardState{keyboard_.state(), output_from_keyboard_, translating_break_};
+}
+
+void I8042::restore(const State& state, const KeyboardState& keyboard) {
   std::lock_guard lock(mutex_);
   output_buffer_ = state.output_buffer;
   pending_command_ = state.pending_command;
   command_byte_ = state.command_byte;
   last_write_was_command_ = state.last_write_was_command;
+  keyboard_.restore(keyboard.keyboard);
+  output_from_keyboard_ = keyboard.output_from_keyboard && output_buffer_.has_value();
+  translating_break_ = keyboard.translating_break;
+  // The line as the restored registers have it; KVM's interrupt
+  // controllers kept whether the edge was seen.
+  irq_level_ = output_buffer_ && output_from_keyboard_ && (command_byte_ & kKeyboardInterrupt) != 0;
 }
 
 }  // namespace vmhive::devices

@@ -39,11 +39,17 @@ class RecordingController : public VmController {
     calls.push_back("stop");
     state = VmState::kStopping;
   }
+  Result<void> press_ctrl_alt_del() override {
+    calls.push_back("ctrl-alt-del");
+    if (keyboard_full) return make_error("the keyboard's buffer is full: the guest is not reading its keyboard");
+    return {};
+  }
   VmStatus status() const override { return {state}; }
   VmStats stats() const override { return {1.5, {{"io", 7}, {"mmio", 2}}, {{"virtio-blk", 0, 1, 512, 2, 1024, 3, 0}}}; }
 
   std::vector<std::string> calls;
   VmState state = VmState::kRunning;
+  bool keyboard_full = false;
 };
 
 nlohmann::json reply_of(const std::string& line, VmController& controller) {
@@ -65,8 +71,15 @@ TEST(ControllerRequests, EachRequestReachesItsOperation) {
   EXPECT_EQ(snapshot["memory_bytes_written"], 4096);
   EXPECT_EQ(snapshot["state_bytes"], 77);
   for (const char* member : {"pause_ms", "capture_ms", "memory_ms", "state_ms"}) EXPECT_TRUE(snapshot.contains(member));
+  EXPECT_EQ(reply_of(R"({"op":"ctrl_alt_del"})", controller)["ok"], true);
+  controller.keyboard_full = true;
+  const auto full = reply_of(R"({"op":"ctrl_alt_del"})", controller);
+  EXPECT_EQ(full["ok"], false);
+  EXPECT_NE(full["error"].get<std::string>().find("not reading its keyboard"), std::string::npos);
+  EXPECT_EQ(reply_of(R"({"op":"ctrl_alt_del","keys":"x"})", controller)["ok"], false);
   EXPECT_EQ(reply_of(R"({"op":"stop"})", controller)["state"], "stopping");
-  EXPECT_EQ(controller.calls, (std::vector<std::string>{"pause", "resume", "snapshot /snap stop", "stop"}));
+  EXPECT_EQ(controller.calls, (std::vector<std::string>{"pause", "resume", "snapshot /snap stop", "ctrl-alt-del",
+                                                        "ctrl-alt-del", "stop"}));
 }
 
 TEST(ControllerRequests, StatsCarryExitsByReasonAndEachDevicesWork) {

@@ -42,11 +42,17 @@ class FakeController : public control::VmController {
     return control::SnapshotReport{};
   }
   void stop() override { calls.push_back("stop"); }
+  Result<void> press_ctrl_alt_del() override {
+    calls.push_back("ctrl-alt-del");
+    if (keyboard_full) return make_error("the keyboard's buffer is full: the guest is not reading its keyboard");
+    return {};
+  }
   control::VmStatus status() const override { return {state}; }
   control::VmStats stats() const override { return {}; }
 
   std::vector<std::string> calls;
   control::VmState state = control::VmState::kRunning;
+  bool keyboard_full = false;
 };
 
 class FakeVmm : public Vmm {
@@ -250,9 +256,12 @@ TEST_F(FcApiTest, PauseResumeAndSnapshotOnlyWhilePaused) {
   EXPECT_EQ(send("PUT", "/snapshot/create", create).status, 204);
   EXPECT_EQ(send("PATCH", "/vm", R"({"state": "Resumed"})").status, 204);
   EXPECT_EQ(state(), "Running");
-  EXPECT_EQ(vmm_.vm.calls, (std::vector<std::string>{"pause", "snapshot " + snapshot, "snapshot " + snapshot, "resume"}));
-  EXPECT_NE(fault(send("PUT", "/actions", R"({"action_type": "SendCtrlAltDel"})")).find("SendCtrlAltDel is not supported"),
-            std::string::npos);
+  EXPECT_EQ(send("PUT", "/actions", R"({"action_type": "SendCtrlAltDel"})").status, 204);
+  vmm_.vm.keyboard_full = true;  // Firecracker's answer when its i8042 buffer is full: 400 with the reason
+  EXPECT_EQ(fault(send("PUT", "/actions", R"({"action_type": "SendCtrlAltDel"})")),
+            "SendCtrlAltDel: the keyboard's buffer is full: the guest is not reading its keyboard");
+  EXPECT_EQ(vmm_.vm.calls, (std::vector<std::string>{"pause", "snapshot " + snapshot, "snapshot " + snapshot, "resume",
+                                                     "ctrl-alt-del", "ctrl-alt-del"}));
 }
 
 TEST_F(FcApiTest, ASnapshotNeverReplacesAnotherFileAtTheMemoryPath) {

@@ -195,6 +195,31 @@ TEST(MachineStateSections, RoundTrip) {
   EXPECT_FALSE(decoded->i8042.pending_command.has_value());
 }
 
+// A snapshot made before the i8042 had a keyboard has one i8042 section:
+// it restores with the keyboard as it powers up.
+TEST(MachineStateSections, ASnapshotWithoutTheKeyboardSectionGetsADefaultKeyboard) {
+  auto state = small_machine(1);
+  state.keyboard.keyboard.queue = {0x14};
+  state.keyboard.keyboard.scanning = false;
+  const auto bytes = encode_machine_state(state);
+  auto file = StateFile::parse(bytes);
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->count(kI8042Section), 2u);
+  StateFileWriter older;
+  for (const auto& section : file->sections()) {
+    if (section.tag == kI8042Section && section.instance == 1) continue;
+    older.add(section.tag, section.instance, section.payload);
+  }
+  auto decoded = decode(older.finish());
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_TRUE(decoded->keyboard.keyboard.queue.empty());
+  EXPECT_TRUE(decoded->keyboard.keyboard.scanning);
+  auto full = decode(bytes);
+  ASSERT_TRUE(full.ok()) << full.error().message;
+  EXPECT_EQ(full->keyboard.keyboard.queue, (std::vector<uint8_t>{0x14}));
+  EXPECT_FALSE(full->keyboard.keyboard.scanning);
+}
+
 TEST(MachineStateSections, RefusesInconsistentContents) {
   // A vCPU section missing for the count the machine section gives.
   auto state = small_machine(2);
