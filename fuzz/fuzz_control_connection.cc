@@ -20,7 +20,7 @@ class InertController : public vmhive::control::VmController {
     return vmhive::make_error("no snapshots here");
   }
   void stop() override {}
-  Result<void> press_ctrl_alt_del() override { return {}; }
+  vmhive::Result<void> press_ctrl_alt_del() override { return {}; }
   vmhive::control::VmStatus status() const override { return {}; }
   vmhive::control::VmStats stats() const override { return {0.5, {{"io", 1}}, {{"virtio-blk", 0, 1, 2, 3, 4, 5, 6}}}; }
 };

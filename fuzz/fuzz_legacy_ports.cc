@@ -1,6 +1,7 @@
 // A hostile guest drives the legacy devices through port I/O: any sequence
 // of reads and writes, of any width, at any port, must leave the VMM intact.
-// Input: records of {port low byte, flags (bit 0 write, bits 1-2 width), data}.
+// Input: records of {port low byte, flags (bit 0 write, bits 1-2 width, bits
+// 5-6 both set: Ctrl-Alt-Del typed on the keyboard, bit 7: console input), data}.
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -20,7 +21,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto stop = [](const StopRequest&) {};
   Uart8250 uart([&](uint8_t) { output_bytes++; }, [](bool) {});
   CmosRtc rtc([] { return int64_t{1795527907}; });
-  I8042 i8042(stop);
+  // IRQ 1 only ever changes: a repeated level would be a lost or doubled edge.
+  bool keyboard_irq = false;
+  I8042 i8042(stop, [&](bool level) {
+    if (level == keyboard_irq) __builtin_trap();
+    keyboard_irq = level;
+  });
   AcpiSleepControl sleep(stop);
   DebugExit debug_exit(stop);
   PostCodePort post;
@@ -49,6 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const uint8_t input[] = {flags, 'x', '\n'};
       (void)uart.enqueue_input(input);
     }
+    if ((flags & 0x60) == 0x60) (void)i8042.press_ctrl_alt_del();  // the VMM typing while the guest pokes
   }
   return 0;
 }
