@@ -114,8 +114,12 @@ std::optional<int> jail_launcher(const Confinement& confine, const std::string& 
 
 int run_command(const config::VmSpec& options, const Confinement& confine, bool own_cgroup,
                 const std::string& counters_file) {
-  // A VM process keeps no descriptor its launcher left open by mistake.
-  if (auto closed = confinement::close_stray_descriptors({}); !closed.ok()) return fail(closed.error().message);
+  // A VM process keeps no descriptor its launcher left open by mistake,
+  // only the sockets it was handed for its nets (--net fd=N).
+  std::vector<int> keep;
+  for (const NetSpec& net : options.nets)
+    if (net.socket_fd >= 0) keep.push_back(net.socket_fd);
+  if (auto closed = confinement::close_stray_descriptors(keep); !closed.ok()) return fail(closed.error().message);
   auto config = config::make_vm_config(options, config::probe_host());
   if (!config.ok()) return fail(config.error().message);
   // A weight or cap (or --own-cgroup) puts the process in a cgroup of its own.
@@ -181,7 +185,9 @@ int api_command(const config::VmSpec& spec, const std::string& socket, bool boot
 // vCPUs run it says "running" and closes N.
 int restore_command(const RestoreConfig& config, int hold_fd, const Confinement& confine, bool own_cgroup,
                     const std::string& counters_file) {
-  const int keep[] = {hold_fd};
+  std::vector<int> keep{hold_fd};
+  for (const virtio::NetLinkSpec& link : config.net_links)
+    if (link.socket_fd >= 0) keep.push_back(link.socket_fd);
   if (auto closed = confinement::close_stray_descriptors(keep); !closed.ok()) return fail(closed.error().message);
   // As run --own-cgroup: a cgroup of its own (the default weight), made
   // before a jail's launcher forks, or else while the machine is restored;
@@ -352,7 +358,9 @@ int main(int argc, char** argv) {
   run->add_option("--disk", run_disks,
                   "virtio-blk disk: PATH[,readonly][,overlay=PATH] (raw image; the overlay takes the writes); "
                   "repeatable");
-  run->add_option("--net", run_nets, "virtio-net on a tap: tap=NAME[,mac=MAC]; repeatable");
+  run->add_option("--net", run_nets,
+                  "virtio-net on a tap or on an inherited Unix datagram/seqpacket socket (one frame per message): "
+                  "tap=NAME[,mac=MAC] or fd=N[,mac=MAC]; repeatable");
   run->add_option("--device-poll-us", run_options.device_poll_us,
                   "how long the device thread busy-polls the queues after activity (default 50, 0: never)")
       ->check(CLI::Range(0u, config::kMaxDevicePollUs));
@@ -411,7 +419,8 @@ int main(int argc, char** argv) {
   restore->add_flag("--report-timing", restore_config.report_timing, "print set-up time, run time and exit counts");
   std::vector<std::string> restore_nets;
   restore->add_option("--net", restore_nets,
-                      "tap=NAME for the snapshot's virtio-net devices, in order (the MAC is the snapshot's); repeatable");
+                      "tap=NAME or fd=N (an inherited socket) for the snapshot's virtio-net devices, in order (the MAC is "
+                      "the snapshot's); repeatable");
   restore->add_option("--disk", restore_config.shared_disks,
                       "a read-only image the snapshot's disk used in place, in order: it must be that very file "
                       "(a snapshot never opens host files on its own); repeatable");
@@ -530,11 +539,11 @@ int main(int argc, char** argv) {
       auto net = config::parse_net_option(text);
       if (!net.ok() || net->mac) {
         std::fprintf(stderr, "vmhive: --net %s: %s\n", text.c_str(),
-                     net.ok() ? "a restored device keeps the snapshot's MAC; give only tap=NAME"
+                     net.ok() ? "a restored device keeps the snapshot's MAC; give only tap=NAME or fd=N"
                               : net.error().message.c_str());
         return 2;
       }
-      restore_config.taps.push_back(net->tap);
+      restore_config.net_links.push_back(net->link());
     }
     auto confine = confinement_of(!no_seccomp, false, restore_jail, restore_jail_user);
     if (!confine.ok()) return fail(confine.error().message);

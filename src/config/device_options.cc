@@ -1,5 +1,7 @@
 #include "config/device_options.h"
 
+#include <charconv>
+
 #include <array>
 #include <string>
 
@@ -53,6 +55,15 @@ Result<void> check_tap_name(const std::string& tap, const std::string& option) {
   return {};
 }
 
+Result<void> check_net_spec(const NetSpec& spec, const std::string& option) {
+  if (!spec.tap.empty() && spec.socket_fd >= 0) return make_error(option + ": give tap= or fd=, not both");
+  if (spec.tap.empty() && spec.socket_fd < 0) return make_error(option + ": tap=NAME or fd=N is required");
+  if (!spec.tap.empty()) return check_tap_name(spec.tap, option);
+  if (spec.socket_fd < 3 || spec.socket_fd > kMaxNetFd)
+    return make_error(option + ": fd= needs an inherited descriptor from 3 to " + std::to_string(kMaxNetFd));
+  return {};
+}
+
 Result<std::array<uint8_t, 6>> parse_mac(std::string_view text, const std::string& option) {
   std::array<uint8_t, 6> mac{};
   auto bad = [&] { return make_error(option + ": mac=" + std::string(text) + " is not six hex bytes like 52:54:00:12:34:56"); };
@@ -75,7 +86,7 @@ Result<std::array<uint8_t, 6>> parse_mac(std::string_view text, const std::strin
 
 Result<NetSpec> parse_net_option(std::string_view text) {
   const std::string option = "--net " + std::string(text);
-  if (text.empty()) return make_error("--net: give tap=NAME[,mac=MAC]");
+  if (text.empty()) return make_error("--net: give tap=NAME or fd=N, and optionally mac=MAC");
   NetSpec spec;
   size_t start = 0;
   while (true) {
@@ -85,16 +96,24 @@ Result<NetSpec> parse_net_option(std::string_view text) {
       if (!spec.tap.empty()) return make_error(option + ": tap= given twice");
       spec.tap = std::string(field.substr(4));
       VMHIVE_CHECK(check_tap_name(spec.tap, option));
+    } else if (field.substr(0, 3) == "fd=") {
+      if (spec.socket_fd >= 0) return make_error(option + ": fd= given twice");
+      const std::string_view digits = field.substr(3);
+      int fd = 0;
+      const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), fd);
+      if (digits.empty() || error != std::errc() || end != digits.data() + digits.size() || fd < 0)
+        return make_error(option + ": fd= needs a descriptor number");
+      spec.socket_fd = fd;
     } else if (field.substr(0, 4) == "mac=") {
       if (spec.mac) return make_error(option + ": mac= given twice");
       spec.mac = VMHIVE_TRY(parse_mac(field.substr(4), option));
     } else {
-      return make_error(option + ": unknown setting '" + std::string(field) + "' (expected tap=NAME or mac=MAC)");
+      return make_error(option + ": unknown setting '" + std::string(field) + "' (expected tap=NAME, fd=N or mac=MAC)");
     }
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
-  if (spec.tap.empty()) return make_error(option + ": tap=NAME is required");
+  VMHIVE_CHECK(check_net_spec(spec, option));
   return spec;
 }
 

@@ -10,13 +10,17 @@
 #include <vector>
 
 #include "devices/virtio/block/disk_image.h"
+#include "devices/virtio/net/net_backend.h"
 
 namespace vmhive {
 
-// A --net option: a tap and, optionally, the guest's MAC address.
+// A --net option: a tap or an inherited socket (one of the two) and,
+// optionally, the guest's MAC address.
 struct NetSpec {
   std::string tap;
+  int socket_fd = -1;
   std::optional<std::array<uint8_t, 6>> mac;  // none: a random locally administered one
+  virtio::NetLinkSpec link() const { return virtio::NetLinkSpec{tap, socket_fd}; }
 };
 
 // How much host CPU a VM gets, as Xen's scheduler weighs domains: a weight
@@ -63,7 +67,7 @@ struct RestoreConfig {
   uint32_t device_poll_us = 50;
   std::string overlay_dir;     // where to keep disk overlays; empty: unnamed files that go with the VM
   std::string overlay_prefix = "restore";  // overlay names: <prefix>-disk-<n>.overlay
-  std::vector<std::string> taps;  // one per virtio-net device in the snapshot
+  std::vector<virtio::NetLinkSpec> net_links;  // one per virtio-net device in the snapshot
   std::vector<std::string> shared_disks;  // the read-only images the snapshot uses in place, in order
 };
 

@@ -115,7 +115,7 @@ Result<VmConfig> make_vm_config(const VmSpec& options, const HostFacts& host) {
     config.disks.push_back(disk);
   }
   for (const auto& net : options.nets) {
-    VMHIVE_CHECK(check_tap_name(net.tap, "--net tap=" + net.tap));
+    VMHIVE_CHECK(check_net_spec(net, "--net " + net.link().describe()));
     config.nets.push_back(net);
   }
   if (options.device_poll_us > kMaxDevicePollUs)

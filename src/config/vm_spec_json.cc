@@ -61,16 +61,23 @@ Result<virtio::DiskSpec> disk_of(const json& value, const std::string& where) {
 
 Result<NetSpec> net_of(const json& value, const std::string& where) {
   NetSpec net;
-  VMHIVE_CHECK(members_of(value, where, {"tap", "mac"},
+  VMHIVE_CHECK(members_of(value, where, {"tap", "fd", "mac"},
                           [&](const std::string& key, const json& member, const std::string& path) -> Result<void> {
                             if (key == "tap") net.tap = VMHIVE_TRY(string_of(member, path));
+                            if (key == "fd") {
+                              if (!member.is_number_integer() || member.get<int64_t>() < 3 ||
+                                  member.get<int64_t>() > kMaxNetFd)
+                                return make_error(path + ": a descriptor number from 3 to " +
+                                                  std::to_string(kMaxNetFd));
+                              net.socket_fd = member.get<int>();
+                            }
                             if (key == "mac") {
                               const std::string text = VMHIVE_TRY(string_of(member, path));
                               net.mac = VMHIVE_TRY(parse_mac(text, path));
                             }
                             return {};
                           }));
-  VMHIVE_CHECK(check_tap_name(net.tap, where));
+  VMHIVE_CHECK(check_net_spec(net, where));
   return net;
 }
 
@@ -174,7 +181,9 @@ nlohmann::ordered_json vm_spec_to_json(const VmSpec& spec) {
   if (!disks.empty()) document["disks"] = disks;
   auto nets = nlohmann::ordered_json::array();
   for (const auto& net : spec.nets) {
-    nlohmann::ordered_json entry{{"tap", net.tap}};
+    nlohmann::ordered_json entry = nlohmann::ordered_json::object();
+    if (!net.tap.empty()) entry["tap"] = net.tap;
+    if (net.socket_fd >= 0) entry["fd"] = net.socket_fd;
     if (net.mac) entry["mac"] = mac_text(*net.mac);
     nets.push_back(entry);
   }

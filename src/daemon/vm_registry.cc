@@ -181,6 +181,10 @@ Result<VmRecord> VmRegistry::create(config::VmSpec spec) {
   spec.control.clear();
   if (auto checked = config::make_vm_config(spec, config::probe_host()); !checked.ok())
     return make_error(ErrorKind::kInvalid, checked.error().message);
+  for (const NetSpec& net : spec.nets)
+    if (net.socket_fd >= 0)
+      return make_error(ErrorKind::kInvalid, "nets: fd " + std::to_string(net.socket_fd) +
+                                                 " is for a process that inherits the socket; vmhived's VMs take taps");
   VmRecord record;
   record.name = spec.name;
   record.spec = std::move(spec);

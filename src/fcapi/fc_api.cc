@@ -265,7 +265,8 @@ Result<config::VmSpec> FcApi::boot_spec() const {
     spec.cmdline_given = true;
   }
   spec.nets.clear();
-  for (const NetworkInterface& net : nets_) spec.nets.push_back(NetSpec{net.host_dev_name, net.guest_mac});
+  for (const NetworkInterface& net : nets_)
+    spec.nets.push_back(NetSpec{.tap = net.host_dev_name, .socket_fd = -1, .mac = net.guest_mac});
   return spec;
 }
 

@@ -91,11 +91,11 @@ Result<LoadedSnapshot> SnapshotDir::load() const {
 
 virtio::DeviceRestoreContext SnapshotDir::restore_context(const std::string& overlay_dir,
                                                           const std::string& overlay_prefix,
-                                                          std::vector<std::string> taps) const {
+                                                          std::vector<virtio::NetLinkSpec> net_links) const {
   virtio::DeviceRestoreContext context;
   context.snapshot_fd = fd_.get();
   context.snapshot_path = path_;
-  context.taps = std::move(taps);
+  context.net_links = std::move(net_links);
   context.overlay_place = [overlay_dir, overlay_prefix, path = path_](unsigned disk) -> Result<virtio::OverlayPlace> {
     if (!overlay_dir.empty()) return virtio::OverlayPlace{overlay_path(overlay_dir, overlay_prefix, disk), true};
     // Unnamed: a fresh name beside the snapshot's files, unlinked once open.

@@ -61,9 +61,9 @@ class SnapshotDir {
   Result<LoadedSnapshot> load() const;
   // What restored devices need: files from here, overlays in `overlay_dir`
   // (kept, named by `overlay_prefix`) or, without one, unnamed beside the
-  // snapshot's files, and `taps` for the network devices.
+  // snapshot's files, and `net_links` for the network devices.
   virtio::DeviceRestoreContext restore_context(const std::string& overlay_dir, const std::string& overlay_prefix,
-                                               std::vector<std::string> taps) const;
+                                               std::vector<virtio::NetLinkSpec> net_links) const;
 
  private:
   SnapshotDir(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}

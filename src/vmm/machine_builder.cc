@@ -168,12 +168,12 @@ Result<std::unique_ptr<Machine>> MachineBuilder::restore(const RestoreConfig& co
   if (!state.virtio.empty()) {
     // Last, once the vCPUs' local APICs hold their state: a restored device
     // may interrupt at once.
-    virtio::DeviceRestoreContext context = dir.restore_context(config.overlay_dir, config.overlay_prefix, config.taps);
+    virtio::DeviceRestoreContext context = dir.restore_context(config.overlay_dir, config.overlay_prefix, config.net_links);
     context.shared_disks = config.shared_disks;
     machine->pci_ = VMHIVE_TRY(PciPlatform::restore(*machine->vm_, *machine->memory_, *machine->mmio_bus_,
                                                     *machine->platform_, state.virtio, context,
                                                     std::chrono::microseconds(config.device_poll_us)));
-  } else if (!config.taps.empty()) {
+  } else if (!config.net_links.empty()) {
     return make_error("the snapshot has no virtio-net device for --net");
   }
   return machine;

@@ -69,9 +69,10 @@ Result<std::unique_ptr<PciPlatform>> PciPlatform::create(const kvm::Vm& vm, cons
     VMHIVE_TRY(platform->add_virtio(std::make_unique<virtio::BlockDevice>(std::move(*image), disk)));
   }
   for (const auto& net : config.nets) {
-    auto tap = virtio::Tap::open(net.tap);
-    if (!tap.ok()) return with_context("--net tap=" + net.tap, tap.error());
-    VMHIVE_TRY(platform->add_virtio(std::make_unique<virtio::NetDevice>(std::move(*tap), net.mac ? *net.mac : random_mac())));
+    auto backend = virtio::NetBackend::open(net.link());
+    if (!backend.ok()) return with_context("--net " + net.link().describe(), backend.error());
+    VMHIVE_TRY(platform->add_virtio(
+        std::make_unique<virtio::NetDevice>(std::move(*backend), net.mac ? *net.mac : random_mac())));
   }
   if (config.entropy) VMHIVE_TRY(platform->add_virtio(std::make_unique<virtio::EntropyDevice>()));
   return platform;
@@ -136,17 +137,17 @@ Result<std::unique_ptr<PciPlatform>> PciPlatform::restore(const kvm::Vm& vm, con
                                                           virtio::DeviceRestoreContext& context,
                                                           std::chrono::microseconds poll_window) {
   std::vector<const virtio::DeviceKind*> kinds;
-  size_t taps_needed = 0;
+  size_t links_needed = 0;
   for (const auto& saved : functions) {
     const virtio::DeviceKind* kind = virtio::find_device_kind(saved.device_type);
     if (kind == nullptr) return make_error("unknown virtio device type " + std::to_string(saved.device_type));
-    taps_needed += kind->takes_tap;
+    links_needed += kind->takes_net_link;
     kinds.push_back(kind);
   }
-  if (context.taps.size() != taps_needed)
-    return make_error("the snapshot has " + std::to_string(taps_needed) +
-                      " virtio-net device(s); give as many taps (--net tap=NAME), not " +
-                      std::to_string(context.taps.size()));
+  if (context.net_links.size() != links_needed)
+    return make_error("the snapshot has " + std::to_string(links_needed) +
+                      " virtio-net device(s); give as many taps (--net tap=NAME) or sockets (--net fd=N), not " +
+                      std::to_string(context.net_links.size()));
   auto platform = VMHIVE_TRY(make(vm, memory, mmio, legacy, poll_window));
   for (size_t index = 0; index < functions.size(); ++index) {
     const virtio::FunctionState& saved = functions[index];

@@ -295,6 +295,8 @@ TEST(Daemon, BadInputGetsAClearFourHundredAndTheDaemonKeepsServing) {
       {"wrong type", "POST", "/vms", vm_config("a", "hello", R"(, "vcpus": "two")"), 400, "vcpus"},
       {"out of range", "POST", "/vms", vm_config("a", "hello", R"(, "vcpus": 0)"), 400, "vcpus"},
       {"weight out of range", "POST", "/vms", vm_config("a", "hello", R"(, "cpu": {"weight": 0})"), 400, "weight"},
+      {"a socket it cannot hand over", "POST", "/vms", vm_config("a", "hello", R"(, "nets": [{"fd": 3}])"), 400,
+       "vmhived's VMs take taps"},
       {"path in the name", "POST", "/vms", vm_config("../etc", "hello"), 400, "name"},
       {"no name", "POST", "/vms", R"({"kernel": ")" + hello + R"("})", 400, "name"},
       {"missing kernel", "POST", "/vms", R"({"name": "k", "kernel": "/nonexistent/vmlinux"})", 400, "/nonexistent"},

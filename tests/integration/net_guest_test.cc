@@ -1,7 +1,9 @@
 // virtio-net on real taps: two `net` test guests, each on a tap attached to
 // one bridge inside a network namespace of the test's own, exchange frames
-// (so nothing touches the host's network); bad --net options and a tap that
-// cannot be opened are one clear error line.
+// (so nothing touches the host's network); the same guests on the two ends
+// of a socketpair (--net fd=N: no tap, no root); bad --net options and a tap
+// that cannot be opened are one clear error line.
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -162,19 +164,93 @@ TEST_F(NetGuest, ATapInUseIsOneClearLine) {
   EXPECT_EQ(second.output(), "");
 }
 
+// The wire is a socketpair the test hands each VM as its descriptor 3. Eight
+// frames: a Unix datagram socket holds 10 before a send would be refused
+// (net.unix.max_dgram_qlen), so none can be lost even if the receiver lags.
+class NetOverASocket : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int ends[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends), 0);
+    receiver_end_ = ends[0];
+    sender_end_ = ends[1];
+  }
+  void TearDown() override {
+    if (receiver_end_ >= 0) ::close(receiver_end_);
+    if (sender_end_ >= 0) ::close(sender_end_);
+  }
+  VmProcess start_sender() {
+    VmProcess sender = VmProcess::start_with_fds(
+        {"run", "--kernel", guest_path("net"), "--net", "fd=3", "--cmdline", "role=sender count=8"}, {sender_end_});
+    ::close(sender_end_);  // the VM holds it now
+    sender_end_ = -1;
+    return sender;
+  }
+
+  int receiver_end_ = -1;
+  int sender_end_ = -1;
+};
+
+TEST_F(NetOverASocket, TwoGuestsExchangeFramesWithoutATap) {
+  VMHIVE_REQUIRE_KVM();
+  VmProcess receiver = VmProcess::start_with_fds(
+      {"run", "--kernel", guest_path("net"), "--net", "fd=3", "--cmdline", "role=receiver count=8"}, {receiver_end_});
+  ASSERT_TRUE(receiver.wait_for_output("net: ready", 30s)) << receiver.output() << receiver.errors();
+  VmProcess sender = start_sender();
+  EXPECT_EQ(sender.wait(60s), 0) << sender.output() << sender.errors();
+  EXPECT_NE(sender.output().find("net: sent 8 frames"), std::string::npos) << sender.output();
+  EXPECT_EQ(receiver.wait(60s), 0) << receiver.output() << receiver.errors();
+  EXPECT_NE(receiver.output().find("net: received 8 frames"), std::string::npos) << receiver.output();
+}
+
+// A snapshot of a receiver restored on a socket: how a honeyfarm's clones
+// get their links.
+TEST_F(NetOverASocket, ARestoredReceiverGetsFramesOnItsSocket) {
+  VMHIVE_REQUIRE_KVM();
+  TempDir temp;
+  const std::string control = temp.file("control.sock");
+  const std::string snapshot = temp.file("snapshot");
+  int first[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, first), 0);
+  VmProcess original = VmProcess::start_with_fds({"run", "--kernel", guest_path("net"), "--net", "fd=3", "--control",
+                                                  control, "--cmdline", "role=receiver count=8"},
+                                                 {first[0]});
+  ::close(first[0]);
+  ::close(first[1]);
+  ASSERT_TRUE(original.wait_for_output("net: ready", 30s)) << original.output() << original.errors();
+  auto taken = run_vmhive({"snapshot", "--control", control, "--stop", snapshot}, 60s);
+  ASSERT_EQ(taken.status, 0) << describe(taken);
+  EXPECT_EQ(original.wait(30s), 0) << original.errors();
+
+  VmProcess restored = VmProcess::start_with_fds({"restore", snapshot, "--net", "fd=3"}, {receiver_end_});
+  VmProcess sender = start_sender();
+  EXPECT_EQ(sender.wait(60s), 0) << sender.output() << sender.errors();
+  EXPECT_EQ(restored.wait(60s), 0) << restored.output() << restored.errors();
+  EXPECT_NE(restored.output().find("net: received 8 frames"), std::string::npos) << restored.output();
+  EXPECT_EQ(restored.output().find("net: ready"), std::string::npos) << "the guest started again";
+}
+
 TEST(NetOptions, BadOptionsAreOneClearLine) {
   struct Case {
     std::string net;
     std::string expected;
   };
   for (const Case& c : std::vector<Case>{{"", "give tap=NAME"},
-                                        {"mac=52:54:00:12:34:56", "tap=NAME is required"},
+                                        {"mac=52:54:00:12:34:56", "tap=NAME or fd=N is required"},
                                         {"tap=", "interface name"},
                                         {"tap=averyveryverylongname", "interface name"},
                                         {"tap=t0,mac=zz:54:00:12:34:56", "six hex bytes"},
                                         {"tap=t0,mac=53:54:00:12:34:56", "multicast"},
                                         {"tap=t0,speed=10", "unknown setting 'speed=10'"},
-                                        {"tap=t0,tap=t1", "twice"}}) {
+                                        {"tap=t0,tap=t1", "twice"},
+                                        {"fd=", "descriptor number"},
+                                        {"fd=x3", "descriptor number"},
+                                        {"fd=2", "from 3 to"},
+                                        {"fd=99999999999", "descriptor number"},
+                                        {"fd=3,fd=4", "twice"},
+                                        {"tap=t0,fd=3", "not both"},
+                                        // a descriptor the process was not handed
+                                        {"fd=57", "socket fd 57: not an open descriptor"}}) {
     auto result = run_vmhive({"run", "--kernel", guest_path("net"), "--net", c.net}, 30s);
     EXPECT_EQ(result.status, 1) << c.net << "\n" << describe(result);
     auto lines = lines_of(result.errors);

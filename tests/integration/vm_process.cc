@@ -49,6 +49,15 @@ VmProcess VmProcess::start(const std::vector<std::string>& args, const std::stri
 
 VmProcess VmProcess::start_program(const std::string& binary, const std::vector<std::string>& args,
                                    const std::string& netns) {
+  return launch(binary, args, netns, {});
+}
+
+VmProcess VmProcess::start_with_fds(const std::vector<std::string>& args, const std::vector<int>& fds) {
+  return launch(vmhive_binary(), args, {}, fds);
+}
+
+VmProcess VmProcess::launch(const std::string& binary, const std::vector<std::string>& args, const std::string& netns,
+                            const std::vector<int>& fds) {
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe failed");
@@ -73,6 +82,13 @@ VmProcess VmProcess::start_program(const std::string& binary, const std::vector<
       const int ns = ::open(("/var/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
       if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) ::_exit(126);
     }
+    // Out of the way first (a source may sit where another goes), then down
+    // to 3, 4, ...; no allocation between fork and exec.
+    int high[16];
+    const size_t count = fds.size() < 16 ? fds.size() : 16;
+    for (size_t i = 0; i < count; ++i) high[i] = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 1000);
+    for (size_t i = 0; i < count; ++i)
+      if (high[i] < 0 || ::dup2(high[i], 3 + static_cast<int>(i)) < 0) ::_exit(125);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }

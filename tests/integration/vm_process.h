@@ -40,6 +40,9 @@ class VmProcess {
   // Any program (the daemon, curl) the same way.
   static VmProcess start_program(const std::string& binary, const std::vector<std::string>& args,
                                  const std::string& netns = {});
+  // `vmhive <args...>` handed `fds` as its descriptors 3, 4, ... (the
+  // caller keeps its own copies and closes them when it likes).
+  static VmProcess start_with_fds(const std::vector<std::string>& args, const std::vector<int>& fds);
   VmProcess(VmProcess&& other) noexcept;
   VmProcess(const VmProcess&) = delete;
   VmProcess& operator=(const VmProcess&) = delete;
@@ -62,6 +65,8 @@ class VmProcess {
 
  private:
   VmProcess(pid_t pid, int input, int output, int errors) : pid_(pid), stdin_(input), stdout_(output), stderr_(errors) {}
+  static VmProcess launch(const std::string& binary, const std::vector<std::string>& args, const std::string& netns,
+                          const std::vector<int>& fds);
   // Moves whatever the pipes hold into the buffers; waits up to `timeout`.
   void pump(std::chrono::milliseconds timeout);
 

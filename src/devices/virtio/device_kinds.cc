@@ -13,7 +13,7 @@ constexpr DeviceKind kind_of() {
   using State = typename Persistence::State;
   return DeviceKind{
       Persistence::kType,
-      Persistence::kTakesTap,
+      Persistence::kTakesNetLink,
       [](std::span<const uint8_t> bytes) -> Result<void> {
         VMHIVE_TRY(decode_state<State>(bytes, std::string(type_name(Persistence::kType)) + " state"));
         return {};

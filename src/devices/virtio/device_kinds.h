@@ -18,7 +18,7 @@ namespace vmhive::virtio {
 
 struct DeviceKind {
   DeviceType type;
-  bool takes_tap;  // a restore must give it one of its taps (--net tap=NAME)
+  bool takes_net_link;  // a restore must give it one of its links (--net tap=NAME or fd=N)
   // Decodes and checks a saved state without building anything.
   Result<void> (*check_state)(std::span<const uint8_t> state);
   Result<std::unique_ptr<VirtioDevice>> (*restore)(std::span<const uint8_t> state, DeviceRestoreContext& context);

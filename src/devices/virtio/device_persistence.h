@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "devices/virtio/net/net_backend.h"
 
 namespace vmhive::virtio {
 
@@ -33,10 +34,10 @@ struct DeviceRestoreContext {
   std::string snapshot_path;  // its absolute path
   // Where the overlay of the n-th restored disk (0, 1, ...) goes.
   std::function<Result<OverlayPlace>(unsigned disk)> overlay_place;
-  std::vector<std::string> taps;          // for the network devices, in order
+  std::vector<NetLinkSpec> net_links;     // for the network devices, in order
   std::vector<std::string> shared_disks;  // the read-only images the snapshot's disks use in place, in order
   // Used up as devices are restored.
-  size_t taps_taken = 0;
+  size_t net_links_taken = 0;
   size_t shared_disks_taken = 0;
   unsigned disks_restored = 0;
 };

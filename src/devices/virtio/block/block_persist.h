@@ -41,7 +41,7 @@ struct BlockState {
 
 struct BlockPersistence {
   static constexpr DeviceType kType = DeviceType::kBlock;
-  static constexpr bool kTakesTap = false;
+  static constexpr bool kTakesNetLink = false;
   using State = BlockState;
   // A device over a new overlay on the snapshot's copy (or the shared image).
   static Result<std::unique_ptr<VirtioDevice>> restore(const BlockState& state, DeviceRestoreContext& context);

@@ -17,13 +17,15 @@ constexpr size_t kMinimumFrame = NetDevice::kHeaderSize + 14;  // header + Ether
 
 }  // namespace
 
-NetDevice::NetDevice(Tap tap, std::array<uint8_t, 6> mac) : tap_(std::move(tap)), mac_(mac), frame_(kMaxFrame) {}
+NetDevice::NetDevice(NetBackend backend, std::array<uint8_t, 6> mac)
+    : backend_(std::move(backend)), mac_(mac), frame_(kMaxFrame) {}
 
 uint64_t NetDevice::features() const {
-  uint64_t features = kFeatureMac | kFeatureStatus | kFeatureCsum | kFeatureHostTso4 | kFeatureHostTso6 |
-                      kFeatureHostEcn;
-  // What the guest may receive depends on what the tap can hand over.
-  const unsigned tap = tap_.supported_offloads();
+  uint64_t features = kFeatureMac | kFeatureStatus;
+  // What the guest may leave undone in what it sends: only if the link finishes it.
+  if (backend_.finishes_offloads()) features |= kFeatureCsum | kFeatureHostTso4 | kFeatureHostTso6 | kFeatureHostEcn;
+  // What the guest may receive depends on what the link can hand over.
+  const unsigned tap = backend_.supported_offloads();
   if (tap & TUN_F_CSUM) {
     features |= kFeatureGuestCsum;
     if (tap & TUN_F_TSO4) features |= kFeatureGuestTso4;
@@ -54,12 +56,12 @@ Result<void> NetDevice::activate(uint64_t negotiated_features) {
     if (negotiated_ & kFeatureGuestTso6) offloads |= TUN_F_TSO6;
     if (negotiated_ & kFeatureGuestEcn) offloads |= TUN_F_TSO_ECN;
   }
-  return tap_.set_offloads(offloads);
+  return backend_.set_offloads(offloads);
 }
 
 void NetDevice::reset() {
   negotiated_ = 0;
-  (void)tap_.set_offloads(0);
+  (void)backend_.set_offloads(0);
 }
 
 Result<bool> NetDevice::process_queue(unsigned index, Virtqueue& queue) {
@@ -70,14 +72,15 @@ Result<bool> NetDevice::process_queue(unsigned index, Virtqueue& queue) {
 
 Result<bool> NetDevice::receive(Virtqueue& queue) {
   bool used = false;
-  // A frame is read from the tap only when a chain is ready for it, so none
-  // is lost while the guest has no buffers; the tap queues them meanwhile.
+  // A frame is read from the link only when a chain is ready for it, so none
+  // is lost while the guest has no buffers; the link queues them meanwhile.
   while (queue.has_available()) {
-    const ssize_t length = ::read(tap_.fd(), frame_.data(), frame_.size());
+    const ssize_t length = ::read(backend_.fd(), frame_.data(), frame_.size());
     if (length < 0) {
       if (errno == EAGAIN || errno == EINTR) return used;
-      return errno_error("reading tap", tap_.name());
+      return errno_error("reading", backend_.name());
     }
+    if (length == 0) return used;  // a socket whose peer has gone: the wire is cut, nothing comes
     if (!VMHIVE_TRY(queue.pop_chain(chain_))) return used;
     const size_t frame_length = static_cast<size_t>(length);
     if (frame_length > chain_.writable_bytes || frame_length < kMinimumFrame) {
@@ -104,14 +107,14 @@ Result<bool> NetDevice::transmit(Virtqueue& queue) {
   bool used = false;
   for (;;) {
     if (!VMHIVE_TRY(queue.pop_chain(chain_))) return used;
-    // The frame goes to the tap straight from guest memory, header included.
+    // The frame goes to the link straight from guest memory, header included.
     iovecs_.clear();
     for (const BufferSegment& segment : chain_.readable()) {
       iovecs_.push_back(iovec{segment.data.data(), segment.data.size()});
     }
     if (chain_.readable_bytes < kMinimumFrame || chain_.readable_bytes > kMaxFrame ||
-        ::writev(tap_.fd(), iovecs_.data(), static_cast<int>(iovecs_.size())) < 0) {
-      counters().count_failed();  // a runt or oversized frame, or the tap's queue is full: lost, as on a wire
+        ::writev(backend_.fd(), iovecs_.data(), static_cast<int>(iovecs_.size())) < 0) {
+      counters().count_failed();  // a runt or oversized frame, or the link is full or gone: lost, as on a wire
     } else {
       counters().count_out(chain_.readable_bytes - kHeaderSize);
     }

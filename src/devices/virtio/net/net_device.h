@@ -1,7 +1,8 @@
-// virtio-net (virtio 1.2 §5.1) on a tap: one receive and one transmit queue,
-// the 12-byte virtio_net_hdr passed through to the tap unchanged (the tap
-// speaks the same header), checksum and TSO offloads offered where the tap
-// accepts them. Without VIRTIO_NET_F_MRG_RXBUF each receive chain takes one
+// virtio-net (virtio 1.2 §5.1) on a tap or a socket (net_backend.h): one
+// receive and one transmit queue, the 12-byte virtio_net_hdr passed through
+// unchanged (a tap speaks the same header; a socket's peer reads and writes
+// it), checksum and TSO offloads offered where a tap accepts them and none
+// on a socket. Without VIRTIO_NET_F_MRG_RXBUF each receive chain takes one
 // whole frame.
 #pragma once
 
@@ -10,7 +11,7 @@
 
 #include <sys/uio.h>
 
-#include "devices/virtio/net/tap.h"
+#include "devices/virtio/net/net_backend.h"
 #include "devices/virtio/virtio_device.h"
 
 namespace vmhive::virtio {
@@ -33,7 +34,7 @@ class NetDevice : public VirtioDevice {
   static constexpr size_t kHeaderSize = 12;
   static constexpr size_t kMaxFrame = kHeaderSize + 65550;  // a 64 KiB GSO frame with its headers
 
-  NetDevice(Tap tap, std::array<uint8_t, 6> mac);
+  NetDevice(NetBackend backend, std::array<uint8_t, 6> mac);
 
   DeviceType type() const override { return DeviceType::kNet; }
   uint64_t features() const override;
@@ -43,20 +44,20 @@ class NetDevice : public VirtioDevice {
   void reset() override;
   Result<bool> process_queue(unsigned index, Virtqueue& queue) override;
 
-  // The tap's fd: readable means frames for the receive queue.
-  int backend_fd() const { return tap_.fd(); }
-  std::optional<BackendWatch> backend_watch() const override { return BackendWatch{tap_.fd(), kReceiveQueue}; }
+  // The backend's fd: readable means frames for the receive queue.
+  int backend_fd() const { return backend_.fd(); }
+  std::optional<BackendWatch> backend_watch() const override { return BackendWatch{backend_.fd(), kReceiveQueue}; }
   const std::array<uint8_t, 6>& mac() const { return mac_; }
-  // net_persist.cc: the MAC (the tap is the restore's to choose).
+  // net_persist.cc: the MAC (the link is the restore's to choose).
   Result<std::vector<uint8_t>> save(const DeviceSaveContext& context) override;
-  // Frames dropped (tap full, no room in a receive chain, runt frames).
+  // Frames dropped (link full or gone, no room in a receive chain, runt frames).
   uint64_t dropped() const { return traffic().failed; }
 
  private:
   Result<bool> receive(Virtqueue& queue);
   Result<bool> transmit(Virtqueue& queue);
 
-  Tap tap_;
+  NetBackend backend_;
   std::array<uint8_t, 6> mac_;
   uint64_t negotiated_ = 0;
   std::vector<uint8_t> frame_;  // one received frame, header included

@@ -1,5 +1,5 @@
-// virtio-net's persisted state: the MAC address the guest knows. The tap is
-// the restore's choice (a clone gets its own), given in order.
+// virtio-net's persisted state: the MAC address the guest knows. The link (a
+// tap or a socket) is the restore's choice (a clone gets its own), in order.
 #pragma once
 
 #include <array>
@@ -23,9 +23,9 @@ struct NetState {
 
 struct NetPersistence {
   static constexpr DeviceType kType = DeviceType::kNet;
-  static constexpr bool kTakesTap = true;
+  static constexpr bool kTakesNetLink = true;
   using State = NetState;
-  // A device with the snapshot's MAC on the next of the restore's taps.
+  // A device with the snapshot's MAC on the next of the restore's links.
   static Result<std::unique_ptr<VirtioDevice>> restore(const NetState& state, DeviceRestoreContext& context);
 };
 

@@ -18,7 +18,7 @@ struct EntropyState {
 
 struct EntropyPersistence {
   static constexpr DeviceType kType = DeviceType::kEntropy;
-  static constexpr bool kTakesTap = false;
+  static constexpr bool kTakesNetLink = false;
   using State = EntropyState;
   static Result<std::unique_ptr<VirtioDevice>> restore(const EntropyState&, DeviceRestoreContext&) {
     return std::unique_ptr<VirtioDevice>(std::make_unique<EntropyDevice>());

@@ -5,6 +5,7 @@
 #include "devices/virtio/device_kinds.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,7 +84,7 @@ TEST_F(DevicePersistenceTest, EveryDeviceTypeHasAKind) {
     const DeviceKind* kind = find_device_kind(static_cast<uint16_t>(type));
     ASSERT_NE(kind, nullptr) << type_name(type);
     EXPECT_EQ(kind->type, type);
-    EXPECT_EQ(kind->takes_tap, type == DeviceType::kNet);
+    EXPECT_EQ(kind->takes_net_link, type == DeviceType::kNet);
   }
   EXPECT_EQ(find_device_kind(3), nullptr) << "virtio-console is not something vmhive has";
   EXPECT_EQ(find_device_kind(0), nullptr);
@@ -211,11 +212,20 @@ TEST_F(DevicePersistenceTest, StatesAreCheckedBeforeAnythingIsBuilt) {
   EXPECT_FALSE(net_kind->check_state(std::vector<uint8_t>(7)).ok());
 }
 
-TEST_F(DevicePersistenceTest, ANetDeviceNeedsATapAndTheEntropyDeviceNothing) {
+TEST_F(DevicePersistenceTest, ANetDeviceNeedsALinkAndTheEntropyDeviceNothing) {
   auto context = restore_context();
   auto net = restore(DeviceType::kNet, encode_state(NetState{{0x52, 0x54, 0, 1, 2, 3}}), context);
   ASSERT_FALSE(net.ok());
-  EXPECT_NE(net.error().message.find("no tap left"), std::string::npos) << net.error().message;
+  EXPECT_NE(net.error().message.find("no tap or socket left"), std::string::npos) << net.error().message;
+
+  // A socket link: the device comes back on it with the snapshot's MAC.
+  int ends[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends), 0);
+  UniqueFd peer(ends[1]);
+  context.net_links.push_back(NetLinkSpec{"", ends[0]});
+  auto on_socket = restore(DeviceType::kNet, encode_state(NetState{{0x52, 0x54, 0, 1, 2, 3}}), context);
+  ASSERT_TRUE(on_socket.ok()) << on_socket.error().message;
+  EXPECT_EQ(static_cast<NetDevice&>(**on_socket).mac()[5], 3);
 
   EntropyDevice entropy;
   auto saved = entropy.save(save_context("disk-0"));

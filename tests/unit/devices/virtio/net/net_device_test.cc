@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,7 +45,7 @@ class NetDeviceTest : public ::testing::Test {
     for (const char* knob : {"/proc/sys/net/ipv6/conf/all/disable_ipv6", "/proc/sys/net/ipv6/conf/default/disable_ipv6"}) {
       std::ofstream(knob) << "1";
     }
-    auto tap = Tap::open("vmhtest0");
+    auto tap = NetBackend::open_tap("vmhtest0");
     ASSERT_TRUE(tap.ok()) << tap.error().message;
     device_ = std::make_unique<NetDevice>(std::move(*tap), std::array<uint8_t, 6>{0x52, 0x54, 0, 1, 2, 3});
     // Bring the interface up and open a packet socket on it: the host side.
@@ -164,8 +165,106 @@ TEST_F(NetDeviceTest, DropsFramesThatDoNotFitAndRunts) {
 }
 
 TEST(Tap, BadNamesAreRefused) {
-  EXPECT_FALSE(Tap::open("").ok());
-  EXPECT_FALSE(Tap::open("a-name-that-is-too-long").ok());
+  EXPECT_FALSE(NetBackend::open_tap("").ok());
+  EXPECT_FALSE(NetBackend::open_tap("a-name-that-is-too-long").ok());
+}
+
+// On a socket (a socketpair end, as a honeyfarm's gateway would hand a
+// clone): every message is one frame with its virtio header, both ways, and
+// the guest is offered no offloads nobody would finish.
+class NetDeviceOnASocket : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int ends[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends), 0);
+    peer_ = UniqueFd(ends[1]);
+    auto backend = NetBackend::adopt_socket(ends[0]);
+    ASSERT_TRUE(backend.ok()) << backend.error().message;
+    EXPECT_EQ(backend->name(), "socket fd " + std::to_string(ends[0]));
+    device_ = std::make_unique<NetDevice>(std::move(*backend), std::array<uint8_t, 6>{0x52, 0x54, 0, 1, 2, 3});
+    ASSERT_TRUE(device_->activate(kFeatureVersion1).ok());
+    auto rx = Virtqueue::create(memory_, rx_driver_.state(), 0);
+    auto tx = Virtqueue::create(memory_, tx_driver_.state(), 0);
+    ASSERT_TRUE(rx.ok() && tx.ok());
+    rx_.emplace(std::move(*rx));
+    tx_.emplace(std::move(*tx));
+  }
+
+  GuestMemory memory_ = *GuestMemory::create({{0, 4ull << 20}});
+  TestDriver rx_driver_{memory_, 8, 0x1000};
+  TestDriver tx_driver_{memory_, 8, 0x20000};
+  std::unique_ptr<NetDevice> device_;
+  std::optional<Virtqueue> rx_, tx_;
+  UniqueFd peer_;
+};
+
+TEST_F(NetDeviceOnASocket, OffersNoOffloads) {
+  const uint64_t features = device_->features();
+  EXPECT_NE(features & NetDevice::kFeatureMac, 0u);
+  for (uint64_t offload : {NetDevice::kFeatureCsum, NetDevice::kFeatureGuestCsum, NetDevice::kFeatureHostTso4,
+                           NetDevice::kFeatureHostTso6, NetDevice::kFeatureGuestTso4})
+    EXPECT_EQ(features & offload, 0u) << offload;
+}
+
+TEST_F(NetDeviceOnASocket, FramesGoBothWaysOneMessageEach) {
+  std::vector<uint8_t> message(NetDevice::kHeaderSize + 60, 0);
+  message[NetDevice::kHeaderSize + 20] = 0x42;
+  ASSERT_TRUE(memory_.write(kFrames, message).ok());
+  tx_driver_.set_descriptor(0, kFrames, static_cast<uint32_t>(message.size()), 0, 0);
+  tx_driver_.publish(0);
+  ASSERT_TRUE(device_->process_queue(NetDevice::kTransmitQueue, *tx_).ok());
+  std::array<uint8_t, 2048> got{};
+  ASSERT_EQ(::recv(peer_.get(), got.data(), got.size(), MSG_DONTWAIT), static_cast<ssize_t>(message.size()));
+  EXPECT_EQ(got[NetDevice::kHeaderSize + 20], 0x42);
+
+  // Two frames from the peer, then buffers for them.
+  for (uint8_t fill : {0x17, 0x18}) {
+    std::vector<uint8_t> frame(NetDevice::kHeaderSize + 64, fill);
+    ASSERT_EQ(::send(peer_.get(), frame.data(), frame.size(), 0), static_cast<ssize_t>(frame.size()));
+  }
+  for (uint16_t i = 0; i < 2; ++i) {
+    rx_driver_.set_descriptor(i, kFrames + 0x1000 * (i + 1), 2048, kDescWrite, 0);
+    rx_driver_.publish(i);
+  }
+  ASSERT_TRUE(device_->process_queue(NetDevice::kReceiveQueue, *rx_).ok());
+  ASSERT_EQ(rx_driver_.used_index(), 2);
+  EXPECT_EQ(rx_driver_.used_element(1).second, NetDevice::kHeaderSize + 64);
+  EXPECT_EQ(*memory_.read_obj<uint8_t>(kFrames + 0x2000 + 30), 0x18);
+  EXPECT_EQ(device_->traffic().in_requests, 2u);
+  EXPECT_EQ(device_->traffic().out_requests, 1u);
+}
+
+// The peer going away cuts the wire: nothing is received (no buffer is
+// used up), and what the guest sends is dropped and counted.
+TEST_F(NetDeviceOnASocket, APeerThatLeftIsACutWire) {
+  peer_.reset();
+  rx_driver_.set_descriptor(0, kFrames, 2048, kDescWrite, 0);
+  rx_driver_.publish(0);
+  auto served = device_->process_queue(NetDevice::kReceiveQueue, *rx_);
+  ASSERT_TRUE(served.ok()) << served.error().message;
+  EXPECT_FALSE(*served);
+  EXPECT_EQ(rx_driver_.used_index(), 0);
+  std::vector<uint8_t> message(NetDevice::kHeaderSize + 60, 0);
+  ASSERT_TRUE(memory_.write(kFrames + 0x1000, message).ok());
+  tx_driver_.set_descriptor(0, kFrames + 0x1000, static_cast<uint32_t>(message.size()), 0, 0);
+  tx_driver_.publish(0);
+  ASSERT_TRUE(device_->process_queue(NetDevice::kTransmitQueue, *tx_).ok());
+  EXPECT_EQ(device_->dropped(), 1u);
+}
+
+TEST(NetBackendSocket, WhatIsNotAFrameSocketIsRefused) {
+  EXPECT_NE(NetBackend::adopt_socket(1).error().message.find("3 or above"), std::string::npos);
+  EXPECT_NE(NetBackend::adopt_socket(9999).error().message.find("not an open descriptor"), std::string::npos);
+  int pipe_ends[2];
+  ASSERT_EQ(::pipe2(pipe_ends, O_CLOEXEC), 0);
+  UniqueFd read_end(pipe_ends[0]), write_end(pipe_ends[1]);
+  EXPECT_NE(NetBackend::adopt_socket(read_end.get()).error().message.find("not a socket"), std::string::npos);
+  int stream[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, stream), 0);
+  UniqueFd a(stream[0]), b(stream[1]);
+  EXPECT_NE(NetBackend::adopt_socket(a.get()).error().message.find("datagram or seqpacket"), std::string::npos);
+  UniqueFd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  EXPECT_NE(NetBackend::adopt_socket(udp.get()).error().message.find("not a Unix socket"), std::string::npos);
 }
 
 }  // namespace
