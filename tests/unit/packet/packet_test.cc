@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "frame_builder.h"
 #include "packet/checksum.h"
 #include "packet/frame.h"
 #include "packet/rewrite.h"
@@ -34,69 +35,20 @@ TEST(Checksum, RfcExampleAndARealHeader) {
   EXPECT_EQ(ones_sum(std::vector<uint8_t>{0xab}), 0xab00u) << "an odd byte is padded";
 }
 
-// A frame from `source` to `destination` carrying `protocol` with `payload`,
-// every checksum computed over the whole (pseudo-header included).
 std::vector<uint8_t> datagram(uint8_t protocol, uint32_t source, uint32_t destination, uint16_t sport, uint16_t dport,
                               const std::vector<uint8_t>& payload, bool udp_checksum = true) {
-  const size_t transport = protocol == kProtocolTcp ? 20 : 8;
-  std::vector<uint8_t> frame(kEthernetHeader + 20 + transport + payload.size(), 0);
-  std::memset(frame.data(), 0x02, 6);
-  std::memset(frame.data() + 6, 0x04, 6);
-  store16(&frame[12], kEtherTypeIpv4);
-  uint8_t* header = &frame[kEthernetHeader];
-  header[0] = 0x45;
-  store16(header + 2, static_cast<uint16_t>(20 + transport + payload.size()));
-  store16(header + 6, 0x4000);  // don't fragment
-  header[8] = 64;
-  header[9] = protocol;
-  store32(header + 12, source);
-  store32(header + 16, destination);
-  store16(header + 10, finish_checksum(ones_sum(std::span(header, 20))));
-  uint8_t* l4 = header + 20;
-  const size_t l4_length = transport + payload.size();
-  std::memcpy(l4 + transport, payload.data(), payload.size());
-  if (protocol == kProtocolIcmp) {
-    l4[0] = 8;  // echo request
-    store16(l4 + 4, sport);
-    store16(l4 + 2, finish_checksum(ones_sum(std::span(l4, l4_length))));
-    return frame;
-  }
-  store16(l4, sport);
-  store16(l4 + 2, dport);
-  if (protocol == kProtocolTcp) {
-    l4[12] = 5 << 4;
-    l4[13] = 0x02;  // SYN
-  } else {
-    store16(l4 + 4, static_cast<uint16_t>(l4_length));
-  }
-  if (protocol == kProtocolUdp && !udp_checksum) return frame;
-  uint8_t pseudo[12];
-  store32(pseudo, source);
-  store32(pseudo + 4, destination);
-  pseudo[8] = 0;
-  pseudo[9] = protocol;
-  store16(pseudo + 10, static_cast<uint16_t>(l4_length));
-  const uint16_t checksum = finish_checksum(ones_sum(std::span(l4, l4_length), ones_sum(pseudo)));
-  store16(l4 + (protocol == kProtocolTcp ? 16 : 6), protocol == kProtocolUdp && checksum == 0 ? 0xffff : checksum);
-  return frame;
+  testing::FrameSpec spec;
+  spec.protocol = protocol;
+  spec.source = source;
+  spec.destination = destination;
+  spec.source_port = sport;
+  spec.destination_port = dport;
+  spec.payload = payload;
+  spec.udp_checksum = udp_checksum;
+  return testing::build_frame(spec);
 }
 
-// Whether the IP header and the TCP or UDP checksum (pseudo-header included) are intact.
-bool checksums_hold(const std::vector<uint8_t>& frame) {
-  const uint8_t* header = &frame[kEthernetHeader];
-  if (finish_checksum(ones_sum(std::span(header, 20))) != 0) return false;
-  const uint8_t protocol = header[9];
-  const size_t l4_length = load16(header + 2) - 20u;
-  const uint8_t* l4 = header + 20;
-  if (protocol == kProtocolIcmp) return finish_checksum(ones_sum(std::span(l4, l4_length))) == 0;
-  if (protocol == kProtocolUdp && load16(l4 + 6) == 0) return true;
-  uint8_t pseudo[12];
-  std::memcpy(pseudo, header + 12, 8);
-  pseudo[8] = 0;
-  pseudo[9] = protocol;
-  store16(pseudo + 10, static_cast<uint16_t>(l4_length));
-  return finish_checksum(ones_sum(std::span(l4, l4_length), ones_sum(pseudo))) == 0;
-}
+using testing::checksums_hold;
 
 TEST(ParseFrame, TakesTcpUdpIcmpAndArp) {
   auto syn = datagram(kProtocolTcp, ip(10, 9, 0, 1), ip(10, 0, 3, 4), 40000, 22, {});
