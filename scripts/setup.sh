@@ -18,6 +18,7 @@ packages=(
   busybox-static lz4 kmod cpio            # the default Linux guest's initramfs
   iproute2                                # network tests: namespaces, bridges, taps
   curl                                    # the Firecracker API tests drive the VMM as its guide does: curl --unix-socket
+  iputils-ping nmap hping3                # honeyfarm tests: real scanners against the farm, inside a namespace
 )
 
 missing=()

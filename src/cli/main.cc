@@ -29,6 +29,8 @@
 #include "config/vm_spec.h"
 #include "clones/clone_command.h"
 #include "clones/clone_server.h"
+#include "farm/farm_config.h"
+#include "farm/gateway.h"
 #include "clones/hold_protocol.h"
 #include "common/unique_fd.h"
 #include "common/size_parse.h"
@@ -164,6 +166,18 @@ int run_command(const config::VmSpec& options, const Confinement& confine, bool 
   report_outcome(outcome);
   if (placing) report_cgroup_move(*placing);
   return exit_status_for(outcome);
+}
+
+// `farm CONFIG`: the honeyfarm's gateway, until SIGINT or SIGTERM.
+int farm_command(const std::string& config_path, const std::string& binary) {
+  UniqueFd fd(::open(config_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return fail(errno_error("farm", config_path).message);
+  auto text = read_to_end(fd.get(), farm::FarmConfig::kMaxConfigBytes + 1);
+  if (!text.ok()) return fail("farm " + config_path + ": " + text.error().message);
+  auto config = farm::farm_config_from_json(std::string_view(reinterpret_cast<const char*>(text->data()), text->size()));
+  if (!config.ok()) return fail("farm " + config_path + ": " + config.error().message);
+  if (auto ran = farm::run_gateway(*config, binary); !ran.ok()) return fail("farm: " + ran.error().message);
+  return 0;
 }
 
 // `run --api-sock PATH`: the Firecracker-compatible API; with `boot_now`
@@ -485,13 +499,18 @@ int main(int argc, char** argv) {
   server->add_option("--disk", server_options.clones.shared_disks,
                      "a read-only image the snapshot's disk used in place, in order (as restore --disk); repeatable");
 
+  std::string farm_config_path;
+  CLI::App* farm = app.add_subcommand(
+      "farm", "a honeyfarm: answer an address range on a tap with clones of snapshots (docs/farm.md)");
+  farm->add_option("config", farm_config_path, "the farm's JSON configuration")->required();
+
   std::string info_kvm = "/dev/kvm";
   CLI::App* info = app.add_subcommand("info", "what this host's KVM offers");
   info->add_option("--kvm", info_kvm, "KVM device (default /dev/kvm)");
 
   const cli::DaemonCommands daemon_commands(app);
 
-  static const char* const kSubcommands[] = {"run", "info", "snapshot", "restore", "clone", "clone-server"};
+  static const char* const kSubcommands[] = {"run", "info", "snapshot", "restore", "clone", "clone-server", "farm"};
   const auto& daemon_names = cli::DaemonCommands::names();
   if (argc > 1 && argv[1][0] != '-' &&
       std::none_of(std::begin(kSubcommands), std::end(kSubcommands),
@@ -559,10 +578,11 @@ int main(int argc, char** argv) {
     daemon_clone.disks = clone_options.shared_disks;
     return cli::daemon_clone(daemon_clone);
   }
-  if (*clone || *server) {
+  if (*clone || *server || *farm) {
     char self[4096] = {};
     const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
     const std::string binary = length > 0 ? std::string(self, static_cast<size_t>(length)) : std::string(argv[0]);
+    if (*farm) return farm_command(farm_config_path, binary);
     auto status = *clone ? clones::run_clones(clone_options, clone_count, binary)
                           : clones::run_clone_server(server_options, binary);
     if (!status.ok()) return fail(status.error().message);

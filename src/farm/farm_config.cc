@@ -1,0 +1,105 @@
+#include "farm/farm_config.h"
+
+#include "config/device_options.h"
+#include "config/json_fields.h"
+
+namespace vmhive::farm {
+namespace {
+
+using config::json;
+
+Result<packet::MacAddress> mac_of(const json& value, const std::string& path) {
+  const std::string text = VMHIVE_TRY(config::string_of(value, path));
+  return config::parse_mac(text, path);
+}
+
+Result<uint32_t> address_of(const json& value, const std::string& path) {
+  const std::string text = VMHIVE_TRY(config::string_of(value, path));
+  auto address = parse_ipv4(text);
+  if (!address.ok()) return with_context(path, address.error());
+  return *address;
+}
+
+Result<ServiceProfile> profile_of(const json& value, const std::string& where) {
+  ServiceProfile profile;
+  bool has_snapshot = false, has_address = false, has_mac = false;
+  VMHIVE_CHECK(config::members_of(
+      value, where, {"name", "snapshot", "address", "mac", "ports", "idle_timeout_s", "ready"},
+      [&](const std::string& key, const json& member, const std::string& path) -> Result<void> {
+        if (key == "name") profile.name = VMHIVE_TRY(config::string_of(member, path));
+        if (key == "snapshot") {
+          profile.snapshot = VMHIVE_TRY(config::string_of(member, path));
+          has_snapshot = !profile.snapshot.empty();
+        }
+        if (key == "address") {
+          profile.inside_address = VMHIVE_TRY(address_of(member, path));
+          has_address = true;
+        }
+        if (key == "mac") {
+          profile.inside_mac = VMHIVE_TRY(mac_of(member, path));
+          has_mac = true;
+        }
+        if (key == "ports") {
+          if (!member.is_array() || member.size() > 64) return config::bad(path, "must be a list of at most 64 ports");
+          for (size_t i = 0; i < member.size(); ++i)
+            profile.ports.push_back(static_cast<uint16_t>(
+                VMHIVE_TRY(config::uint_of(member[i], path + "[" + std::to_string(i) + "]", 1, 65535))));
+        }
+        if (key == "idle_timeout_s")
+          profile.idle_timeout = std::chrono::seconds(VMHIVE_TRY(config::uint_of(member, path, 1, 86400)));
+        if (key == "ready") profile.ready = VMHIVE_TRY(config::uint_of(member, path, 1, FarmConfig::kMaxReady));
+        return {};
+      }));
+  if (!has_snapshot) return config::bad(where, "needs \"snapshot\" (a snapshot directory)");
+  if (!has_address) return config::bad(where, "needs \"address\" (the guest's IPv4 address in the snapshot)");
+  if (!has_mac) return config::bad(where, "needs \"mac\" (the guest's MAC in the snapshot)");
+  if (profile.name.empty()) profile.name = where;
+  return profile;
+}
+
+}  // namespace
+
+Result<FarmConfig> farm_config_from_json(std::string_view text) {
+  if (text.size() > FarmConfig::kMaxConfigBytes) return make_error("the farm configuration is larger than 64 KiB");
+  const json document = json::parse(text.begin(), text.end(), nullptr, false);
+  if (document.is_discarded()) return make_error("the farm configuration is not valid JSON");
+  FarmConfig farm;
+  bool has_range = false;
+  VMHIVE_CHECK(config::members_of(
+      document, "", {"outside_tap", "range", "gateway_mac", "budget", "profiles"},
+      [&](const std::string& key, const json& member, const std::string& path) -> Result<void> {
+        if (key == "outside_tap") {
+          farm.outside_tap = VMHIVE_TRY(config::string_of(member, path));
+          if (auto named = config::check_tap_name(farm.outside_tap, path); !named.ok()) return named.error();
+        }
+        if (key == "range") {
+          const std::string range = VMHIVE_TRY(config::string_of(member, path));
+          auto parsed = AddressRange::parse(range);
+          if (!parsed.ok()) return with_context(path, parsed.error());
+          farm.range = *parsed;
+          has_range = true;
+        }
+        if (key == "gateway_mac") farm.gateway_mac = VMHIVE_TRY(mac_of(member, path));
+        if (key == "budget") farm.budget = VMHIVE_TRY(config::uint_of(member, path, 1, FarmConfig::kMaxBudget));
+        if (key == "profiles") {
+          if (!member.is_array() || member.empty() || member.size() > 16)
+            return config::bad(path, "must be a list of 1 to 16 service profiles");
+          for (size_t i = 0; i < member.size(); ++i)
+            farm.profiles.push_back(VMHIVE_TRY(profile_of(member[i], path + "[" + std::to_string(i) + "]")));
+        }
+        return {};
+      }));
+  if (farm.outside_tap.empty()) return make_error("outside_tap: the farm needs its outside link (a tap's name)");
+  if (!has_range) return make_error("range: the farm needs the address range it answers (like 10.0.0.0/20)");
+  if (farm.profiles.empty()) return make_error("profiles: the farm needs at least one service profile");
+  return farm;
+}
+
+unsigned profile_for_port(const FarmConfig& config, uint16_t port) {
+  for (unsigned i = 0; i < config.profiles.size(); ++i)
+    for (uint16_t served : config.profiles[i].ports)
+      if (served == port) return i;
+  return 0;
+}
+
+}  // namespace vmhive::farm

@@ -1,0 +1,484 @@
+#include "farm/gateway.h"
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "clones/child_process.h"
+#include "clones/hold_protocol.h"
+#include "common/errno_error.h"
+#include "common/signal_fd.h"
+#include "common/unique_fd.h"
+#include "devices/virtio/net/net_backend.h"
+#include "farm/address_table.h"
+#include "packet/frame.h"
+#include "packet/rewrite.h"
+
+namespace vmhive::farm {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int kLinkFd = 3;  // a clone's --net fd=3
+constexpr int kHoldFd = 4;  // and its --hold-fd 4
+constexpr size_t kVnetHeader = 12;
+constexpr size_t kMessageBuffer = kVnetHeader + 65550;  // the largest frame a tap hands over
+constexpr int kBatch = 64;                               // frames taken from one link before the next
+constexpr size_t kFlowsPerClone = 64;                    // the most recent flows the outside started
+constexpr int kMaxEvents = 64;
+
+enum class Source : uint32_t { kOutside = 1, kTimer, kSignals, kHold, kLink };
+uint64_t tag(Source source, CloneId id = 0) { return uint64_t{static_cast<uint32_t>(source)} << 32 | id; }
+
+// A flow as the clone sees it from its side: the remote end and its own port.
+struct FlowKey {
+  uint32_t remote = 0;
+  uint16_t remote_port = 0;  // ICMP: the echo identifier
+  uint16_t local_port = 0;
+  uint8_t protocol = 0;
+  bool operator==(const FlowKey&) const = default;
+};
+
+struct Clone {
+  CloneId id = 0;
+  unsigned profile = 0;
+  clones::ChildProcess process;
+  UniqueFd link;  // our end of its --net socket
+  UniqueFd hold;  // our end of its --hold-fd socket, until it is let go
+  bool ready = false;
+  bool live = false;
+  uint32_t outside_address = 0;
+  packet::MacAddress peer_mac{};  // where its replies go on the outside link
+  std::array<FlowKey, kFlowsPerClone> flows{};
+  size_t flow_count = 0, flow_next = 0;
+  uint64_t contained = 0;
+
+  void note_inbound(const FlowKey& flow) {
+    for (size_t i = 0; i < flow_count; ++i)
+      if (flows[i] == flow) return;
+    flows[flow_next] = flow;
+    flow_next = (flow_next + 1) % kFlowsPerClone;
+    flow_count = std::min(flow_count + 1, kFlowsPerClone);
+  }
+  bool is_reply(const FlowKey& flow) const {
+    for (size_t i = 0; i < flow_count; ++i)
+      if (flows[i] == flow) return true;
+    return false;
+  }
+};
+
+struct Counters {
+  uint64_t outside_frames = 0, clone_frames = 0, forwarded_in = 0, forwarded_out = 0, arp_replies = 0,
+           not_ours = 0, no_clone_ready = 0, send_failures = 0, contained = 0, bound = 0, reclaimed = 0, evicted = 0,
+           clone_failures = 0;
+  std::array<uint64_t, 9> refused{};
+};
+
+void emit(const nlohmann::ordered_json& event) {
+  std::fputs((event.dump() + "\n").c_str(), stdout);
+  std::fflush(stdout);
+}
+
+class Gateway {
+ public:
+  Gateway(const FarmConfig& config, std::string binary, SignalFd signals, virtio::NetBackend outside, UniqueFd epoll,
+          UniqueFd timer)
+      : config_(config),
+        binary_(std::move(binary)),
+        signals_(std::move(signals)),
+        outside_(std::move(outside)),
+        epoll_(std::move(epoll)),
+        timer_(std::move(timer)),
+        table_(config.budget),
+        buffer_(kMessageBuffer) {}
+
+  Result<void> run();
+
+ private:
+  Result<void> watch(int fd, uint64_t what);
+  void unwatch(int fd) { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+  Result<void> spawn_held(unsigned profile);
+  void refill();
+  void on_hold(CloneId id);
+  void on_outside();
+  void on_link(CloneId id);
+  void on_timer();
+  void reap();
+  void end_clone(CloneId id, const char* event);
+  // A held clone of `profile` for a new address: a ready one, else one still
+  // restoring, else one started now. Null only if none can be started.
+  Clone* take_held(unsigned profile);
+  void let_go(Clone& clone);
+  void send_outside(std::span<uint8_t> message);
+  nlohmann::ordered_json counters() const;
+
+  const FarmConfig& config_;
+  std::string binary_;
+  SignalFd signals_;
+  virtio::NetBackend outside_;
+  UniqueFd epoll_;
+  UniqueFd timer_;
+  AddressTable table_;
+  std::unordered_map<CloneId, std::unique_ptr<Clone>> clones_;
+  std::vector<clones::ChildProcess> dying_;  // killed, reaped as they go
+  CloneId next_id_ = 1;
+  Clock::time_point last_failure_{};
+  bool announced_ready_ = false;
+  Counters counters_;
+  std::vector<uint8_t> buffer_;
+  std::array<uint8_t, kVnetHeader + packet::kArpReplyLength> arp_reply_{};
+};
+
+Result<void> Gateway::watch(int fd, uint64_t what) {
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = what;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0) return errno_error("epoll_ctl failed");
+  return {};
+}
+
+Result<void> Gateway::spawn_held(unsigned profile) {
+  int link_pair[2], hold_pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, link_pair) != 0)
+    return errno_error("cannot make a clone's link");
+  UniqueFd link(link_pair[0]), link_theirs(link_pair[1]);
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, hold_pair) != 0)
+    return errno_error("cannot make a clone's hold socket");
+  UniqueFd hold(hold_pair[0]), hold_theirs(hold_pair[1]);
+  const CloneId id = next_id_++;
+  clones::SpawnOptions spawn{
+      .argv = {binary_, "restore", config_.profiles[profile].snapshot, "--net", "fd=" + std::to_string(kLinkFd),
+               "--hold-fd", std::to_string(kHoldFd)},
+      .fds = {{link_theirs.get(), kLinkFd}, {hold_theirs.get(), kHoldFd}},
+      .signal_mask = signals_.previous_mask()};
+  auto process = clones::ChildProcess::spawn(spawn);
+  if (!process.ok()) return with_context("clone " + std::to_string(id), process.error());
+  auto clone = std::make_unique<Clone>(Clone{.id = id, .profile = profile, .process = std::move(*process),
+                                             .link = std::move(link), .hold = std::move(hold)});
+  VMHIVE_CHECK(watch(clone->hold.get(), tag(Source::kHold, id)));
+  clones_.emplace(id, std::move(clone));
+  return {};
+}
+
+void Gateway::refill() {
+  if (Clock::now() - last_failure_ < 1s) return;  // a snapshot that fails to restore is retried once a second
+  std::vector<unsigned> held(config_.profiles.size(), 0);
+  for (const auto& [id, clone] : clones_)
+    if (!clone->live) ++held[clone->profile];
+  for (unsigned profile = 0; profile < config_.profiles.size(); ++profile) {
+    for (unsigned n = held[profile]; n < config_.profiles[profile].ready; ++n) {
+      if (auto spawned = spawn_held(profile); !spawned.ok()) {
+        emit({{"event", "clone_failed"}, {"profile", config_.profiles[profile].name}, {"error", spawned.error().message}});
+        last_failure_ = Clock::now();
+        return;
+      }
+    }
+  }
+}
+
+void Gateway::on_hold(CloneId id) {
+  const auto found = clones_.find(id);
+  if (found == clones_.end()) return;
+  Clone& clone = *found->second;
+  unwatch(clone.hold.get());
+  // A restore that failed closes its end; its own line, on our stderr, says why.
+  if (auto ready = clones::wait_for_ready(clone.hold.get(), Clock::now() + 1s); !ready.ok()) {
+    ++counters_.clone_failures;
+    last_failure_ = Clock::now();
+    emit({{"event", "clone_failed"}, {"profile", config_.profiles[clone.profile].name}, {"error", ready.error().message}});
+    end_clone(id, nullptr);
+    return;
+  }
+  clone.ready = true;
+  if (clone.live) {
+    let_go(clone);  // bound while it was restoring: its first frames wait on its link
+    return;
+  }
+  if (announced_ready_) return;
+  std::vector<unsigned> ready(config_.profiles.size(), 0);
+  for (const auto& [other_id, other] : clones_)
+    if (other->ready && !other->live) ++ready[other->profile];
+  for (unsigned profile = 0; profile < config_.profiles.size(); ++profile)
+    if (ready[profile] < config_.profiles[profile].ready) return;
+  announced_ready_ = true;
+  emit({{"event", "ready"}, {"range", ipv4_text(config_.range.base) + "/" + std::to_string(config_.range.prefix_length)},
+        {"outside", config_.outside_tap}});
+}
+
+Clone* Gateway::take_held(unsigned profile) {
+  Clone* chosen = nullptr;
+  for (auto& [id, clone] : clones_) {
+    if (clone->live || clone->profile != profile) continue;
+    const bool better = chosen == nullptr || (clone->ready && !chosen->ready) ||
+                        (clone->ready == chosen->ready && clone->id < chosen->id);
+    if (better) chosen = clone.get();
+  }
+  if (chosen != nullptr) return chosen;
+  if (auto spawned = spawn_held(profile); !spawned.ok()) {
+    emit({{"event", "clone_failed"}, {"profile", config_.profiles[profile].name}, {"error", spawned.error().message}});
+    return nullptr;
+  }
+  return clones_.at(next_id_ - 1).get();
+}
+
+// "go": its vCPUs start and its device serves the frames already waiting on its link.
+void Gateway::let_go(Clone& clone) {
+  (void)clones::send_go(clone.hold.get());
+  clone.hold.reset();
+}
+
+void Gateway::send_outside(std::span<uint8_t> message) {
+  std::memset(message.data(), 0, kVnetHeader);  // no offloads on either side
+  if (::write(outside_.fd(), message.data(), message.size()) < 0) ++counters_.send_failures;
+}
+
+void Gateway::on_outside() {
+  for (int n = 0; n < kBatch; ++n) {
+    const ssize_t length = ::read(outside_.fd(), buffer_.data(), buffer_.size());
+    if (length < 0) return;  // EAGAIN: all taken
+    ++counters_.outside_frames;
+    if (static_cast<size_t>(length) < kVnetHeader) continue;
+    const std::span<uint8_t> message(buffer_.data(), static_cast<size_t>(length));
+    const std::span<uint8_t> frame = message.subspan(kVnetHeader);
+    packet::ParsedFrame parsed = packet::parse_frame(frame);
+    if (!parsed.ok()) {
+      ++counters_.refused[static_cast<size_t>(parsed.refusal)];
+      continue;
+    }
+    if (parsed.kind == packet::FrameKind::kArp) {
+      if (parsed.arp.operation != 1 || !config_.range.contains(parsed.arp.target_ip)) continue;
+      const size_t reply = packet::build_arp_reply(parsed.arp, config_.gateway_mac,
+                                                   std::span(arp_reply_).subspan(kVnetHeader));
+      send_outside(std::span(arp_reply_.data(), kVnetHeader + reply));
+      ++counters_.arp_replies;
+      continue;
+    }
+    const uint32_t address = parsed.ip.destination;
+    if (!config_.range.contains(address)) {
+      ++counters_.not_ours;
+      continue;
+    }
+    const Clock::time_point now = Clock::now();
+    Clone* clone = nullptr;
+    if (const Binding* binding = table_.touch(address, now)) {
+      const auto bound = clones_.find(binding->clone);
+      if (bound != clones_.end()) {
+        clone = bound->second.get();
+      } else {
+        table_.unbind(address);  // its clone is gone: the address is free again
+      }
+    }
+    if (clone == nullptr) {
+      const unsigned profile = profile_for_port(config_, parsed.ip.destination_port);
+      clone = take_held(profile);
+      if (clone == nullptr) {
+        ++counters_.no_clone_ready;  // dropped, as a busy host's would be; the sender retries
+        continue;
+      }
+      // Frames queue on its link until it runs: at once if it is ready, else when it says so.
+      if (clone->ready) let_go(*clone);
+      clone->live = true;
+      clone->outside_address = address;
+      if (!watch(clone->link.get(), tag(Source::kLink, clone->id)).ok()) ++counters_.send_failures;
+      if (const auto evicted = table_.bind(address, clone->id, profile, now)) {
+        ++counters_.evicted;
+        end_clone(evicted->clone, "evicted");
+      }
+      ++counters_.bound;
+      emit({{"event", "bound"}, {"address", ipv4_text(address)}, {"clone", clone->id},
+            {"profile", config_.profiles[profile].name}});
+      refill();  // a replacement starts restoring at once
+    }
+    const ServiceProfile& profile = config_.profiles[clone->profile];
+    std::memcpy(clone->peer_mac.data(), parsed.source_mac, 6);
+    clone->note_inbound(FlowKey{parsed.ip.source, parsed.ip.source_port, parsed.ip.destination_port, parsed.ip.protocol});
+    packet::set_ethernet_addresses(frame, profile.inside_mac, config_.gateway_mac);
+    packet::rewrite_ipv4_destination(frame, parsed, profile.inside_address);
+    std::memset(message.data(), 0, kVnetHeader);
+    if (::send(clone->link.get(), message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+      ++counters_.send_failures;
+    } else {
+      ++counters_.forwarded_in;
+    }
+  }
+}
+
+void Gateway::on_link(CloneId id) {
+  const auto found = clones_.find(id);
+  if (found == clones_.end()) return;
+  Clone& clone = *found->second;
+  const ServiceProfile& profile = config_.profiles[clone.profile];
+  for (int n = 0; n < kBatch; ++n) {
+    const ssize_t length = ::recv(clone.link.get(), buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+    if (length <= 0) return;
+    ++counters_.clone_frames;
+    if (static_cast<size_t>(length) < kVnetHeader) continue;
+    const std::span<uint8_t> message(buffer_.data(), static_cast<size_t>(length));
+    const std::span<uint8_t> frame = message.subspan(kVnetHeader);
+    packet::ParsedFrame parsed = packet::parse_frame(frame);
+    if (!parsed.ok()) {
+      ++counters_.refused[static_cast<size_t>(parsed.refusal)];
+      continue;
+    }
+    if (parsed.kind == packet::FrameKind::kArp) {
+      // The guest looking for a neighbour (its router, its peer): the gateway is every one of them.
+      if (parsed.arp.operation != 1) continue;
+      const size_t reply = packet::build_arp_reply(parsed.arp, config_.gateway_mac,
+                                                   std::span(arp_reply_).subspan(kVnetHeader));
+      (void)::send(clone.link.get(), arp_reply_.data(), kVnetHeader + reply, MSG_DONTWAIT | MSG_NOSIGNAL);
+      continue;
+    }
+    const FlowKey flow{parsed.ip.destination, parsed.ip.protocol == packet::kProtocolIcmp ? parsed.ip.source_port
+                                                                                           : parsed.ip.destination_port,
+                       parsed.ip.protocol == packet::kProtocolIcmp ? uint16_t{0} : parsed.ip.source_port,
+                       parsed.ip.protocol};
+    if (parsed.ip.source != profile.inside_address || !clone.is_reply(flow)) {
+      // Not an answer to the outside: contained.
+      ++counters_.contained;
+      if (clone.contained++ < 8)
+        emit({{"event", "contained"}, {"address", ipv4_text(clone.outside_address)}, {"clone", clone.id},
+              {"to", ipv4_text(parsed.ip.destination)}, {"protocol", parsed.ip.protocol},
+              {"port", parsed.ip.destination_port}});
+      continue;
+    }
+    packet::set_ethernet_addresses(frame, clone.peer_mac, config_.gateway_mac);
+    packet::rewrite_ipv4_source(frame, parsed, clone.outside_address);
+    send_outside(message);
+    ++counters_.forwarded_out;
+  }
+}
+
+void Gateway::end_clone(CloneId id, const char* event) {
+  const auto found = clones_.find(id);
+  if (found == clones_.end()) return;
+  Clone& clone = *found->second;
+  if (clone.live) {
+    if (const Binding* binding = table_.find(clone.outside_address); binding != nullptr && binding->clone == id)
+      table_.unbind(clone.outside_address);
+    if (event != nullptr) emit({{"event", event}, {"address", ipv4_text(clone.outside_address)}, {"clone", id}});
+  }
+  if (clone.link.valid()) unwatch(clone.link.get());
+  if (clone.hold.valid()) unwatch(clone.hold.get());
+  (void)clone.process.kill(SIGKILL);
+  dying_.push_back(std::move(clone.process));  // reaped when it has gone
+  clones_.erase(found);
+}
+
+void Gateway::reap() {
+  std::erase_if(dying_, [](clones::ChildProcess& process) {
+    const auto status = process.try_wait();
+    return !status.ok() || status->has_value();
+  });
+  std::vector<CloneId> ended;
+  for (auto& [id, clone] : clones_) {
+    const auto status = clone->process.try_wait();
+    if (!status.ok() || status->has_value()) ended.push_back(id);
+  }
+  for (CloneId id : ended) {
+    ++counters_.clone_failures;
+    end_clone(id, "clone_exited");
+  }
+}
+
+void Gateway::on_timer() {
+  uint64_t expirations = 0;
+  (void)!::read(timer_.get(), &expirations, sizeof expirations);
+  const auto reclaimed = table_.reclaim_idle(Clock::now(), [this](unsigned profile) {
+    return std::chrono::duration_cast<Clock::duration>(config_.profiles[profile].idle_timeout);
+  });
+  for (const Binding& binding : reclaimed) {
+    ++counters_.reclaimed;
+    const auto found = clones_.find(binding.clone);
+    if (found == clones_.end()) continue;
+    emit({{"event", "reclaimed"}, {"address", ipv4_text(binding.address)}, {"clone", binding.clone}});
+    end_clone(binding.clone, nullptr);
+  }
+  reap();
+  refill();
+}
+
+nlohmann::ordered_json Gateway::counters() const {
+  nlohmann::ordered_json refused = nlohmann::ordered_json::object();
+  for (size_t i = 1; i < counters_.refused.size(); ++i)
+    if (counters_.refused[i] != 0) refused[packet::refusal_name(static_cast<packet::Refusal>(i))] = counters_.refused[i];
+  return {{"outside_frames", counters_.outside_frames}, {"clone_frames", counters_.clone_frames},
+          {"forwarded_in", counters_.forwarded_in},     {"forwarded_out", counters_.forwarded_out},
+          {"arp_replies", counters_.arp_replies},       {"not_ours", counters_.not_ours},
+          {"no_clone_ready", counters_.no_clone_ready}, {"send_failures", counters_.send_failures},
+          {"contained", counters_.contained},           {"bound", counters_.bound},
+          {"reclaimed", counters_.reclaimed},           {"evicted", counters_.evicted},
+          {"clone_failures", counters_.clone_failures}, {"refused", refused}};
+}
+
+Result<void> Gateway::run() {
+  VMHIVE_CHECK(watch(outside_.fd(), tag(Source::kOutside)));
+  VMHIVE_CHECK(watch(timer_.get(), tag(Source::kTimer)));
+  VMHIVE_CHECK(watch(signals_.fd(), tag(Source::kSignals)));
+  refill();
+  epoll_event events[kMaxEvents];
+  for (;;) {
+    const int count = ::epoll_wait(epoll_.get(), events, kMaxEvents, -1);
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("epoll_wait failed");
+    }
+    for (int i = 0; i < count; ++i) {
+      const auto source = static_cast<Source>(events[i].data.u64 >> 32);
+      const auto id = static_cast<CloneId>(events[i].data.u64 & 0xffffffff);
+      switch (source) {
+        case Source::kOutside: on_outside(); break;
+        case Source::kLink: on_link(id); break;
+        case Source::kHold: on_hold(id); break;
+        case Source::kTimer: on_timer(); break;
+        case Source::kSignals:
+          for (int signal = signals_.take(); signal != 0; signal = signals_.take()) {
+            if (signal == SIGCHLD) {
+              reap();
+              continue;
+            }
+            std::vector<CloneId> all;
+            for (const auto& [clone_id, clone] : clones_) all.push_back(clone_id);
+            for (CloneId clone_id : all) end_clone(clone_id, nullptr);
+            for (clones::ChildProcess& process : dying_) (void)process.wait();
+            dying_.clear();
+            emit({{"event", "stopped"}, {"signal", signal}, {"counters", counters()}});
+            return {};
+          }
+          break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Result<void> run_gateway(const FarmConfig& config, const std::string& vmhive_binary) {
+  auto signals = SignalFd::block({SIGINT, SIGTERM, SIGCHLD});
+  if (!signals.ok()) return signals.error();
+  auto outside = virtio::NetBackend::open_tap(config.outside_tap);
+  if (!outside.ok()) return with_context("outside_tap", outside.error());
+  UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll.valid()) return errno_error("epoll_create1 failed");
+  UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (!timer.valid()) return errno_error("timerfd_create failed");
+  const itimerspec every_second{{1, 0}, {1, 0}};
+  if (::timerfd_settime(timer.get(), 0, &every_second, nullptr) != 0) return errno_error("timerfd_settime failed");
+  Gateway gateway(config, vmhive_binary, std::move(*signals), std::move(*outside), std::move(epoll), std::move(timer));
+  return gateway.run();
+}
+
+}  // namespace vmhive::farm
