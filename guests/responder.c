@@ -10,11 +10,18 @@
  *
  * Command line: ip=A.B.C.D (default 10.0.0.2), ports=P,P,... (TCP ports
  * that are open; default 22,80). It prints "responder: ready ip A.B.C.D"
- * and then serves frames until the VM ends. It polls its receive queue
- * (the guests run in ring 3 with interrupts off).
+ * and then serves frames until the VM ends.
+ *
+ * Between frames it sleeps, as the idle guest does, so a farm's idle
+ * clones cost no CPU: its receive queue interrupts through MSI-X (vector
+ * 0x31), and when ring 3 finds the queue empty it executes UD2; the #UD
+ * handler looks at the used index once more with interrupts off, then does
+ * STI; HLT (the STI shadow covers the HLT, so a frame that arrives after
+ * the look still wakes it) and returns past the UD2.
  */
 #include "console.h"
 #include "guest.h"
+#include "layout.h"
 #include "power.h"
 #include "pvh.h"
 #include "string_util.h"
@@ -22,6 +29,10 @@
 #include "x86.h"
 
 #define NET_TYPE 1
+#define RX_VECTOR 0x31
+#define WAIT_VECTOR 6 /* #UD */
+#define SPURIOUS_VECTOR 0xff
+#define LAPIC_BASE 0xfee00000ul
 #define RX 0
 #define TX 1
 #define HEADER 12 /* virtio_net_hdr, all zero: no offloads */
@@ -48,6 +59,64 @@ static uint8_t mac[6];
 static uint32_t my_ip = 0x0a000002;
 static uint16_t ports[MAX_PORTS];
 static unsigned port_count;
+
+/* For the #UD handler: where the receive queue's used index is, and the last one seen. */
+volatile uint16_t *responder_used_index;
+volatile uint16_t *responder_last_used;
+
+void responder_rx_interrupt(void);
+void responder_wait(void);
+void responder_spurious(void);
+
+/* Ring 0. The interrupt only has to end: ring 3 reads the queue. */
+__asm__(".text\n"
+	".globl responder_rx_interrupt, responder_wait, responder_spurious\n"
+	"responder_rx_interrupt:\n"
+	"	pushq %rax\n"
+	"	movl $0xfee000b0, %eax\n" /* local APIC EOI */
+	"	movl $0, (%rax)\n"
+	"	popq %rax\n"
+	"	iretq\n"
+	"responder_wait:\n"
+	"	pushq %rax\n"
+	"	pushq %rdx\n"
+	"	addq $2, 16(%rsp)\n" /* the saved RIP: past UD2 */
+	"	movq responder_used_index(%rip), %rax\n"
+	"	movzwl (%rax), %eax\n"
+	"	movq responder_last_used(%rip), %rdx\n"
+	"	cmpw (%rdx), %ax\n"
+	"	jne 1f\n"
+	"	sti\n"
+	"	hlt\n"
+	"	cli\n"
+	"1:	popq %rdx\n"
+	"	popq %rax\n"
+	"	iretq\n"
+	"responder_spurious:\n"
+	"	iretq\n");
+
+static struct idt_gate idt[256] __attribute__((aligned(16)));
+
+static void set_gate(unsigned vector, void (*handler)(void))
+{
+	uint64_t address = (uint64_t)(uintptr_t)handler;
+	idt[vector] = (struct idt_gate){(uint16_t)address, KERNEL_CS, 0, 0x8e, (uint16_t)(address >> 16),
+					(uint32_t)(address >> 32), 0};
+}
+
+/* Ring 0, before ring 3 starts: the three gates and LIDT. */
+void ring0_early(uint64_t start_info_paddr)
+{
+	(void)start_info_paddr;
+	set_gate(RX_VECTOR, responder_rx_interrupt);
+	set_gate(WAIT_VECTOR, responder_wait);
+	set_gate(SPURIOUS_VECTOR, responder_spurious);
+	struct __attribute__((packed)) {
+		uint16_t limit;
+		uint64_t base;
+	} pointer = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
+	__asm__ volatile("lidt %0" : : "m"(pointer));
+}
 
 static const char ssh_banner[] = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n";
 static const char other_banner[] = "220 ready\r\n";
@@ -357,13 +426,21 @@ void guest_main(uint64_t start_info_paddr)
 	}
 	virtio_setup_queue(&device, RX, &rx_queue, 0, 0, 0);
 	virtio_setup_queue(&device, TX, &tx_queue, 0, 0, 0);
+	/* The receive queue wakes the guest; transmissions are taken back as it goes. */
+	outb(0x21, 0xff); /* both PICs masked: nothing comes through LINT0 */
+	outb(0xa1, 0xff);
+	mmio_write32(LAPIC_BASE + 0x80, 0);                       /* TPR: accept every class */
+	mmio_write32(LAPIC_BASE + 0xf0, 0x100 | SPURIOUS_VECTOR); /* SVR: APIC on */
+	const bool sleeps = virtio_enable_msix(&device, RX_VECTOR) && virtio_queue_vector(&device, RX, 0);
+	responder_used_index = &rx_queue.used_idx;
+	responder_last_used = &rx_queue.last_used;
 	virtio_driver_ok(&device);
 	for (int i = 0; i < 6; i++)
 		mac[i] = mmio_read8(device.device_config + i);
 	for (uint16_t i = 0; i < VIRTIO_QUEUE_SIZE; i++)
 		post_rx(i);
-	console_printf("responder: ready ip %u.%u.%u.%u, %u open ports\n", my_ip >> 24, (my_ip >> 16) & 255,
-		       (my_ip >> 8) & 255, my_ip & 255, port_count);
+	console_printf("responder: ready ip %u.%u.%u.%u, %u open ports%s\n", my_ip >> 24, (my_ip >> 16) & 255,
+		       (my_ip >> 8) & 255, my_ip & 255, port_count, sleeps ? "" : " (polling: no MSI-X)");
 	for (;;) {
 		/* Completed transmissions are taken back as they come, so the ring never fills with them. */
 		while (tx_in_flight > 0 && __atomic_load_n(&tx_queue.used_idx, __ATOMIC_ACQUIRE) != tx_queue.last_used) {
@@ -371,7 +448,10 @@ void guest_main(uint64_t start_info_paddr)
 			tx_in_flight--;
 		}
 		if (__atomic_load_n(&rx_queue.used_idx, __ATOMIC_ACQUIRE) == rx_queue.last_used) {
-			cpu_relax();
+			if (sleeps)
+				__asm__ volatile("ud2" ::: "memory"); /* sleep until a frame comes */
+			else
+				cpu_relax();
 			continue;
 		}
 		const uint16_t slot = rx_queue.last_used % VIRTIO_QUEUE_SIZE;

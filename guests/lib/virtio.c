@@ -103,6 +103,31 @@ uint16_t virtio_setup_queue(struct virtio_device *device, uint16_t index, struct
 	return size;
 }
 
+bool virtio_enable_msix(struct virtio_device *device, uint8_t vector)
+{
+	for (uint8_t at = pci_read8(device->slot, 0x34); at != 0; at = pci_read8(device->slot, (uint8_t)(at + 1))) {
+		if (pci_read8(device->slot, at) != 0x11)
+			continue;
+		const uint32_t table = pci_read32(device->slot, (uint8_t)(at + 4));
+		const uint64_t entry = pci_bar_address(device->slot, table & 7) + (table & ~7u);
+		mmio_write32(entry, 0xfee00000); /* message address: the local APIC of ID 0 */
+		mmio_write32(entry + 4, 0);
+		mmio_write32(entry + 8, vector); /* message data: fixed delivery, edge */
+		mmio_write32(entry + 12, 0);     /* unmasked */
+		const uint16_t control = pci_read16(device->slot, (uint8_t)(at + 2));
+		pci_write16(device->slot, (uint8_t)(at + 2), (uint16_t)((control | 0x8000) & ~0x4000)); /* on, unmasked */
+		return true;
+	}
+	return false;
+}
+
+bool virtio_queue_vector(struct virtio_device *device, uint16_t index, uint16_t entry)
+{
+	mmio_write16(device->common + COMMON_QUEUE_SELECT, index);
+	mmio_write16(device->common + COMMON_QUEUE_MSIX_VECTOR, entry);
+	return mmio_read16(device->common + COMMON_QUEUE_MSIX_VECTOR) == entry;
+}
+
 void virtio_driver_ok(struct virtio_device *device)
 {
 	mmio_write8(device->common + COMMON_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |

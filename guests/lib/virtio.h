@@ -70,6 +70,15 @@ uint16_t virtio_setup_queue(struct virtio_device *device, uint16_t index, struct
 			    uint64_t descriptors, uint64_t available, uint64_t used);
 
 void virtio_driver_ok(struct virtio_device *device);
+
+/*
+ * MSI-X, for a guest that sleeps until its device has something: table
+ * entry 0 sends `vector` to the local APIC of ID 0, and MSI-X is enabled.
+ * False if the device has no MSI-X capability.
+ */
+bool virtio_enable_msix(struct virtio_device *device, uint8_t vector);
+/* Queue `index` interrupts through MSI-X table entry `entry` (0xffff: never); false if the device refused it. */
+bool virtio_queue_vector(struct virtio_device *device, uint16_t index, uint16_t entry);
 uint8_t virtio_status(struct virtio_device *device);
 void virtio_reset(struct virtio_device *device);
 
