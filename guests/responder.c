@@ -9,8 +9,11 @@
  * are), so any number of half-open or open connections cost nothing.
  *
  * Command line: ip=A.B.C.D (default 10.0.0.2), ports=P,P,... (TCP ports
- * that are open; default 22,80). It prints "responder: ready ip A.B.C.D"
- * and then serves frames until the VM ends.
+ * that are open; default 22,80), worm=N (optional: once its first TCP
+ * connection is set up it behaves like a worm and sends N SYNs to port 22
+ * of the addresses after its own and of 192.0.2.1, for containment
+ * tests). It prints "responder: ready ip A.B.C.D" and then serves frames
+ * until the VM ends.
  *
  * Between frames it sleeps, as the idle guest does, so a farm's idle
  * clones cost no CPU: its receive queue interrupts through MSI-X (vector
@@ -59,6 +62,7 @@ static uint8_t mac[6];
 static uint32_t my_ip = 0x0a000002;
 static uint16_t ports[MAX_PORTS];
 static unsigned port_count;
+static unsigned worm_probes; /* worm=N; 0 once sent */
 
 /* For the #UD handler: where the receive queue's used index is, and the last one seen. */
 volatile uint16_t *responder_used_index;
@@ -306,6 +310,36 @@ static void send_tcp(const uint8_t *in, uint16_t from_port, uint16_t to_port, ui
 	send(slot, 54 + data_length);
 }
 
+/* A worm's next hops: SYNs from this guest to port 22 of the addresses
+   after its own, and one outside the farm, through the neighbour that
+   reached it (whose MAC `in` carries). Each frame is built on `in`'s
+   Ethernet and IPv4 layout, its destination replaced. */
+static void spread(const uint8_t *in)
+{
+	uint8_t probe[54];
+	memcpy(probe, in, 34);
+	const unsigned count = worm_probes;
+	worm_probes = 0;
+	for (unsigned i = 0; i <= count; i++) {
+		const uint32_t target = i < count ? my_ip + 1 + i : 0xc0000201; /* 192.0.2.1: beyond the farm */
+		put32(probe + 14 + 12, target); /* reply_ipv4 answers to the source: the target goes there */
+		uint16_t slot;
+		uint8_t *out = tx_buffer(&slot);
+		memset(out, 0, 60);
+		uint8_t *tcp = reply_ipv4(probe, out, PROTO_TCP, 20);
+		put16(tcp, (uint16_t)(40000 + i));
+		put16(tcp + 2, 22);
+		put32(tcp + 4, initial_sequence(target, 22, (uint16_t)(40000 + i)));
+		put32(tcp + 8, 0);
+		tcp[12] = 5 << 4;
+		tcp[13] = TCP_SYN;
+		put16(tcp + 14, 65535);
+		put16(tcp + 16, transport_checksum(my_ip, target, PROTO_TCP, tcp, 20));
+		send(slot, 54);
+	}
+	console_printf("responder: worm sent %u probes\n", count + 1);
+}
+
 static void answer_tcp(const uint8_t *in, const uint8_t *tcp, unsigned length)
 {
 	if (length < 20 || (tcp[12] >> 4) * 4u < 20 || (tcp[12] >> 4) * 4u > length)
@@ -339,6 +373,8 @@ static void answer_tcp(const uint8_t *in, const uint8_t *tcp, unsigned length)
 	if (ack == isn + 1 && data_length == 0) {
 		/* The handshake's last ACK: the banner, as a server speaks first. */
 		send_tcp(in, port, peer_port, isn + 1, seq, TCP_PSH | TCP_ACK, banner, banner_length);
+		if (worm_probes > 0)
+			spread(in);
 		return;
 	}
 	if (data_length > 0) /* taken, and nothing said: a server that waits */
@@ -415,6 +451,9 @@ void guest_main(uint64_t start_info_paddr)
 		console_printf("responder: ip= is not an IPv4 address\n");
 		debug_exit(2);
 	}
+	worm_probes = (unsigned)cmdline_number(cmdline, "worm", 0);
+	if (worm_probes > 64)
+		worm_probes = 64;
 	value = cmdline ? cmdline_value(cmdline, "ports", &length) : 0;
 	if (value)
 		parse_ports(value, length);

@@ -57,7 +57,7 @@ class Farm : public ::testing::Test {
     netns_ = "vmhfarm" + std::to_string(::getpid());
     ASSERT_TRUE(shell("ip netns add " + netns_));
     ASSERT_TRUE(shell(in_netns("ip link set lo up")));
-    make_snapshot();
+    make_snapshot("ip=10.0.0.2 ports=22,80", temp_.file("snapshot"));
   }
   void TearDown() override {
     farm_.reset();  // kills the farm (and so its clones) if a test left it running
@@ -66,29 +66,29 @@ class Farm : public ::testing::Test {
 
   std::string in_netns(const std::string& command) const { return "ip netns exec " + netns_ + " " + command; }
 
-  // The responder guest at 10.0.0.2 with SSH and HTTP open, snapshotted at
-  // its loop: every clone of it starts there.
-  void make_snapshot() {
+  // The responder guest at 10.0.0.2 (`cmdline`: its ports, a worm), snapshotted
+  // at its loop: every clone of it starts there.
+  void make_snapshot(const std::string& cmdline, const std::string& dir) {
     int ends[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends), 0);
     const std::string control = temp_.file("control.sock");
     VmProcess guest = VmProcess::start_with_fds(
         {"run", "--kernel", guest_path("responder"), "--mem", "16M", "--net", "fd=3,mac=02:00:00:00:00:aa", "--control",
-         control, "--cmdline", "ip=10.0.0.2 ports=22,80"},
+         control, "--cmdline", cmdline},
         {ends[1]});
     ::close(ends[1]);
     ASSERT_TRUE(guest.wait_for_output("responder: ready", 30s)) << guest.output() << guest.errors();
-    auto taken = run_vmhive({"snapshot", "--control", control, "--stop", temp_.file("snapshot")}, 60s);
+    auto taken = run_vmhive({"snapshot", "--control", control, "--stop", dir}, 60s);
     ::close(ends[0]);
     ASSERT_EQ(taken.status, 0) << describe(taken);
     EXPECT_EQ(guest.wait(30s), 0) << guest.errors();
   }
 
-  void start_farm(const std::string& extra) {
+  void start_farm(const std::string& extra, const std::string& snapshot = {}) {
     const std::string config = temp_.file("farm.json");
     std::ofstream(config) << R"({"outside_tap": "farm0", "range": "10.0.0.0/24", )" << extra
-                          << R"("profiles": [{"name": "responder", "snapshot": ")" << temp_.file("snapshot")
-                          << R"(", "address": "10.0.0.2", "mac": "02:00:00:00:00:aa", "ports": [22, 80],
+                          << R"("profiles": [{"name": "responder", "snapshot": ")"
+                          << (snapshot.empty() ? temp_.file("snapshot") : snapshot) << R"(", "address": "10.0.0.2", "mac": "02:00:00:00:00:aa", "ports": [22, 80],
                                "ready": 2, "idle_timeout_s": 2}]})";
     farm_ = std::make_unique<VmProcess>(VmProcess::start({"farm", config}, netns_));
     ASSERT_TRUE(farm_->wait_for_output("{\"event\":\"ready\"", 60s)) << farm_->output() << farm_->errors();
@@ -146,6 +146,60 @@ TEST_F(Farm, IdleClonesAreReclaimedAndTheBudgetEvicts) {
   farm_->send_signal(SIGTERM);
   EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
   EXPECT_EQ(count_of(farm_->output(), R"("event":"bound","address":"10.0.0.7")"), 2u) << farm_->output();
+}
+
+// A sniffer on the farm's outside link, in the namespace: of the frames the
+// farm writes onto the link, counts the TCP SYNs without ACK from the farm's
+// range (no answer is one), until the namespace itself pings the marker
+// address 10.0.0.200; then prints the count.
+constexpr char kSniffer[] = R"(
+import socket
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind(("farm0", 0))
+s.settimeout(60)
+print("sniffer: ready", flush=True)
+escaped = 0
+while True:
+    frame, where = s.recvfrom(65536)
+    if len(frame) < 34 or frame[12:14] != b"\x08\x00":
+        continue
+    source, destination, protocol = frame[26:30], frame[30:34], frame[23]
+    if where[2] == socket.PACKET_OUTGOING:
+        if protocol == 1 and destination == bytes([10, 0, 0, 200]):
+            break
+        continue
+    header = (frame[14] & 15) * 4
+    if protocol == 6 and source[:3] == bytes([10, 0, 0]) and len(frame) >= 14 + header + 14:
+        flags = frame[14 + header + 13]
+        if flags & 0x02 and not flags & 0x10:
+            escaped += 1
+print("sniffer: escaped %d" % escaped, flush=True)
+)";
+
+// The worm: a clone that, once contacted, opens connections of its own to
+// the farm's other addresses and beyond. Not one of its SYNs leaves the
+// farm's link (a sniffer there counts them), and each is a contained event.
+TEST_F(Farm, AWormIsContainedAndNothingEscapes) {
+  const std::string worm = temp_.file("worm-snapshot");
+  make_snapshot("ip=10.0.0.2 ports=22 worm=5", worm);
+  start_farm(R"("budget": 50, )", worm);
+  VmProcess sniffer = VmProcess::start_program("/usr/bin/env", {"ip", "netns", "exec", netns_, "python3", "-c",
+                                                                std::string(kSniffer)});
+  ASSERT_TRUE(sniffer.wait_for_output("sniffer: ready", 30s)) << sniffer.errors();
+  const std::string banner = output_of(in_netns(
+      "python3 -c \"import socket; s = socket.create_connection(('10.0.0.9', 22), 10); print(s.recv(100))\""));
+  EXPECT_NE(banner.find("SSH-2.0-"), std::string::npos) << banner << farm_->output();
+  ASSERT_TRUE(farm_->wait_for_output(R"("to":"192.0.2.1")", 30s)) << farm_->output();
+  EXPECT_TRUE(ping("10.0.0.200"));  // the sniffer's marker
+  ASSERT_EQ(sniffer.wait(60s), 0) << sniffer.output() << sniffer.errors();
+  EXPECT_NE(sniffer.output().find("sniffer: escaped 0\n"), std::string::npos) << sniffer.output();
+  farm_->send_signal(SIGTERM);
+  EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
+  const std::string& events = farm_->output();
+  EXPECT_EQ(count_of(events, R"("event":"contained","address":"10.0.0.9")"), 6u) << events;
+  for (const char* target : {"10.0.0.3", "10.0.0.7", "192.0.2.1"})
+    EXPECT_NE(events.find(std::string(R"("to":")") + target + "\""), std::string::npos) << target << "\n" << events;
+  EXPECT_NE(events.find(R"("contained":6)"), std::string::npos) << events;
 }
 
 TEST(FarmCommand, ABadConfigurationIsOneClearLine) {
