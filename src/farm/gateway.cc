@@ -124,6 +124,11 @@ class Gateway {
   Clone* take_held(unsigned profile);
   void let_go(Clone& clone);
   void send_outside(std::span<uint8_t> message);
+  // The frame in a message just read into buffer_ (`length` bytes, virtio
+  // header first), parsed; null if it is too short or refused (counted).
+  const packet::ParsedFrame* parse_message(ssize_t length, std::span<uint8_t>& message, std::span<uint8_t>& frame);
+  // The gateway's answer to an ARP request, in arp_reply_ (virtio header first).
+  std::span<const uint8_t> arp_reply(const packet::ArpView& request);
   nlohmann::ordered_json counters() const;
 
   const FarmConfig& config_;
@@ -140,6 +145,7 @@ class Gateway {
   bool announced_ready_ = false;
   Counters counters_;
   std::vector<uint8_t> buffer_;
+  packet::ParsedFrame parsed_;
   std::array<uint8_t, kVnetHeader + packet::kArpReplyLength> arp_reply_{};
 };
 
@@ -246,24 +252,36 @@ void Gateway::send_outside(std::span<uint8_t> message) {
   if (::write(outside_.fd(), message.data(), message.size()) < 0) ++counters_.send_failures;
 }
 
+const packet::ParsedFrame* Gateway::parse_message(ssize_t length, std::span<uint8_t>& message,
+                                                  std::span<uint8_t>& frame) {
+  if (static_cast<size_t>(length) < kVnetHeader) return nullptr;
+  message = std::span(buffer_.data(), static_cast<size_t>(length));
+  frame = message.subspan(kVnetHeader);
+  parsed_ = packet::parse_frame(frame);
+  if (!parsed_.ok()) {
+    ++counters_.refused[static_cast<size_t>(parsed_.refusal)];
+    return nullptr;
+  }
+  return &parsed_;
+}
+
+std::span<const uint8_t> Gateway::arp_reply(const packet::ArpView& request) {
+  const size_t length = packet::build_arp_reply(request, config_.gateway_mac, std::span(arp_reply_).subspan(kVnetHeader));
+  return std::span(arp_reply_.data(), kVnetHeader + length);
+}
+
 void Gateway::on_outside() {
   for (int n = 0; n < kBatch; ++n) {
     const ssize_t length = ::read(outside_.fd(), buffer_.data(), buffer_.size());
     if (length < 0) return;  // EAGAIN: all taken
     ++counters_.outside_frames;
-    if (static_cast<size_t>(length) < kVnetHeader) continue;
-    const std::span<uint8_t> message(buffer_.data(), static_cast<size_t>(length));
-    const std::span<uint8_t> frame = message.subspan(kVnetHeader);
-    packet::ParsedFrame parsed = packet::parse_frame(frame);
-    if (!parsed.ok()) {
-      ++counters_.refused[static_cast<size_t>(parsed.refusal)];
-      continue;
-    }
+    std::span<uint8_t> message, frame;
+    if (parse_message(length, message, frame) == nullptr) continue;
+    packet::ParsedFrame& parsed = parsed_;
     if (parsed.kind == packet::FrameKind::kArp) {
       if (parsed.arp.operation != 1 || !config_.range.contains(parsed.arp.target_ip)) continue;
-      const size_t reply = packet::build_arp_reply(parsed.arp, config_.gateway_mac,
-                                                   std::span(arp_reply_).subspan(kVnetHeader));
-      send_outside(std::span(arp_reply_.data(), kVnetHeader + reply));
+      const auto reply = arp_reply(parsed.arp);
+      if (::write(outside_.fd(), reply.data(), reply.size()) < 0) ++counters_.send_failures;
       ++counters_.arp_replies;
       continue;
     }
@@ -326,20 +344,14 @@ void Gateway::on_link(CloneId id) {
     const ssize_t length = ::recv(clone.link.get(), buffer_.data(), buffer_.size(), MSG_DONTWAIT);
     if (length <= 0) return;
     ++counters_.clone_frames;
-    if (static_cast<size_t>(length) < kVnetHeader) continue;
-    const std::span<uint8_t> message(buffer_.data(), static_cast<size_t>(length));
-    const std::span<uint8_t> frame = message.subspan(kVnetHeader);
-    packet::ParsedFrame parsed = packet::parse_frame(frame);
-    if (!parsed.ok()) {
-      ++counters_.refused[static_cast<size_t>(parsed.refusal)];
-      continue;
-    }
+    std::span<uint8_t> message, frame;
+    if (parse_message(length, message, frame) == nullptr) continue;
+    packet::ParsedFrame& parsed = parsed_;
     if (parsed.kind == packet::FrameKind::kArp) {
       // The guest looking for a neighbour (its router, its peer): the gateway is every one of them.
       if (parsed.arp.operation != 1) continue;
-      const size_t reply = packet::build_arp_reply(parsed.arp, config_.gateway_mac,
-                                                   std::span(arp_reply_).subspan(kVnetHeader));
-      (void)::send(clone.link.get(), arp_reply_.data(), kVnetHeader + reply, MSG_DONTWAIT | MSG_NOSIGNAL);
+      const auto reply = arp_reply(parsed.arp);
+      (void)::send(clone.link.get(), reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       continue;
     }
     const FlowKey flow{parsed.ip.destination, parsed.ip.protocol == packet::kProtocolIcmp ? parsed.ip.source_port

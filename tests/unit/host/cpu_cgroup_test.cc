@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -103,15 +104,29 @@ std::string cgroup_of_every_thread() {
   return common;
 }
 
+// Runs `body` in a child process (so the test runner never changes cgroup)
+// and returns its exit status (the failure bits it reports), or -1; then
+// checks no cgroup "<prefix>-<child pid>" was left behind.
+int in_child_leaving_no_cgroup(const std::string& prefix, const std::function<int()>& body) {
+  const pid_t child = ::fork();
+  if (child < 0) return -1;
+  if (child == 0) ::_exit(body());
+  int status = 0;
+  if (::waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
+  for (const char* mount : {"/sys/fs/cgroup/cpu/vmhive", "/sys/fs/cgroup/vmhive"}) {
+    const std::string gone = std::string(mount) + "/" + prefix + "-" + std::to_string(child);
+    EXPECT_FALSE(std::filesystem::exists(gone)) << gone << " was left behind";
+  }
+  return WEXITSTATUS(status);
+}
+
 // As a VM starts: a thread started while the move is under way and one
 // started after it both end up in the cgroup, as does the starting thread.
 TEST(CgroupPlacement, MovesEveryThreadInWhileTheProcessGoesOn) {
   if (::geteuid() != 0) GTEST_SKIP() << "SKIPPED LOUDLY: cgroups need root";
   if (!have_cpu_cgroups()) GTEST_SKIP() << "SKIPPED LOUDLY: this host has no cpu cgroup controller";
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    int failures = 0;
+  const int failures = in_child_leaving_no_cgroup("placement-test", [] {
+    int bits = 0;
     {
       std::atomic<bool> mover_confined{false};
       const std::string id = CpuCgroup::name_for("placement-test", ::getpid());
@@ -119,60 +134,43 @@ TEST(CgroupPlacement, MovesEveryThreadInWhileTheProcessGoesOn) {
         mover_confined = true;
         return {};
       });
-      if (!placing.prepared().ok()) ::_exit(10);
+      if (!placing.prepared().ok()) return 16;
       std::atomic<bool> stop{false};
       std::thread early([&stop] {
         while (!stop) std::this_thread::yield();
       });
-      if (!placing.finish().ok()) failures |= 1;
+      if (!placing.finish().ok()) bits |= 1;
       std::thread late([&stop] {
         while (!stop) std::this_thread::yield();
       });
-      if (cgroup_of_every_thread() != "vmhive/" + id) failures |= 2;
-      if (!mover_confined) failures |= 4;
+      if (cgroup_of_every_thread() != "vmhive/" + id) bits |= 2;
+      if (!mover_confined) bits |= 4;
       stop = true;
       early.join();
       late.join();
     }
-    if (read_text("/proc/self/cgroup").find("vmhive/placement-test") != std::string::npos) failures |= 8;
-    ::_exit(failures);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "bits: 1 move failed, 2 a thread outside, 4 mover not confined, 8 not moved back";
-  for (const char* mount : {"/sys/fs/cgroup/cpu/vmhive", "/sys/fs/cgroup/vmhive"}) {
-    const std::string gone = std::string(mount) + "/placement-test-" + std::to_string(child);
-    EXPECT_FALSE(std::filesystem::exists(gone)) << gone << " was left behind";
-  }
+    if (read_text("/proc/self/cgroup").find("vmhive/placement-test") != std::string::npos) bits |= 8;
+    return bits;
+  });
+  EXPECT_EQ(failures, 0) << "bits: 1 move failed, 2 a thread outside, 4 mover not confined, 8 not moved back, "
+                            "16 not prepared";
 }
 
 // A mover that cannot confine itself moves nothing; the cgroup it made goes.
 TEST(CgroupPlacement, AMoverThatCannotBeConfinedLeavesTheProcessWhereItWas) {
   if (::geteuid() != 0) GTEST_SKIP() << "SKIPPED LOUDLY: cgroups need root";
   if (!have_cpu_cgroups()) GTEST_SKIP() << "SKIPPED LOUDLY: this host has no cpu cgroup controller";
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    int failures = 0;
-    {
-      CgroupPlacement placing(CpuPolicy{}, CpuCgroup::name_for("unconfined-test", ::getpid()),
-                              []() -> Result<void> { return make_error("no filter for you"); });
-      if (!placing.prepared().ok()) failures |= 1;
-      const auto moved = placing.finish();
-      if (moved.ok() || moved.error().message.find("no filter for you") == std::string::npos) failures |= 2;
-      if (read_text("/proc/self/cgroup").find("vmhive/unconfined-test") != std::string::npos) failures |= 4;
-    }
-    ::_exit(failures);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "bits: 1 not prepared, 2 no error, 4 moved anyway";
-  for (const char* mount : {"/sys/fs/cgroup/cpu/vmhive", "/sys/fs/cgroup/vmhive"}) {
-    const std::string gone = std::string(mount) + "/unconfined-test-" + std::to_string(child);
-    EXPECT_FALSE(std::filesystem::exists(gone)) << gone << " was left behind";
-  }
+  const int failures = in_child_leaving_no_cgroup("unconfined-test", [] {
+    int bits = 0;
+    CgroupPlacement placing(CpuPolicy{}, CpuCgroup::name_for("unconfined-test", ::getpid()),
+                            []() -> Result<void> { return make_error("no filter for you"); });
+    if (!placing.prepared().ok()) bits |= 1;
+    const auto moved = placing.finish();
+    if (moved.ok() || moved.error().message.find("no filter for you") == std::string::npos) bits |= 2;
+    if (read_text("/proc/self/cgroup").find("vmhive/unconfined-test") != std::string::npos) bits |= 4;
+    return bits;
+  });
+  EXPECT_EQ(failures, 0) << "bits: 1 not prepared, 2 no error, 4 moved anyway";
 }
 
 TEST(CgroupPlacement, ANameThatIsAPathIsRefusedBeforeAnythingMoves) {
