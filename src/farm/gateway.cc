@@ -88,8 +88,12 @@ struct Counters {
   std::array<uint64_t, 9> refused{};
 };
 
+// One event line: its members after the wall-clock time it was seen.
 void emit(const nlohmann::ordered_json& event) {
-  std::fputs((event.dump() + "\n").c_str(), stdout);
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  nlohmann::ordered_json line{{"time_ms", std::chrono::duration_cast<std::chrono::milliseconds>(now).count()}};
+  line.update(event);
+  std::fputs((line.dump() + "\n").c_str(), stdout);
   std::fflush(stdout);
 }
 

@@ -91,7 +91,7 @@ class Farm : public ::testing::Test {
                           << (snapshot.empty() ? temp_.file("snapshot") : snapshot) << R"(", "address": "10.0.0.2", "mac": "02:00:00:00:00:aa", "ports": [22, 80],
                                "ready": 2, "idle_timeout_s": 2}]})";
     farm_ = std::make_unique<VmProcess>(VmProcess::start({"farm", config}, netns_));
-    ASSERT_TRUE(farm_->wait_for_output("{\"event\":\"ready\"", 60s)) << farm_->output() << farm_->errors();
+    ASSERT_TRUE(farm_->wait_for_output("\"event\":\"ready\"", 60s)) << farm_->output() << farm_->errors();
     // The namespace's stack is the scanner: 10.9.0.1 on the farm's link, the range routed to it.
     ASSERT_TRUE(shell(in_netns("ip link set farm0 up")));
     ASSERT_TRUE(shell(in_netns("ip addr add 10.9.0.1/16 dev farm0")));
@@ -139,9 +139,9 @@ TEST_F(Farm, IdleClonesAreReclaimedAndTheBudgetEvicts) {
   ASSERT_TRUE(ping("10.0.0.5"));
   ASSERT_TRUE(ping("10.0.0.6"));
   ASSERT_TRUE(ping("10.0.0.7"));  // a third address past a budget of two: 10.0.0.5 goes
-  ASSERT_TRUE(farm_->wait_for_output(R"({"event":"evicted","address":"10.0.0.5")", 30s)) << farm_->output();
+  ASSERT_TRUE(farm_->wait_for_output(R"("event":"evicted","address":"10.0.0.5")", 30s)) << farm_->output();
   // Idle for the profile's 2 s: reclaimed; the address answers again from a new clone.
-  ASSERT_TRUE(farm_->wait_for_output(R"({"event":"reclaimed","address":"10.0.0.7")", 30s)) << farm_->output();
+  ASSERT_TRUE(farm_->wait_for_output(R"("event":"reclaimed","address":"10.0.0.7")", 30s)) << farm_->output();
   ASSERT_TRUE(ping("10.0.0.7"));
   farm_->send_signal(SIGTERM);
   EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
