@@ -66,7 +66,7 @@ Result<FarmConfig> farm_config_from_json(std::string_view text) {
   FarmConfig farm;
   bool has_range = false;
   VMHIVE_CHECK(config::members_of(
-      document, "", {"outside_tap", "range", "gateway_mac", "budget", "profiles"},
+      document, "", {"outside_tap", "range", "gateway_mac", "budget", "profiles", "forensics_dir"},
       [&](const std::string& key, const json& member, const std::string& path) -> Result<void> {
         if (key == "outside_tap") {
           farm.outside_tap = VMHIVE_TRY(config::string_of(member, path));
@@ -80,6 +80,11 @@ Result<FarmConfig> farm_config_from_json(std::string_view text) {
           has_range = true;
         }
         if (key == "gateway_mac") farm.gateway_mac = VMHIVE_TRY(mac_of(member, path));
+        if (key == "forensics_dir") {
+          farm.forensics_dir = VMHIVE_TRY(config::string_of(member, path));
+          if (farm.forensics_dir.empty() || farm.forensics_dir.front() != '/')
+            return config::bad(path, "must be an absolute path");
+        }
         if (key == "budget") farm.budget = VMHIVE_TRY(config::uint_of(member, path, 1, FarmConfig::kMaxBudget));
         if (key == "profiles") {
           if (!member.is_array() || member.empty() || member.size() > 16)

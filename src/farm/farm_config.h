@@ -34,6 +34,9 @@ struct FarmConfig {
   packet::MacAddress gateway_mac{0x02, 0x76, 0x68, 0x00, 0x00, 0x01};  // answers ARP for every address
   size_t budget = 1000;     // live clones at most; past it the least recently active is evicted
   std::vector<ServiceProfile> profiles;
+  // Where breached clones are snapshotted (and their control sockets live);
+  // empty: a breached clone is only contained, as every clone is.
+  std::string forensics_dir;
 
   static constexpr size_t kMaxBudget = 65536;
   static constexpr unsigned kMaxReady = 256;

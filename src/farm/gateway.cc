@@ -13,12 +13,15 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "clones/child_process.h"
+#include "common/directories.h"
+#include "control/control_client.h"
 #include "clones/hold_protocol.h"
 #include "common/errno_error.h"
 #include "common/signal_fd.h"
@@ -41,7 +44,7 @@ constexpr int kBatch = 64;                               // frames taken from on
 constexpr size_t kFlowsPerClone = 64;                    // the most recent flows the outside started
 constexpr int kMaxEvents = 64;
 
-enum class Source : uint32_t { kOutside = 1, kTimer, kSignals, kHold, kLink };
+enum class Source : uint32_t { kOutside = 1, kTimer, kSignals, kHold, kLink, kForensics };
 uint64_t tag(Source source, CloneId id = 0) { return uint64_t{static_cast<uint32_t>(source)} << 32 | id; }
 
 // A flow as the clone sees it from its side: the remote end and its own port.
@@ -66,6 +69,9 @@ struct Clone {
   std::array<FlowKey, kFlowsPerClone> flows{};
   size_t flow_count = 0, flow_next = 0;
   uint64_t contained = 0;
+  bool breached = false;  // snapshotted for forensics (or being): no longer bound, nothing forwarded
+  std::optional<control::PendingRequest> forensics{};
+  std::string forensics_snapshot{};
 
   void note_inbound(const FlowKey& flow) {
     for (size_t i = 0; i < flow_count; ++i)
@@ -84,7 +90,7 @@ struct Clone {
 struct Counters {
   uint64_t outside_frames = 0, clone_frames = 0, forwarded_in = 0, forwarded_out = 0, arp_replies = 0,
            not_ours = 0, no_clone_ready = 0, send_failures = 0, contained = 0, bound = 0, reclaimed = 0, evicted = 0,
-           clone_failures = 0;
+           clone_failures = 0, breaches = 0;
   std::array<uint64_t, 9> refused{};
 };
 
@@ -128,6 +134,17 @@ class Gateway {
   Clone* take_held(unsigned profile);
   void let_go(Clone& clone);
   void send_outside(std::span<uint8_t> message);
+  // A clone that tried to reach out: unbound (its address gets a new clone),
+  // and with a forensics directory snapshotted and stopped, without one
+  // ended at once. True if it was ended (the caller must not touch it).
+  bool breach(Clone& clone, const packet::ParsedFrame& parsed);
+  void on_forensics(CloneId id);
+  // The forensic snapshot's answer; a clone whose snapshot failed is ended
+  // (true: the caller must not touch it any more).
+  bool finish_forensics(Clone& clone, const Result<std::string>& outcome);
+  std::string control_socket(CloneId id) const {
+    return config_.forensics_dir + "/sockets/clone-" + std::to_string(id) + ".sock";
+  }
   // The frame in a message just read into buffer_ (`length` bytes, virtio
   // header first), parsed; null if it is too short or refused (counted).
   const packet::ParsedFrame* parse_message(ssize_t length, std::span<uint8_t>& message, std::span<uint8_t>& frame);
@@ -175,6 +192,7 @@ Result<void> Gateway::spawn_held(unsigned profile) {
                "--hold-fd", std::to_string(kHoldFd)},
       .fds = {{link_theirs.get(), kLinkFd}, {hold_theirs.get(), kHoldFd}},
       .signal_mask = signals_.previous_mask()};
+  if (!config_.forensics_dir.empty()) spawn.argv.insert(spawn.argv.end(), {"--control", control_socket(id)});
   auto process = clones::ChildProcess::spawn(spawn);
   if (!process.ok()) return with_context("clone " + std::to_string(id), process.error());
   auto clone = std::make_unique<Clone>(Clone{.id = id, .profile = profile, .process = std::move(*process),
@@ -362,13 +380,14 @@ void Gateway::on_link(CloneId id) {
                                                                                            : parsed.ip.destination_port,
                        parsed.ip.protocol == packet::kProtocolIcmp ? uint16_t{0} : parsed.ip.source_port,
                        parsed.ip.protocol};
-    if (parsed.ip.source != profile.inside_address || !clone.is_reply(flow)) {
+    if (clone.breached || parsed.ip.source != profile.inside_address || !clone.is_reply(flow)) {
       // Not an answer to the outside: contained.
       ++counters_.contained;
       if (clone.contained++ < 8)
         emit({{"event", "contained"}, {"address", ipv4_text(clone.outside_address)}, {"clone", clone.id},
               {"to", ipv4_text(parsed.ip.destination)}, {"protocol", parsed.ip.protocol},
               {"port", parsed.ip.destination_port}});
+      if (!clone.breached && breach(clone, parsed)) return;
       continue;
     }
     packet::set_ethernet_addresses(frame, clone.peer_mac, config_.gateway_mac);
@@ -376,6 +395,56 @@ void Gateway::on_link(CloneId id) {
     send_outside(message);
     ++counters_.forwarded_out;
   }
+}
+
+bool Gateway::breach(Clone& clone, const packet::ParsedFrame& parsed) {
+  clone.breached = true;
+  ++counters_.breaches;
+  if (const Binding* binding = table_.find(clone.outside_address); binding != nullptr && binding->clone == clone.id)
+    table_.unbind(clone.outside_address);
+  nlohmann::ordered_json event{{"event", "breach"},
+                               {"address", ipv4_text(clone.outside_address)},
+                               {"clone", clone.id},
+                               {"profile", config_.profiles[clone.profile].name},
+                               {"reason", "outbound connection"},
+                               {"to", ipv4_text(parsed.ip.destination)},
+                               {"protocol", parsed.ip.protocol},
+                               {"port", parsed.ip.destination_port}};
+  if (!config_.forensics_dir.empty()) {
+    const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+    clone.forensics_snapshot = config_.forensics_dir + "/" + ipv4_text(clone.outside_address) + "-clone" +
+                               std::to_string(clone.id) + "-" +
+                               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count());
+    const nlohmann::json request{{"op", "snapshot"}, {"dir", clone.forensics_snapshot}, {"resume", false}};
+    event["snapshot"] = clone.forensics_snapshot;
+    emit(event);
+    clone.forensics.emplace(control_socket(clone.id), request.dump(), Clock::now() + 30s, false);
+    if (auto outcome = clone.forensics->advance()) return finish_forensics(clone, *outcome);  // refused at once
+    (void)watch(clone.forensics->fd(), tag(Source::kForensics, clone.id));
+    return false;
+  }
+  emit(event);
+  end_clone(clone.id, nullptr);
+  return true;
+}
+
+void Gateway::on_forensics(CloneId id) {
+  const auto found = clones_.find(id);
+  if (found == clones_.end() || !found->second->forensics) return;
+  if (auto outcome = found->second->forensics->advance()) (void)finish_forensics(*found->second, *outcome);
+}
+
+bool Gateway::finish_forensics(Clone& clone, const Result<std::string>& outcome) {
+  if (clone.forensics->fd() >= 0) unwatch(clone.forensics->fd());
+  clone.forensics.reset();
+  nlohmann::ordered_json event{{"event", "forensics"}, {"clone", clone.id}, {"snapshot", clone.forensics_snapshot}};
+  const bool saved = outcome.ok() && outcome.value().find("\"ok\":true") != std::string::npos;
+  event["ok"] = saved;  // saved: the clone stops by itself and is reaped when it has
+  if (!saved) event["error"] = outcome.ok() ? outcome.value() : outcome.error().message;
+  emit(event);
+  if (saved) return false;
+  end_clone(clone.id, nullptr);  // not saved: it goes anyway
+  return true;
 }
 
 void Gateway::end_clone(CloneId id, const char* event) {
@@ -389,6 +458,7 @@ void Gateway::end_clone(CloneId id, const char* event) {
   }
   if (clone.link.valid()) unwatch(clone.link.get());
   if (clone.hold.valid()) unwatch(clone.hold.get());
+  if (clone.forensics && clone.forensics->fd() >= 0) unwatch(clone.forensics->fd());
   (void)clone.process.kill(SIGKILL);
   dying_.push_back(std::move(clone.process));  // reaped when it has gone
   clones_.erase(found);
@@ -400,14 +470,17 @@ void Gateway::reap() {
     return !status.ok() || status->has_value();
   });
   std::vector<CloneId> ended;
+  std::vector<CloneId> breached;
   for (auto& [id, clone] : clones_) {
+    if (clone->forensics) continue;  // its snapshot's answer comes first
     const auto status = clone->process.try_wait();
-    if (!status.ok() || status->has_value()) ended.push_back(id);
+    if (!status.ok() || status->has_value()) (clone->breached ? breached : ended).push_back(id);
   }
   for (CloneId id : ended) {
     ++counters_.clone_failures;
     end_clone(id, "clone_exited");
   }
+  for (CloneId id : breached) end_clone(id, nullptr);  // it stopped after its forensic snapshot
 }
 
 void Gateway::on_timer() {
@@ -423,6 +496,11 @@ void Gateway::on_timer() {
     emit({{"event", "reclaimed"}, {"address", ipv4_text(binding.address)}, {"clone", binding.clone}});
     end_clone(binding.clone, nullptr);
   }
+  // A forensic snapshot whose answer never comes ends at its deadline.
+  std::vector<CloneId> waiting;
+  for (const auto& [id, clone] : clones_)
+    if (clone->forensics) waiting.push_back(id);
+  for (CloneId id : waiting) on_forensics(id);
   reap();
   refill();
 }
@@ -437,7 +515,8 @@ nlohmann::ordered_json Gateway::counters() const {
           {"no_clone_ready", counters_.no_clone_ready}, {"send_failures", counters_.send_failures},
           {"contained", counters_.contained},           {"bound", counters_.bound},
           {"reclaimed", counters_.reclaimed},           {"evicted", counters_.evicted},
-          {"clone_failures", counters_.clone_failures}, {"refused", refused}};
+          {"clone_failures", counters_.clone_failures}, {"breaches", counters_.breaches},
+          {"refused", refused}};
 }
 
 Result<void> Gateway::run() {
@@ -460,6 +539,7 @@ Result<void> Gateway::run() {
         case Source::kLink: on_link(id); break;
         case Source::kHold: on_hold(id); break;
         case Source::kTimer: on_timer(); break;
+        case Source::kForensics: on_forensics(id); break;
         case Source::kSignals:
           for (int signal = signals_.take(); signal != 0; signal = signals_.take()) {
             if (signal == SIGCHLD) {
@@ -485,6 +565,11 @@ Result<void> Gateway::run() {
 Result<void> run_gateway(const FarmConfig& config, const std::string& vmhive_binary) {
   auto signals = SignalFd::block({SIGINT, SIGTERM, SIGCHLD});
   if (!signals.ok()) return signals.error();
+  if (!config.forensics_dir.empty()) {
+    if (auto made = ensure_private_directory(config.forensics_dir); !made.ok()) return with_context("forensics_dir", made.error());
+    if (auto made = ensure_private_directory(config.forensics_dir + "/sockets"); !made.ok())
+      return with_context("forensics_dir", made.error());
+  }
   auto outside = virtio::NetBackend::open_tap(config.outside_tap);
   if (!outside.ok()) return with_context("outside_tap", outside.error());
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));

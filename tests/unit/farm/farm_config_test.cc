@@ -54,6 +54,7 @@ TEST(FarmConfig, EveryMistakeIsOneErrorNamingTheMember) {
            {farm_with(R"(, "budget": "10")"), "budget: must be a whole number"},
            {farm_with(R"(, "gateway_mac": "01:00:00:00:00:01")"), "multicast"},
            {farm_with(R"(, "extra": 1)"), "unknown member \"extra\""},
+           {farm_with(R"(, "forensics_dir": "relative/dir")"), "forensics_dir: must be an absolute path"},
            {R"({"outside_tap": "a/b", "range": "10.0.0.0/20", "profiles": [)" + kProfile + "]}", "interface name"},
            {R"({"outside_tap": "farm0", "range": "10.0.0.0/8", "profiles": [)" + kProfile + "]}",
             "range: '10.0.0.0/8': at most a /16"},
