@@ -6,8 +6,8 @@
 // the command byte enables it, and is translated to scan code set 1 while
 // the command byte's translate bit is set (it is, as firmware leaves it).
 // No mouse is attached: bytes for the second port go nowhere and IRQ 12
-// never fires. The DSDT does not list the controller; the FADT says it is
-// there, so Linux probes its ports directly.
+// never fires. The DSDT lists the controller and keyboard (PNP0303, ports
+// 0x60 and 0x64, IRQ 1), and no mouse.
 #pragma once
 
 #include <functional>

@@ -30,10 +30,23 @@ aml::Bytes rtc() {
                             });
 }
 
+// The i8042 and its keyboard (devices/legacy/i8042.h): listed so that an OS
+// finds the controller's ports and IRQ 1 here. Linux's i8042 driver takes
+// its interrupt from this _CRS; without the entry it asks for legacy IRQ 1,
+// which a machine without a legacy PIC (this one) does not have, and the
+// probe fails. No mouse is listed: there is none.
+aml::Bytes keyboard() {
+  return aml::device("KBD", {
+                                aml::name("_HID", aml::eisa_id("PNP0303")),  // IBM enhanced (101/102-key) keyboard
+                                aml::name("_CRS", aml::resource_template({aml::io_port(0x60, 1), aml::io_port(0x64, 1),
+                                                                          aml::irq(1)})),
+                            });
+}
+
 }  // namespace
 
 AcpiTable build_dsdt(const DsdtConfig& config) {
-  std::vector<aml::Bytes> devices = {com1(), rtc()};
+  std::vector<aml::Bytes> devices = {com1(), rtc(), keyboard()};
   devices.insert(devices.end(), config.system_bus_devices.begin(), config.system_bus_devices.end());
 
   std::vector<uint8_t> bytes;
