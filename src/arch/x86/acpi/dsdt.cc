@@ -33,8 +33,8 @@ aml::Bytes rtc() {
 // The i8042 and its keyboard (devices/legacy/i8042.h): listed so that an OS
 // finds the controller's ports and IRQ 1 here. Linux's i8042 driver takes
 // its interrupt from this _CRS; without the entry it asks for legacy IRQ 1,
-// which a machine without a legacy PIC (this one) does not have, and the
-// probe fails. No mouse is listed: there is none.
+// which Linux does not set up on hardware-reduced ACPI (no legacy PIC
+// assumed), and the probe fails. No mouse is listed: there is none.
 aml::Bytes keyboard() {
   return aml::device("KBD", {
                                 aml::name("_HID", aml::eisa_id("PNP0303")),  // IBM enhanced (101/102-key) keyboard
