@@ -700,20 +700,27 @@ TEST(DaemonWithGuests, SnapshotThenRestoreAndCloneThroughTheApi) {
   }
 }
 
+// An `idle` VM of the daemon, started, whose control socket has answered (a
+// pause and a resume), then frozen with SIGSTOP: a VM that no longer answers.
+// Its pid, or 0 if any step failed (the step's failure is reported).
+pid_t start_and_freeze(Daemon& daemon, const std::string& name) {
+  EXPECT_EQ(daemon.post("/vms", vm_config(name, "idle")).status, 201);
+  EXPECT_EQ(daemon.post("/vms/" + name + "/start").status, 200);
+  const pid_t pid = daemon.wait_for_phase(name, "running").value("pid", 0);
+  if (pid <= 0 || !daemon.console_says(name, "idle: ready")) return 0;
+  if (daemon.post("/vms/" + name + "/pause").status != 200 || daemon.post("/vms/" + name + "/resume").status != 200)
+    return 0;
+  return ::kill(pid, SIGSTOP) == 0 ? pid : 0;
+}
+
 // A VM that does not answer its control socket holds up only the client
 // that asked it: the daemon goes on serving everyone else meanwhile.
 TEST(DaemonWithGuests, AVmThatDoesNotAnswerHoldsUpOnlyItsOwnRequest) {
   VMHIVE_REQUIRE_KVM();
   Daemon daemon;
   ASSERT_TRUE(daemon.ready()) << daemon.log();
-  ASSERT_EQ(daemon.post("/vms", vm_config("frozen", "idle")).status, 201);
-  ASSERT_EQ(daemon.post("/vms/frozen/start").status, 200);
-  const pid_t pid = daemon.wait_for_phase("frozen", "running").value("pid", 0);
-  ASSERT_GT(pid, 0);
-  // Its control socket is bound once it answers a pause; then it is frozen.
-  ASSERT_EQ(daemon.post("/vms/frozen/pause").status, 200);
-  ASSERT_EQ(daemon.post("/vms/frozen/resume").status, 200);
-  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  const pid_t pid = start_and_freeze(daemon, "frozen");
+  ASSERT_GT(pid, 0) << daemon.log();
 
   // The request is in the daemon's socket before the next client connects,
   // so by the time that one is answered the pause has been read and asked.
@@ -740,14 +747,8 @@ TEST(DaemonWithGuests, ARequestToAVmThatDiesIsAnsweredWithItsEnd) {
   VMHIVE_REQUIRE_KVM();
   Daemon daemon;
   ASSERT_TRUE(daemon.ready()) << daemon.log();
-  ASSERT_EQ(daemon.post("/vms", vm_config("doomed", "idle")).status, 201);
-  ASSERT_EQ(daemon.post("/vms/doomed/start").status, 200);
-  const pid_t pid = daemon.wait_for_phase("doomed", "running").value("pid", 0);
-  ASSERT_GT(pid, 0);
-  ASSERT_TRUE(daemon.console_says("doomed", "idle: ready"));
-  ASSERT_EQ(daemon.post("/vms/doomed/pause").status, 200) << "its control socket answers";
-  ASSERT_EQ(daemon.post("/vms/doomed/resume").status, 200);
-  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  const pid_t pid = start_and_freeze(daemon, "doomed");
+  ASSERT_GT(pid, 0) << daemon.log();
   WaitingClient asking(daemon.socket(), "POST /vms/doomed/pause HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
   ASSERT_TRUE(asking.sent());
   EXPECT_EQ(daemon.get("/").status, 200);  // answered after the pause was read and asked (see above)
