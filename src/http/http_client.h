@@ -1,9 +1,10 @@
 // The client side of an HTTP API on a Unix socket (the CLI talking to
-// vmhived): one request per connection, through Boost.Beast, with a
+// vmhived), or over TCP to a URL (a webhook): one request per connection, through Boost.Beast, with a
 // deadline; or a streamed response handed over piece by piece.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,18 @@ struct ClientRequest {
 };
 
 Result<ClientResponse> send_request(const std::string& socket_path, const ClientRequest& request);
+
+// An http:// URL with an IPv4 address for its host (no name is looked up):
+// where a webhook is sent.
+struct HttpUrl {
+  std::string host;     // dotted IPv4
+  uint16_t port = 80;
+  std::string target = "/";
+};
+Result<HttpUrl> parse_http_url(std::string_view url);
+// The request (its target replaced by the URL's) over TCP; the connection
+// too is made within request.timeout.
+Result<ClientResponse> send_request(const HttpUrl& url, ClientRequest request);
 
 // For a streamed response: `on_data` gets each piece of the body as it
 // arrives, until the server ends it or `on_data` returns false. A status
