@@ -7,6 +7,7 @@
 
 #include "packet/frame.h"
 #include "packet/rewrite.h"
+#include "packet/udp_reply.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace vmhive::packet;
@@ -19,6 +20,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (build_arp_reply(parsed.arp, MacAddress{2, 0, 0, 0, 0, 1}, reply) != kArpReplyLength) __builtin_trap();
     if (!parse_frame(reply).ok()) __builtin_trap();
     return 0;
+  }
+  if (parsed.ip.protocol == kProtocolUdp) {  // the gateway's own answer to it (the DNS sinkhole's)
+    std::vector<uint8_t> reply(kUdpReplyHeaders + 16);
+    const uint8_t payload[16] = {1, 2, 3};
+    if (build_udp_reply(parsed, payload, reply) != reply.size()) __builtin_trap();
+    const ParsedFrame answer = parse_frame(reply);
+    if (!answer.ok() || !transport_checksum_intact(reply, answer)) __builtin_trap();
   }
   const bool intact = transport_checksum_intact(frame, parsed);
   const uint32_t inside = 0xc0a80102;
