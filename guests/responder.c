@@ -12,8 +12,17 @@
  * that are open; default 22,80), worm=N (optional: once its first TCP
  * connection is set up it behaves like a worm and sends N SYNs to port 22
  * of the addresses after its own and of 192.0.2.1, for containment
- * tests). It prints "responder: ready ip A.B.C.D" and then serves frames
- * until the VM ends.
+ * tests), lookup=NAME (optional: once its first TCP connection is set up
+ * it looks NAME up, an A query to 198.51.100.53, and on the answer sends a
+ * SYN to port 22 of the address it got: malware calling home, for the
+ * farm's DNS sinkhole), crash_port=N (optional: a UDP datagram to port N
+ * resets the machine, as an exploited service that takes the kernel down
+ * would: for the farm's crash alerts), smash_port=N (optional: a UDP
+ * datagram to port N makes it write to its own code, as an exploit
+ * patching a kernel would, then look whether the write landed and say so:
+ * "responder: text write held" or "... landed"; for write-protected text).
+ * It prints "responder: ready ip
+ * A.B.C.D" and then serves frames until the VM ends.
  *
  * Between frames it sleeps, as the idle guest does, so a farm's idle
  * clones cost no CPU: its receive queue interrupts through MSI-X (vector
@@ -63,6 +72,13 @@ static uint32_t my_ip = 0x0a000002;
 static uint16_t ports[MAX_PORTS];
 static unsigned port_count;
 static unsigned worm_probes; /* worm=N; 0 once sent */
+static const char *lookup_name; /* lookup=NAME; null once asked */
+static size_t lookup_length;
+static uint16_t crash_port; /* crash_port=N */
+static uint16_t smash_port; /* smash_port=N */
+
+#define RESOLVER 0xc6336435u /* 198.51.100.53 */
+#define LOOKUP_PORT 5353     /* the query's source port */
 
 /* For the #UD handler: where the receive queue's used index is, and the last one seen. */
 volatile uint16_t *responder_used_index;
@@ -340,6 +356,74 @@ static void spread(const uint8_t *in)
 	console_printf("responder: worm sent %u probes\n", count + 1);
 }
 
+/* A SYN to port 22 of `target`, from `from_port`, through the neighbour
+   that sent `in`. */
+static void send_syn(const uint8_t *in, uint32_t target, uint16_t from_port)
+{
+	uint8_t probe[54];
+	memcpy(probe, in, 34);
+	put32(probe + 14 + 12, target);
+	send_tcp(probe, from_port, 22, initial_sequence(target, 22, from_port), 0, TCP_SYN, 0, 0);
+}
+
+/* Malware calling home: an A query for lookup=NAME to the resolver. */
+static void look_up(const uint8_t *in)
+{
+	uint8_t query[34];
+	memcpy(query, in, 34);
+	put32(query + 14 + 12, RESOLVER);
+	uint16_t slot;
+	uint8_t *out = tx_buffer(&slot);
+	memset(out, 0, 60);
+	uint8_t dns[12 + 256 + 4];
+	memset(dns, 0, 12);
+	put16(dns, 0x4d57);
+	put16(dns + 2, 0x0100); /* recursion desired */
+	put16(dns + 4, 1);
+	unsigned at = 12, label = 12;
+	dns[at++] = 0;
+	for (size_t i = 0; i < lookup_length && at < 12 + 250; i++) {
+		if (lookup_name[i] == '.') {
+			label = at;
+			dns[at++] = 0;
+			continue;
+		}
+		dns[at++] = (uint8_t)lookup_name[i];
+		dns[label]++;
+	}
+	dns[at++] = 0;
+	put16(dns + at, 1); /* A */
+	put16(dns + at + 2, 1); /* IN */
+	at += 4;
+	lookup_name = 0;
+	uint8_t *udp = reply_ipv4(query, out, PROTO_UDP, 8 + at);
+	put16(udp, LOOKUP_PORT);
+	put16(udp + 2, 53);
+	put16(udp + 4, (uint16_t)(8 + at));
+	put16(udp + 6, 0);
+	memcpy(udp + 8, dns, at);
+	uint16_t checksum = transport_checksum(my_ip, RESOLVER, PROTO_UDP, udp, 8 + at);
+	put16(udp + 6, checksum == 0 ? 0xffff : checksum);
+	send(slot, 42 + at);
+}
+
+/* The resolver's answer: the first A record's address gets a SYN. */
+static void take_answer(const uint8_t *in, const uint8_t *dns, unsigned length)
+{
+	if (length < 12 || get16(dns) != 0x4d57 || get16(dns + 6) == 0)
+		return;
+	unsigned at = 12;
+	while (at < length && dns[at] != 0)
+		at += 1u + dns[at];
+	at += 5; /* the root label, type and class */
+	if (at + 16 > length || get16(dns + at + 2) != 1 || get16(dns + at + 10) != 4)
+		return;
+	const uint32_t address = get32(dns + at + 12);
+	console_printf("responder: the name is at %u.%u.%u.%u\n", address >> 24, (address >> 16) & 255,
+		       (address >> 8) & 255, address & 255);
+	send_syn(in, address, 41000);
+}
+
 static void answer_tcp(const uint8_t *in, const uint8_t *tcp, unsigned length)
 {
 	if (length < 20 || (tcp[12] >> 4) * 4u < 20 || (tcp[12] >> 4) * 4u > length)
@@ -375,6 +459,8 @@ static void answer_tcp(const uint8_t *in, const uint8_t *tcp, unsigned length)
 		send_tcp(in, port, peer_port, isn + 1, seq, TCP_PSH | TCP_ACK, banner, banner_length);
 		if (worm_probes > 0)
 			spread(in);
+		if (lookup_name)
+			look_up(in);
 		return;
 	}
 	if (data_length > 0) /* taken, and nothing said: a server that waits */
@@ -401,7 +487,27 @@ static void serve(const uint8_t *frame, unsigned length)
 	const unsigned payload_length = total - 20;
 	switch (frame[23]) {
 	case PROTO_ICMP: answer_icmp(frame, payload, payload_length); break;
-	case PROTO_UDP: answer_udp(frame, payload, payload_length); break;
+	case PROTO_UDP:
+		if (payload_length >= 8 && crash_port != 0 && get16(payload + 2) == crash_port) {
+			console_printf("responder: crashing, as asked on port %u\n", crash_port);
+			i8042_reset();
+		}
+		if (payload_length >= 8 && smash_port != 0 && get16(payload + 2) == smash_port) {
+			/* The first byte of a function not running now: flipped, looked at, put back. */
+			volatile uint8_t *code = (volatile uint8_t *)(uintptr_t)&answer_icmp;
+			const uint8_t before = *code;
+			*code = (uint8_t)(before ^ 0xff);
+			const bool landed = *code != before;
+			*code = before;
+			console_printf("responder: text write %s\n", landed ? "landed" : "held");
+			break;
+		}
+		if (payload_length >= 8 && get16(payload) == 53 && get16(payload + 2) == LOOKUP_PORT) {
+			take_answer(frame, payload + 8, payload_length - 8);
+			break;
+		}
+		answer_udp(frame, payload, payload_length);
+		break;
 	case PROTO_TCP: answer_tcp(frame, payload, payload_length); break;
 	}
 }
@@ -454,6 +560,9 @@ void guest_main(uint64_t start_info_paddr)
 	worm_probes = (unsigned)cmdline_number(cmdline, "worm", 0);
 	if (worm_probes > 64)
 		worm_probes = 64;
+	lookup_name = cmdline ? cmdline_value(cmdline, "lookup", &lookup_length) : 0;
+	crash_port = (uint16_t)cmdline_number(cmdline, "crash_port", 0);
+	smash_port = (uint16_t)cmdline_number(cmdline, "smash_port", 0);
 	value = cmdline ? cmdline_value(cmdline, "ports", &length) : 0;
 	if (value)
 		parse_ports(value, length);

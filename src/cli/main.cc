@@ -121,6 +121,7 @@ int run_command(const config::VmSpec& options, const Confinement& confine, bool 
   std::vector<int> keep;
   for (const NetSpec& net : options.nets)
     if (net.socket_fd >= 0) keep.push_back(net.socket_fd);
+  if (options.alert_fd >= 0) keep.push_back(options.alert_fd);
   if (auto closed = confinement::close_stray_descriptors(keep); !closed.ok()) return fail(closed.error().message);
   auto config = config::make_vm_config(options, config::probe_host());
   if (!config.ok()) return fail(config.error().message);
@@ -202,6 +203,7 @@ int restore_command(const RestoreConfig& config, int hold_fd, const Confinement&
   std::vector<int> keep{hold_fd};
   for (const virtio::NetLinkSpec& link : config.net_links)
     if (link.socket_fd >= 0) keep.push_back(link.socket_fd);
+  if (config.alert_fd >= 0) keep.push_back(config.alert_fd);
   if (auto closed = confinement::close_stray_descriptors(keep); !closed.ok()) return fail(closed.error().message);
   // As run --own-cgroup: a cgroup of its own (the default weight), made
   // before a jail's launcher forks, or else while the machine is restored;
@@ -394,6 +396,12 @@ int main(int argc, char** argv) {
                   "unprivileged user (docs/security.md)");
   run->add_option("--jail-user", run_jail_user, "the jailed VM's UID[:GID] (default 65534, nobody)");
   run->add_option("--control", run_options.control, "listen for control requests (snapshot, pause, ...) on this Unix socket");
+  run->add_flag("--write-protect-text", run_options.write_protect_text,
+                "put the kernel's text (an ELF kernel's read-only executable segments) in read-only memory: a guest "
+                "write there is dropped and reported (docs/farm.md)");
+  run->add_option("--alert-fd", run_options.alert_fd,
+                  "report writes to the protected text as JSON lines on this inherited descriptor")
+      ->check(CLI::Range(3, INT_MAX));
   std::string run_counters_file;
   run->add_option("--counters-file", run_counters_file,
                   "keep the VM's counters (exits, device traffic) in this new file, for a daemon to read");
@@ -441,6 +449,12 @@ int main(int argc, char** argv) {
   restore->add_option("--overlay-dir", restore_config.overlay_dir,
                       "keep the disks' overlays (over the snapshot's disk copies) in DIR (default: unnamed, gone with the VM)");
   restore->add_option("--overlay-prefix", restore_config.overlay_prefix, "overlay file names: PREFIX-disk-N.overlay");
+  restore->add_flag("--write-protect-text", restore_config.write_protect_text,
+                    "put the kernel text the snapshot records in read-only memory: a guest write there is dropped "
+                    "and reported (docs/farm.md)");
+  restore->add_option("--alert-fd", restore_config.alert_fd,
+                      "report writes to the protected text as JSON lines on this inherited descriptor")
+      ->check(CLI::Range(3, INT_MAX));
   int restore_hold_fd = -1;
   bool restore_own_cgroup = false;
   restore->add_flag("--own-cgroup", restore_own_cgroup,

@@ -54,6 +54,8 @@ struct VmConfig {
   std::vector<NetSpec> nets;             // virtio-net, after the disks
   uint32_t device_poll_us = 50;          // device thread busy-polls this long after activity (0: never)
   std::string control_socket;            // empty: none (control/control_request.h)
+  bool write_protect_text = false;       // the kernel's text in read-only slots (vmm/text_write_watch.h)
+  int alert_fd = -1;                     // where text writes are reported as JSON lines; -1: none
 };
 
 // A VM started from a snapshot directory instead of a kernel.
@@ -69,6 +71,8 @@ struct RestoreConfig {
   std::string overlay_prefix = "restore";  // overlay names: <prefix>-disk-<n>.overlay
   std::vector<virtio::NetLinkSpec> net_links;  // one per virtio-net device in the snapshot
   std::vector<std::string> shared_disks;  // the read-only images the snapshot uses in place, in order
+  bool write_protect_text = false;  // the text the snapshot records, in read-only slots
+  int alert_fd = -1;
 };
 
 }  // namespace vmhive

@@ -122,6 +122,8 @@ Result<VmConfig> make_vm_config(const VmSpec& options, const HostFacts& host) {
     return make_error("--device-poll-us " + std::to_string(options.device_poll_us) + ": give 0 to 999999");
   config.device_poll_us = options.device_poll_us;
   config.control_socket = options.control;
+  config.write_protect_text = options.write_protect_text;
+  config.alert_fd = options.alert_fd;
   return config;
 }
 

@@ -34,6 +34,8 @@ struct VmSpec {
   std::vector<NetSpec> nets;
   uint32_t device_poll_us = 50;  // 0 to kMaxDevicePollUs (CLI11 checks)
   std::string control;  // control socket path, empty: none
+  bool write_protect_text = false;  // command line only: --write-protect-text
+  int alert_fd = -1;                // command line only: --alert-fd N
 };
 
 // Facts about the host the checks depend on, passed in so tests can vary them.

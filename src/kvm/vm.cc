@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace vmhive::kvm {
 namespace {
@@ -26,16 +27,38 @@ Result<Vm> Vm::create(const Kvm& kvm) {
   return Vm(kvm, UniqueFd(fd));
 }
 
-Result<void> Vm::map_memory(const GuestMemory& memory) {
-  for (const auto& region : memory.regions()) {
+Result<void> Vm::map_memory(const GuestMemory& memory, std::span<const GuestRange> read_only) {
+  for (uint32_t index = 0; index < slots_; ++index) {  // a size of 0 deletes a slot
     kvm_userspace_memory_region slot{};
-    slot.slot = next_slot_;
-    slot.guest_phys_addr = region.guest_address;
-    slot.memory_size = region.size;
-    slot.userspace_addr = reinterpret_cast<uint64_t>(region.host);
-    if (::ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &slot) < 0)
-      return ioctl_error("KVM_SET_USER_MEMORY_REGION");
-    ++next_slot_;
+    slot.slot = index;
+    if (::ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &slot) < 0) return ioctl_error("KVM_SET_USER_MEMORY_REGION");
+  }
+  slots_ = 0;
+  const auto add = [&](const GuestMemory::HostRegion& region, uint64_t start, uint64_t end, bool writable) -> Result<void> {
+    if (end <= start) return {};
+    kvm_userspace_memory_region slot{};
+    slot.slot = slots_;
+    slot.flags = writable ? 0 : KVM_MEM_READONLY;
+    slot.guest_phys_addr = start;
+    slot.memory_size = end - start;
+    slot.userspace_addr = reinterpret_cast<uint64_t>(region.host + (start - region.guest_address));
+    if (::ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &slot) < 0) return ioctl_error("KVM_SET_USER_MEMORY_REGION");
+    ++slots_;
+    return {};
+  };
+  std::vector<GuestRange> sorted(read_only.begin(), read_only.end());
+  std::sort(sorted.begin(), sorted.end(), [](const GuestRange& a, const GuestRange& b) { return a.start < b.start; });
+  for (const auto& region : memory.regions()) {
+    uint64_t at = region.guest_address;
+    const uint64_t region_end = region.guest_address + region.size;
+    for (const GuestRange& range : sorted) {
+      const uint64_t start = std::max(range.start, at), end = std::min(range.end(), region_end);
+      if (end <= start) continue;
+      VMHIVE_CHECK(add(region, at, start, true));
+      VMHIVE_CHECK(add(region, start, end, false));
+      at = end;
+    }
+    VMHIVE_CHECK(add(region, at, region_end, true));
   }
   return {};
 }

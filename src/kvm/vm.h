@@ -12,6 +12,7 @@
 #include "kvm/kvm.h"
 #include "kvm/vcpu.h"
 #include "memory/guest_memory.h"
+#include "memory/guest_range.h"
 
 namespace vmhive::kvm {
 
@@ -19,8 +20,11 @@ class Vm {
  public:
   static Result<Vm> create(const Kvm& kvm);
 
-  // Registers every RAM region of `memory` as a KVM memory slot.
-  Result<void> map_memory(const GuestMemory& memory);
+  // Registers every RAM region of `memory` as KVM memory slots; the parts
+  // inside `read_only` (page-aligned) get slots of their own that the guest
+  // can read and execute but not write: a write exits as MMIO (KVM_MEM_READONLY).
+  // Called again, it replaces the slots it made.
+  Result<void> map_memory(const GuestMemory& memory, std::span<const GuestRange> read_only = {});
   // In-kernel PIC + IOAPIC + local APICs, and the PIT (with the port 0x61
   // speaker bits answered in the kernel, as Linux's calibration polls them).
   Result<void> create_irqchip_and_pit();
@@ -60,7 +64,7 @@ class Vm {
 
   const Kvm* kvm_;
   UniqueFd fd_;
-  uint32_t next_slot_ = 0;
+  uint32_t slots_ = 0;  // slots 0 to slots_ - 1 are ours
 };
 
 }  // namespace vmhive::kvm

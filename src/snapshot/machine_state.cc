@@ -43,6 +43,7 @@ Result<void> MachineDescription::check() const {
 std::vector<uint8_t> encode_machine_state(const MachineState& state) {
   StateFileWriter writer;
   writer.add(kMachineSection, 0, encode_state(state.description));
+  writer.add(kMachineSection, 1, encode_state(state.kernel_text));
   add_sections(writer, kVcpuSection, state.vcpus);
   writer.add(kVmSection, 0, encode_state(state.vm));
   writer.add(kUartSection, 0, encode_state(state.uart));
@@ -61,6 +62,15 @@ Result<MachineState> decode_machine_state(const StateFile& file) {
   }
   MachineState state;
   state.description = VMHIVE_TRY(decode_section<MachineDescription>(file, kMachineSection, 0, "machine section"));
+  if (const size_t machine_sections = file.count(kMachineSection); machine_sections > 2) {
+    return make_error("state file has " + std::to_string(machine_sections) + " machine sections (1 or 2)");
+  } else if (machine_sections == 2) {
+    state.kernel_text = VMHIVE_TRY(decode_section<KernelText>(file, kMachineSection, 1, "kernel text section"));
+    for (const GuestRange& range : state.kernel_text.ranges)
+      if (range.size == 0 || range.start % 4096 != 0 || range.size % 4096 != 0 ||
+          range.start > state.description.memory_size || range.size > state.description.memory_size - range.start)
+        return make_error("kernel text section: a range that is not whole pages of the guest's RAM");
+  }
   const uint32_t vcpus = state.description.vcpu_count;
   if (file.count(kVcpuSection) != vcpus)
     return make_error("state file has " + std::to_string(file.count(kVcpuSection)) + " vCPU sections for " +

@@ -20,6 +20,7 @@
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/uart_8250.h"
 #include "devices/virtio/function_state.h"
+#include "memory/guest_range.h"
 #include "kvm/kvm_state.h"
 #include "snapshot/state_file.h"
 
@@ -27,7 +28,7 @@ namespace vmhive::snapshot {
 
 // Section tags. Never reuse a number; a new kind of state gets a new tag.
 enum SectionTag : uint32_t {
-  kMachineSection = 1,  // MachineDescription
+  kMachineSection = 1,  // MachineDescription (instance 0), KernelText (instance 1)
   kVcpuSection = 2,     // kvm::VcpuState, instance = vCPU index
   kVmSection = 3,       // kvm::VmState
   kUartSection = 4,
@@ -63,8 +64,21 @@ struct MachineDescription {
   Result<void> check() const;
 };
 
+// Where the guest kernel's text is (an ELF kernel's read-only executable
+// segments; none for a bzImage), so that a restore can write-protect it.
+struct KernelText {
+  static constexpr size_t kMaxRanges = 16;
+  std::vector<GuestRange> ranges;
+
+  template <class Codec, class Self>
+  static Result<void> fields(Codec& codec, Self& self) {
+    return codec.list(self.ranges, kMaxRanges, [](auto& c, auto& range) { return c.object(range); }, "text ranges");
+  }
+};
+
 struct MachineState {
   MachineDescription description;
+  KernelText kernel_text;  // machine section 1; absent from snapshots made before it
   std::vector<kvm::VcpuState> vcpus;
   kvm::VmState vm;
   devices::Uart8250::State uart{};

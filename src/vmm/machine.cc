@@ -50,7 +50,8 @@ Result<void> Machine::start(bool confine, std::span<const uint32_t> vcpu_pins, b
     x86::PvmSyscallRepair* repair = syscall_repairs_.empty() ? nullptr : syscall_repairs_[index].get();
     VMHIVE_CHECK(threads_.start(VcpuLoopContext{&vcpus_[index], memory_.get(), &platform_->io_bus(),
                                                 mmio_bus_.get(), stop_.get(), exits_of(index), repair,
-                                                pause_.get(), counters_page_ ? counters_page_->thread_id(index) : nullptr},
+                                                pause_.get(), counters_page_ ? counters_page_->thread_id(index) : nullptr,
+                                                text_watch_.get()},
                                 vcpu_setup(index)));
   }
   if (paused) return pause();  // waits for the vCPUs to park, and parks the device thread
@@ -93,6 +94,7 @@ Result<snapshot::MachineState> Machine::capture_state(const snapshot::SnapshotDi
   state.description.cpu_template = template_name_;
   state.description.cpuid = cpuid_;
   state.description.memory_file_size = memory_->total_size();
+  state.kernel_text.ranges = kernel_text_;
   const std::vector<uint32_t> msr_indices = VMHIVE_TRY(kvm_->msr_index_list());
   for (const auto& vcpu : vcpus_) state.vcpus.push_back(VMHIVE_TRY(kvm::capture_vcpu(vcpu, msr_indices)));
   state.vm = VMHIVE_TRY(kvm::capture_vm(*vm_));

@@ -27,6 +27,7 @@
 #include "vmm/counters_page.h"
 #include "vmm/legacy_platform.h"
 #include "vmm/pause_gate.h"
+#include "vmm/text_write_watch.h"
 #include "vmm/pci_platform.h"
 #include "vmm/stop_controller.h"
 #include "vmm/vcpu_loop.h"
@@ -113,6 +114,8 @@ class Machine {
   std::vector<std::unique_ptr<ExitCounters>> exit_counters_;
   std::unique_ptr<CountersPage> counters_page_;  // when published: the counters live there
   ExitCounters* exits_of(size_t vcpu) const;
+  std::vector<GuestRange> kernel_text_;              // from the loader or the snapshot; kept in snapshots
+  std::unique_ptr<TextWriteWatch> text_watch_;       // with --write-protect-text
   std::vector<std::unique_ptr<x86::PvmSyscallRepair>> syscall_repairs_;  // one per vCPU on KVM-PVM, else empty
   VcpuThreads threads_;  // declared last: joined before anything it uses is destroyed
 };

@@ -1,5 +1,7 @@
 #include "vmm/machine_builder.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <ctime>
 
@@ -10,6 +12,7 @@
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/syscall_semantics.h"
+#include "common/errno_error.h"
 #include "common/host_memory.h"
 #include "common/size_parse.h"
 #include "kvm/kvm_state.h"
@@ -84,6 +87,7 @@ Result<std::unique_ptr<Machine>> MachineBuilder::build(const VmConfig& config, s
                              std::move(*memory)));
   VMHIVE_CHECK(load_kernel_and_vcpus(*machine, config, warnings));
   VMHIVE_CHECK(arm_pvm_syscall_repair(*machine));
+  VMHIVE_CHECK(protect_text(*machine, config.write_protect_text, config.alert_fd));
   return machine;
 }
 
@@ -118,6 +122,7 @@ Result<void> MachineBuilder::load_kernel_and_vcpus(Machine& machine, const VmCon
       *machine.memory_, x86::BootConfig{config.kernel_path, config.initrd_path, config.cmdline, config.memory_size,
                                         rsdp_address, std::string(cpu_template->linux_arguments)}));
   if (warnings != nullptr) warnings->insert(warnings->end(), entry.warnings.begin(), entry.warnings.end());
+  machine.kernel_text_ = entry.text;
   const bool long_mode = entry.mode == x86::EntryMode::kLinux64;
   VMHIVE_CHECK(x86::write_boot_tables(*machine.memory_, long_mode));
   x86::CpuEntry cpu_entry{long_mode, entry.entry_point, long_mode ? 0 : entry.boot_info_address,
@@ -176,7 +181,29 @@ Result<std::unique_ptr<Machine>> MachineBuilder::restore(const RestoreConfig& co
   } else if (!config.net_links.empty()) {
     return make_error("the snapshot has no virtio-net device for --net");
   }
+  machine->kernel_text_ = state.kernel_text.ranges;
+  VMHIVE_CHECK(protect_text(*machine, config.write_protect_text, config.alert_fd));
   return machine;
+}
+
+Result<void> MachineBuilder::protect_text(Machine& machine, bool protect, int alert_fd) {
+  UniqueFd alert;
+  if (alert_fd >= 0) {
+    const int flags = ::fcntl(alert_fd, F_GETFL);
+    if (flags < 0) return make_error("--alert-fd " + std::to_string(alert_fd) + ": not an open descriptor");
+    if (::fcntl(alert_fd, F_SETFL, flags | O_NONBLOCK) != 0) return errno_error("--alert-fd: fcntl failed");
+    alert = UniqueFd(alert_fd);
+  }
+  if (!protect) return {};
+  if (machine.kernel_text_.empty())
+    return make_error("--write-protect-text: the kernel's text is not known (it takes an ELF kernel, a vmlinux; a "
+                      "bzImage does not say where its text is)");
+  for (const GuestRange& range : machine.kernel_text_)
+    if (!machine.memory_->contains(range.start, range.size))
+      return make_error("--write-protect-text: the kernel text at " + std::to_string(range.start) + " is not in RAM");
+  VMHIVE_CHECK(machine.vm_->map_memory(*machine.memory_, machine.kernel_text_));
+  machine.text_watch_ = std::make_unique<TextWriteWatch>(machine.kernel_text_, std::move(alert));
+  return {};
 }
 
 Result<void> MachineBuilder::restore_vcpus_and_devices(Machine& machine, const snapshot::MachineState& state) {

@@ -41,6 +41,9 @@ class MachineBuilder {
   static Result<void> load_kernel_and_vcpus(Machine& machine, const VmConfig& config, std::vector<std::string>* warnings);
   static Result<void> restore_vcpus_and_devices(Machine& machine, const snapshot::MachineState& state);
   static Result<void> arm_pvm_syscall_repair(Machine& machine);
+  // --write-protect-text: the machine's kernel text into read-only slots,
+  // and the watch that takes writes to it (reported on `alert_fd`).
+  static Result<void> protect_text(Machine& machine, bool protect, int alert_fd);
 };
 
 }  // namespace vmhive

@@ -114,6 +114,9 @@ bool handle_exit(const VcpuLoopContext& context) {
       return true;
     case KVM_EXIT_MMIO:
       context.counters->mmio.fetch_add(1, std::memory_order_relaxed);
+      if (run.mmio.is_write && context.text_watch != nullptr &&
+          context.text_watch->on_write(context.vcpu->index(), run.mmio.phys_addr, run.mmio.len))
+        return true;  // dropped: the text stays as it was
       handle_mmio(run, *context.mmio_bus);
       return true;
     case KVM_EXIT_HLT:  // only without an in-kernel local APIC; keep going

@@ -13,6 +13,7 @@
 #include "vmm/pause_gate.h"
 #include "arch/x86/pvm_syscall_repair.h"
 #include "vmm/stop_controller.h"
+#include "vmm/text_write_watch.h"
 
 namespace vmhive {
 
@@ -43,6 +44,7 @@ struct VcpuLoopContext {
   x86::PvmSyscallRepair* syscall_repair = nullptr;  // only on KVM-PVM
   PauseGate* pause = nullptr;                   // parks the vCPU for snapshots
   std::atomic<uint64_t>* thread_id = nullptr;   // where the thread says its id (a counters file)
+  TextWriteWatch* text_watch = nullptr;         // with --write-protect-text: takes writes to the kernel's text
 };
 
 // Runs until the stop controller says stop; every way a vCPU can end the VM

@@ -368,7 +368,7 @@ TEST_F(HostSecurity, ASnapshotCannotAskForMoreRamThanTheHostHas) {
   uint64_t memory_file_size = 0;
   for (const auto& section : file->sections()) {
     auto payload = section.payload;
-    if (section.tag == snapshot::kMachineSection) {
+    if (section.tag == snapshot::kMachineSection && section.instance == 0) {
       auto description = decode_state<snapshot::MachineDescription>(payload, "machine");
       ASSERT_TRUE(description.ok()) << description.error().message;
       description->memory_size = (host_physical_memory() * 2 + (1ull << 30)) & ~((1ull << 30) - 1);

@@ -33,14 +33,20 @@ constexpr uint8_t kGuestMac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0xaa};
 
 class ResponderGuest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { start_guest({}, ""); }
+  // The guest on a link whose other end is wire_; `extra` arguments, more of
+  // its command line, and descriptors it gets as 4, 5, ... (3 is the link).
+  void start_guest(const std::vector<std::string>& extra, const std::string& cmdline, const std::vector<int>& fds = {}) {
     VMHIVE_REQUIRE_KVM();
     int ends[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends), 0);
     wire_ = ends[0];
-    vm_.emplace(VmProcess::start_with_fds({"run", "--kernel", guest_path("responder"), "--mem", "16M", "--net",
-                                           "fd=3,mac=02:00:00:00:00:aa", "--cmdline", "ip=10.0.3.4 ports=22,2323"},
-                                          {ends[1]}));
+    std::vector<std::string> args{"run", "--kernel", guest_path("responder"), "--mem", "16M", "--net",
+                                  "fd=3,mac=02:00:00:00:00:aa", "--cmdline", "ip=10.0.3.4 ports=22,2323 " + cmdline};
+    for (const std::string& arg : extra) args.push_back(arg);
+    std::vector<int> all{ends[1]};
+    for (int fd : fds) all.push_back(fd);
+    vm_.emplace(VmProcess::start_with_fds(args, all));
     ::close(ends[1]);
     ASSERT_TRUE(vm_->wait_for_output("responder: ready ip 10.0.3.4, 2 open ports\n", 30s))
         << vm_->output() << vm_->errors();
@@ -196,6 +202,63 @@ TEST_F(ResponderGuest, AnswersArpPingTcpAndUdpAndShrugsOffGarbage) {
   ASSERT_TRUE(reply.has_value());
   expect_answer(*reply, packet::kProtocolIcmp);
   EXPECT_EQ(packet::parse_frame(*reply).ip.source_port, 0x2222);
+}
+
+// Write-protected text (--write-protect-text): the guest's write to its own
+// code is dropped (it reads back what was there), reported as a JSON line
+// on the alert descriptor and once on stderr, and the guest goes on serving.
+// Without the flag the same write lands.
+class ResponderText : public ResponderGuest {
+ protected:
+  void SetUp() override {}
+  std::string smash() {
+    auto udp = to_guest(packet::kProtocolUdp, 99);
+    send_frame(build_frame(udp));
+    EXPECT_TRUE(vm_->wait_for_output("responder: text write ", 30s)) << vm_->output() << vm_->errors();
+    const size_t at = vm_->output().find("responder: text write ");
+    EXPECT_TRUE(vm_->wait_for_output_after(at, "\n", 30s));
+    return vm_->output().substr(at, vm_->output().find('\n', at) - at);
+  }
+};
+
+TEST_F(ResponderText, AWriteToProtectedTextIsDroppedAndReported) {
+  int alerts[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, alerts), 0);
+  start_guest({"--write-protect-text", "--alert-fd", "4"}, "smash_port=99", {alerts[1]});
+  ::close(alerts[1]);
+  EXPECT_EQ(smash(), "responder: text write held");
+  pollfd ready{alerts[0], POLLIN, 0};
+  ASSERT_EQ(::poll(&ready, 1, 30000), 1);
+  char line[1024] = {};
+  ASSERT_GT(::read(alerts[0], line, sizeof line - 1), 0);
+  const std::string alert(line);
+  EXPECT_EQ(alert.rfind(R"({"alert":"kernel_text_write","vcpu":0,"guest_address":"0x10)", 0), 0u) << alert;
+  EXPECT_NE(alert.find(R"("length":1,"count":1})"), std::string::npos) << alert;
+  EXPECT_NE(vm_->errors().find("wrote 1 bytes to the write-protected kernel text at 0x10"), std::string::npos)
+      << vm_->errors();
+  // It goes on serving (the protected page still runs: ping is answered by code on it).
+  auto ping = to_guest(packet::kProtocolIcmp, 0);
+  ping.source_port = 0x77;
+  send_frame(build_frame(ping));
+  const auto reply = next_frame();
+  ASSERT_TRUE(reply.has_value()) << vm_->errors();
+  expect_answer(*reply, packet::kProtocolIcmp);
+  ::close(alerts[0]);
+}
+
+TEST_F(ResponderText, WithoutProtectionTheWriteLands) {
+  start_guest({}, "smash_port=99");
+  EXPECT_EQ(smash(), "responder: text write landed");
+}
+
+TEST(WriteProtectText, ABadAlertDescriptorIsOneClearLine) {
+  VMHIVE_REQUIRE_KVM();
+  auto result = run_vmhive({"run", "--kernel", guest_path("responder"), "--mem", "16M", "--write-protect-text",
+                            "--alert-fd", "77"},
+                           30s);
+  EXPECT_EQ(result.status, 1) << describe(result);
+  EXPECT_EQ(lines_of(result.errors).size(), 1u) << result.errors;
+  EXPECT_NE(result.errors.find("--alert-fd 77: not an open descriptor"), std::string::npos) << result.errors;
 }
 
 }  // namespace

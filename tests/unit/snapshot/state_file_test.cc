@@ -220,6 +220,33 @@ TEST(MachineStateSections, ASnapshotWithoutTheKeyboardSectionGetsADefaultKeyboar
   EXPECT_FALSE(full->keyboard.keyboard.scanning);
 }
 
+// Where the kernel's text is travels with the snapshot (for
+// restore --write-protect-text); a snapshot from before has none, and a
+// range that is not whole pages of RAM is refused.
+TEST(MachineStateSections, KernelTextRoundTripsAndIsChecked) {
+  auto state = small_machine(1);
+  state.kernel_text.ranges = {{0x100000, 0x3000}, {0x1000000, 0x200000}};
+  auto decoded = decode(encode_machine_state(state));
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(decoded->kernel_text.ranges, state.kernel_text.ranges);
+  auto file = StateFile::parse(encode_machine_state(state));
+  ASSERT_TRUE(file.ok());
+  StateFileWriter older;
+  for (const auto& section : file->sections())
+    if (!(section.tag == kMachineSection && section.instance == 1)) older.add(section.tag, section.instance, section.payload);
+  auto without = decode(older.finish());
+  ASSERT_TRUE(without.ok()) << without.error().message;
+  EXPECT_TRUE(without->kernel_text.ranges.empty());
+  for (const GuestRange& bad : {GuestRange{0x100001, 0x1000}, GuestRange{0x100000, 0x1001}, GuestRange{0x100000, 0},
+                                GuestRange{64ull << 20, 0x1000}, GuestRange{0x1000, ~0ull - 0xfff}}) {
+    auto broken = small_machine(1);
+    broken.kernel_text.ranges = {bad};
+    auto refused = decode(encode_machine_state(broken));
+    ASSERT_FALSE(refused.ok()) << bad.start << "+" << bad.size;
+    EXPECT_NE(refused.error().message.find("kernel text section"), std::string::npos) << refused.error().message;
+  }
+}
+
 TEST(MachineStateSections, RefusesInconsistentContents) {
   // A vCPU section missing for the count the machine section gives.
   auto state = small_machine(2);

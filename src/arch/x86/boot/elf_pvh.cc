@@ -109,7 +109,8 @@ Result<ElfPvhImage> parse_elf_pvh(std::span<const uint8_t> image) {
     if (phdr.p_memsz < phdr.p_filesz) return make_error("ELF segment " + std::to_string(i) + " is smaller in memory than in the file");
     if (phdr.p_paddr > UINT64_MAX - phdr.p_memsz) return make_error("ELF segment " + std::to_string(i) + " wraps around");
     if (phdr.p_memsz == 0) continue;
-    result.segments.push_back({phdr.p_offset, phdr.p_filesz, phdr.p_paddr, phdr.p_memsz});
+    const bool text = (phdr.p_flags & PF_X) != 0 && (phdr.p_flags & PF_W) == 0;
+    result.segments.push_back({phdr.p_offset, phdr.p_filesz, phdr.p_paddr, phdr.p_memsz, text});
     result.end_address = std::max(result.end_address, phdr.p_paddr + phdr.p_memsz);
   }
   if (!entry) return make_error("ELF file has no PVH entry note (Xen note type 18, XEN_ELFNOTE_PHYS32_ENTRY)");

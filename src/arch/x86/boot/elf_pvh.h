@@ -18,6 +18,7 @@ struct ElfSegment {
   uint64_t file_size;
   uint64_t guest_address;  // p_paddr
   uint64_t memory_size;    // >= file_size; the rest is zeroed
+  bool read_only_executable = false;  // PF_X without PF_W: the kernel's text (and what it shares a segment with)
 };
 
 struct ElfPvhImage {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "arch/x86/boot/bzimage.h"
@@ -119,7 +120,7 @@ Result<BootEntry> load_bzimage(const GuestMemory& memory, const BootConfig& conf
   VMHIVE_CHECK(memory.write_obj(kZeroPageAddress, params));
   constexpr uint64_t kEntry64Offset = 0x200;  // boot.rst: the 64-bit entry is 0x200 past the load address
   return BootEntry{EntryMode::kLinux64, image.load_address + kEntry64Offset, kZeroPageAddress,
-                   std::move(cmdline.warnings)};
+                   std::move(cmdline.warnings), {}};
 }
 
 Result<void> write_start_info(const GuestMemory& memory, const BootConfig& config, const LoadedInitrd& initrd) {
@@ -161,7 +162,20 @@ Result<BootEntry> load_elf_pvh(const GuestMemory& memory, const BootConfig& conf
   VMHIVE_CHECK(write_cmdline(memory, cmdline.text));
   LoadedInitrd initrd = VMHIVE_TRY(load_initrd(memory, config, image.end_address, UINT32_MAX));
   VMHIVE_CHECK(write_start_info(memory, config, initrd));
-  return BootEntry{EntryMode::kPvh32, image.entry, kPvhStartInfoAddress, std::move(cmdline.warnings)};
+  BootEntry entry{EntryMode::kPvh32, image.entry, kPvhStartInfoAddress, std::move(cmdline.warnings), {}};
+  constexpr uint64_t kPage = 4096;
+  for (const auto& segment : image.segments) {
+    if (!segment.read_only_executable) continue;
+    // Whole pages: the segment's start page to its last; a writable segment
+    // sharing its last page would be protected too, so that page is left out.
+    const uint64_t start = segment.guest_address & ~(kPage - 1);
+    uint64_t end = (segment.guest_address + segment.memory_size + kPage - 1) & ~(kPage - 1);
+    for (const auto& other : image.segments)
+      if (!other.read_only_executable && other.guest_address < end && other.guest_address + other.memory_size > start)
+        end = std::max(start, other.guest_address & ~(kPage - 1));
+    if (end > start) entry.text.push_back(GuestRange{start, end - start});
+  }
+  return entry;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "common/result.h"
 #include "memory/guest_memory.h"
+#include "memory/guest_range.h"
 
 namespace vmhive::x86 {
 
@@ -36,6 +37,10 @@ struct BootEntry {
   // What the loader did differently from what was asked, one line each, for
   // the caller to show the user ("vmhive: warning: <line>"). The VM boots.
   std::vector<std::string> warnings;
+  // The kernel's text: its read-only executable segments, whole pages (an
+  // ELF kernel's; a bzImage says nothing and this is empty). What
+  // --write-protect-text protects.
+  std::vector<GuestRange> text;
 };
 
 Result<BootEntry> load_kernel(const GuestMemory& memory, const BootConfig& config);

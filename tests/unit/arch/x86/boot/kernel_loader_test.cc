@@ -290,6 +290,21 @@ TEST_F(KernelLoaderTest, ElfPvhLoadsWithStartInfo) {
   EXPECT_EQ(*memory_->read_obj<uint8_t>(module->paddr), 0xcd);
 }
 
+// The kernel's text (for --write-protect-text): its read-only executable
+// segments in whole pages; a writable or a writable-and-executable segment
+// is not text, and a bzImage says nothing.
+TEST_F(KernelLoaderTest, ElfTextIsItsReadOnlyExecutableSegments) {
+  auto image = make_elf();
+  EXPECT_TRUE(load_kernel(*memory_, config(write_file("no-flags", image)))->text.empty()) << "no PF_X: no text";
+  phdr_of(image, 0).p_flags = PF_R | PF_X;
+  auto entry = load_kernel(*memory_, config(write_file("text", image)));
+  ASSERT_TRUE(entry.ok()) << entry.error().message;
+  ASSERT_EQ(entry->text.size(), 1u);
+  EXPECT_EQ(entry->text[0], (GuestRange{0x100000, 0x3000})) << "0x100000 + 0x3000, whole pages";
+  phdr_of(image, 0).p_flags = PF_R | PF_W | PF_X;
+  EXPECT_TRUE(load_kernel(*memory_, config(write_file("rwx", image)))->text.empty());
+}
+
 TEST_F(KernelLoaderTest, TemplateArgumentsGoToLinuxOnly) {
   auto bz_config = config(write_file("bz-args", make_linux_bzimage()), "", "console=ttyS0");
   bz_config.linux_extra_args = "noxsave";
