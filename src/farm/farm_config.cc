@@ -1,5 +1,7 @@
 #include "farm/farm_config.h"
 
+#include <algorithm>
+
 #include "config/device_options.h"
 #include "config/json_fields.h"
 
@@ -20,11 +22,30 @@ Result<uint32_t> address_of(const json& value, const std::string& path) {
   return *address;
 }
 
+Result<void> rate_limit_of(const json& value, const std::string& where, ServiceProfile& profile) {
+  bool has_rate = false;
+  VMHIVE_CHECK(config::members_of(
+      value, where, {"packets_per_s", "burst"},
+      [&](const std::string& key, const json& member, const std::string& path) -> Result<void> {
+        if (key == "packets_per_s") {
+          profile.rate_limit_pps = static_cast<uint32_t>(VMHIVE_TRY(config::uint_of(member, path, 1, 10'000'000)));
+          has_rate = true;
+        }
+        if (key == "burst") profile.rate_limit_burst = static_cast<uint32_t>(VMHIVE_TRY(config::uint_of(member, path, 1, 1'000'000)));
+        return {};
+      }));
+  if (!has_rate) return config::bad(where, "needs \"packets_per_s\"");
+  if (profile.rate_limit_burst == 0) profile.rate_limit_burst = std::max<uint32_t>(1, profile.rate_limit_pps / 10);
+  return {};
+}
+
 Result<ServiceProfile> profile_of(const json& value, const std::string& where) {
   ServiceProfile profile;
   bool has_snapshot = false, has_address = false, has_mac = false;
   VMHIVE_CHECK(config::members_of(
-      value, where, {"name", "snapshot", "address", "mac", "ports", "idle_timeout_s", "ready"},
+      value, where,
+      {"name", "snapshot", "address", "mac", "ports", "idle_timeout_s", "ready", "containment", "rate_limit",
+       "write_protect_text"},
       [&](const std::string& key, const json& member, const std::string& path) -> Result<void> {
         if (key == "name") profile.name = VMHIVE_TRY(config::string_of(member, path));
         if (key == "snapshot") {
@@ -48,6 +69,17 @@ Result<ServiceProfile> profile_of(const json& value, const std::string& where) {
         if (key == "idle_timeout_s")
           profile.idle_timeout = std::chrono::seconds(VMHIVE_TRY(config::uint_of(member, path, 1, 86400)));
         if (key == "ready") profile.ready = VMHIVE_TRY(config::uint_of(member, path, 1, FarmConfig::kMaxReady));
+        if (key == "containment") {
+          auto policy = containment_from_name(VMHIVE_TRY(config::string_of(member, path)));
+          if (!policy.ok()) return with_context(path, policy.error());
+          profile.containment = *policy;
+        }
+        if (key == "write_protect_text") {
+          if (!member.is_boolean()) return config::bad(path, "must be true or false");
+          profile.write_protect_text = member.get<bool>();
+        }
+        if (key == "rate_limit")
+          if (auto limited = rate_limit_of(member, path, profile); !limited.ok()) return limited.error();
         return {};
       }));
   if (!has_snapshot) return config::bad(where, "needs \"snapshot\" (a snapshot directory)");
@@ -66,7 +98,8 @@ Result<FarmConfig> farm_config_from_json(std::string_view text) {
   FarmConfig farm;
   bool has_range = false;
   VMHIVE_CHECK(config::members_of(
-      document, "", {"outside_tap", "range", "gateway_mac", "budget", "profiles", "forensics_dir"},
+      document, "", {"outside_tap", "range", "gateway_mac", "budget", "profiles", "forensics_dir", "dns_sinkhole", "alert_socket",
+                 "alert_webhook"},
       [&](const std::string& key, const json& member, const std::string& path) -> Result<void> {
         if (key == "outside_tap") {
           farm.outside_tap = VMHIVE_TRY(config::string_of(member, path));
@@ -84,6 +117,20 @@ Result<FarmConfig> farm_config_from_json(std::string_view text) {
           farm.forensics_dir = VMHIVE_TRY(config::string_of(member, path));
           if (farm.forensics_dir.empty() || farm.forensics_dir.front() != '/')
             return config::bad(path, "must be an absolute path");
+        }
+        if (key == "dns_sinkhole") {
+          farm.dns_sinkhole = VMHIVE_TRY(address_of(member, path));
+          if (farm.dns_sinkhole == 0) return config::bad(path, "must be an address other than 0.0.0.0");
+        }
+        if (key == "alert_socket") {
+          farm.alert_socket = VMHIVE_TRY(config::string_of(member, path));
+          if (farm.alert_socket.empty() || farm.alert_socket.front() != '/')
+            return config::bad(path, "must be an absolute path");
+        }
+        if (key == "alert_webhook") {
+          auto url = http::parse_http_url(VMHIVE_TRY(config::string_of(member, path)));
+          if (!url.ok()) return with_context(path, url.error());
+          farm.alert_webhook = *url;
         }
         if (key == "budget") farm.budget = VMHIVE_TRY(config::uint_of(member, path, 1, FarmConfig::kMaxBudget));
         if (key == "profiles") {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -14,6 +15,8 @@
 
 #include "common/result.h"
 #include "farm/address_table.h"
+#include "farm/containment.h"
+#include "http/http_client.h"
 #include "packet/rewrite.h"
 
 namespace vmhive::farm {
@@ -26,6 +29,10 @@ struct ServiceProfile {
   std::vector<uint16_t> ports;   // TCP/UDP ports it serves: picks the profile for a new address
   std::chrono::seconds idle_timeout{60};
   unsigned ready = 4;            // clones kept restored and held, ready for a new address
+  Containment containment = Containment::kReplies;  // what becomes of what a clone starts
+  uint32_t rate_limit_pps = 0;   // packets a clone may send a second (0: no limit)
+  uint32_t rate_limit_burst = 0; // of which at once (default: the rate's tenth, at least 1)
+  bool write_protect_text = false;  // clones restored with --write-protect-text: a text write is a breach
 };
 
 struct FarmConfig {
@@ -37,6 +44,12 @@ struct FarmConfig {
   // Where breached clones are snapshotted (and their control sockets live);
   // empty: a breached clone is only contained, as every clone is.
   std::string forensics_dir;
+  // DNS queries from clones are answered by the gateway with this address
+  // for every name (host order; 0: none, a query is traffic like any other).
+  uint32_t dns_sinkhole = 0;
+  // Where breach alerts go besides stdout (docs/farm.md).
+  std::string alert_socket;
+  std::optional<http::HttpUrl> alert_webhook;
 
   static constexpr size_t kMaxBudget = 65536;
   static constexpr unsigned kMaxReady = 256;

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -28,8 +30,12 @@
 #include "common/unique_fd.h"
 #include "devices/virtio/net/net_backend.h"
 #include "farm/address_table.h"
+#include "farm/containment.h"
+#include "farm/dns_sinkhole.h"
+#include "farm/farm_events.h"
 #include "packet/frame.h"
 #include "packet/rewrite.h"
+#include "packet/udp_reply.h"
 
 namespace vmhive::farm {
 namespace {
@@ -38,23 +44,20 @@ using namespace std::chrono_literals;
 
 constexpr int kLinkFd = 3;  // a clone's --net fd=3
 constexpr int kHoldFd = 4;  // and its --hold-fd 4
+constexpr int kAlertFd = 5; // and its --alert-fd 5 (writes to its protected kernel text)
 constexpr size_t kVnetHeader = 12;
 constexpr size_t kMessageBuffer = kVnetHeader + 65550;  // the largest frame a tap hands over
 constexpr int kBatch = 64;                               // frames taken from one link before the next
-constexpr size_t kFlowsPerClone = 64;                    // the most recent flows the outside started
 constexpr int kMaxEvents = 64;
 
-enum class Source : uint32_t { kOutside = 1, kTimer, kSignals, kHold, kLink, kForensics };
-uint64_t tag(Source source, CloneId id = 0) { return uint64_t{static_cast<uint32_t>(source)} << 32 | id; }
+constexpr uint64_t kEventsPerClone = 8;                  // contained, reflected and dns events of one clone
+constexpr uint16_t kDnsPort = 53;
+constexpr uint8_t kTcpSyn = 0x02;
+constexpr uint8_t kTcpSynAck = 0x12;
+constexpr uint8_t kIcmpEchoRequest = 8;
 
-// A flow as the clone sees it from its side: the remote end and its own port.
-struct FlowKey {
-  uint32_t remote = 0;
-  uint16_t remote_port = 0;  // ICMP: the echo identifier
-  uint16_t local_port = 0;
-  uint8_t protocol = 0;
-  bool operator==(const FlowKey&) const = default;
-};
+enum class Source : uint32_t { kOutside = 1, kTimer, kSignals, kHold, kLink, kForensics, kVmmAlert };
+uint64_t tag(Source source, CloneId id = 0) { return uint64_t{static_cast<uint32_t>(source)} << 32 | id; }
 
 struct Clone {
   CloneId id = 0;
@@ -62,46 +65,25 @@ struct Clone {
   clones::ChildProcess process;
   UniqueFd link;  // our end of its --net socket
   UniqueFd hold;  // our end of its --hold-fd socket, until it is let go
+  UniqueFd alerts;  // our end of its --alert-fd socket (with write-protected text)
   bool ready = false;
   bool live = false;
   uint32_t outside_address = 0;
   packet::MacAddress peer_mac{};  // where its replies go on the outside link
-  std::array<FlowKey, kFlowsPerClone> flows{};
-  size_t flow_count = 0, flow_next = 0;
-  uint64_t contained = 0;
-  bool breached = false;  // snapshotted for forensics (or being): no longer bound, nothing forwarded
+  FlowMemory flows{};             // flows that reached it, and who started each
+  RateLimit rate_limit{};
+  uint64_t contained = 0, reflected = 0, dns_queries = 0;  // events reported so far
+  bool breached = false;  // snapshotted for forensics (or being): no longer bound, nothing sent outside
   std::optional<control::PendingRequest> forensics{};
   std::string forensics_snapshot{};
-
-  void note_inbound(const FlowKey& flow) {
-    for (size_t i = 0; i < flow_count; ++i)
-      if (flows[i] == flow) return;
-    flows[flow_next] = flow;
-    flow_next = (flow_next + 1) % kFlowsPerClone;
-    flow_count = std::min(flow_count + 1, kFlowsPerClone);
-  }
-  bool is_reply(const FlowKey& flow) const {
-    for (size_t i = 0; i < flow_count; ++i)
-      if (flows[i] == flow) return true;
-    return false;
-  }
 };
 
 struct Counters {
   uint64_t outside_frames = 0, clone_frames = 0, forwarded_in = 0, forwarded_out = 0, arp_replies = 0,
            not_ours = 0, no_clone_ready = 0, send_failures = 0, contained = 0, bound = 0, reclaimed = 0, evicted = 0,
-           clone_failures = 0, breaches = 0;
+           clone_failures = 0, breaches = 0, reflected = 0, dns_answers = 0, rate_limited = 0, stale = 0;
   std::array<uint64_t, 9> refused{};
 };
-
-// One event line: its members after the wall-clock time it was seen.
-void emit(const nlohmann::ordered_json& event) {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  nlohmann::ordered_json line{{"time_ms", std::chrono::duration_cast<std::chrono::milliseconds>(now).count()}};
-  line.update(event);
-  std::fputs((line.dump() + "\n").c_str(), stdout);
-  std::fflush(stdout);
-}
 
 class Gateway {
  public:
@@ -114,6 +96,7 @@ class Gateway {
         epoll_(std::move(epoll)),
         timer_(std::move(timer)),
         table_(config.budget),
+        events_(AlertTargets{config.alert_socket, config.alert_webhook}),
         buffer_(kMessageBuffer) {}
 
   Result<void> run();
@@ -133,12 +116,31 @@ class Gateway {
   // restoring, else one started now. Null only if none can be started.
   Clone* take_held(unsigned profile);
   void let_go(Clone& clone);
+  void emit(const nlohmann::ordered_json& event) { events_.emit(event); }
+  // A new address's clone (of the profile serving `port`), bound to it;
+  // `reflected_from` names the clone whose packet made it (0: the outside).
+  // Null if no clone can be had.
+  Clone* bind_new(uint32_t address, uint16_t port, Clock::time_point now, CloneId reflected_from);
   void send_outside(std::span<uint8_t> message);
-  // A clone that tried to reach out: unbound (its address gets a new clone),
-  // and with a forensics directory snapshotted and stopped, without one
-  // ended at once. True if it was ended (the caller must not touch it).
-  bool breach(Clone& clone, const packet::ParsedFrame& parsed);
+  void send_to_clone(Clone& clone, std::span<uint8_t> message);
+  // A clone's frame (parsed_, in buffer_) that is not a reply, reflected
+  // into the farm: to the destination's clone, bound now if it has none.
+  void reflect(Clone& from, std::span<uint8_t> message, std::span<uint8_t> frame, Clock::time_point now);
+  // A reply to a flow another clone started (`origin`), taken back to it.
+  void reply_inside(Clone& from, CloneId origin, std::span<uint8_t> message, std::span<uint8_t> frame);
+  // A DNS query from a clone answered by the sinkhole; true if it was one.
+  bool answer_dns(Clone& clone);
+  void report_contained(Clone& clone);
+  // A clone that did what a clean one does not (`reason`): a breach alert,
+  // its address unbound (it gets a new clone), nothing more of it sent
+  // outside, and with a forensics directory snapshotted and stopped,
+  // without one ended at once. True if it was ended (the caller must not
+  // touch it).
+  bool breach(Clone& clone, const char* reason, nlohmann::ordered_json details);
+  nlohmann::ordered_json flow_of(const packet::ParsedFrame& parsed) const;
   void on_forensics(CloneId id);
+  // What the clone's VMM reports on its alert socket (a write to its protected text).
+  void on_vmm_alert(CloneId id);
   // The forensic snapshot's answer; a clone whose snapshot failed is ended
   // (true: the caller must not touch it any more).
   bool finish_forensics(Clone& clone, const Result<std::string>& outcome);
@@ -159,6 +161,7 @@ class Gateway {
   UniqueFd epoll_;
   UniqueFd timer_;
   AddressTable table_;
+  FarmEvents events_;
   std::unordered_map<CloneId, std::unique_ptr<Clone>> clones_;
   std::vector<clones::ChildProcess> dying_;  // killed, reaped as they go
   CloneId next_id_ = 1;
@@ -168,6 +171,8 @@ class Gateway {
   std::vector<uint8_t> buffer_;
   packet::ParsedFrame parsed_;
   std::array<uint8_t, kVnetHeader + packet::kArpReplyLength> arp_reply_{};
+  std::array<uint8_t, kMaxDnsAnswer> dns_answer_{};
+  std::array<uint8_t, kVnetHeader + packet::kUdpReplyHeaders + kMaxDnsAnswer> dns_reply_{};
 };
 
 Result<void> Gateway::watch(int fd, uint64_t what) {
@@ -186,6 +191,15 @@ Result<void> Gateway::spawn_held(unsigned profile) {
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, hold_pair) != 0)
     return errno_error("cannot make a clone's hold socket");
   UniqueFd hold(hold_pair[0]), hold_theirs(hold_pair[1]);
+  UniqueFd alerts, alerts_theirs;
+  const bool protect = config_.profiles[profile].write_protect_text;
+  if (protect) {
+    int alert_pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, alert_pair) != 0)
+      return errno_error("cannot make a clone's alert socket");
+    alerts = UniqueFd(alert_pair[0]);
+    alerts_theirs = UniqueFd(alert_pair[1]);
+  }
   const CloneId id = next_id_++;
   clones::SpawnOptions spawn{
       .argv = {binary_, "restore", config_.profiles[profile].snapshot, "--net", "fd=" + std::to_string(kLinkFd),
@@ -193,11 +207,17 @@ Result<void> Gateway::spawn_held(unsigned profile) {
       .fds = {{link_theirs.get(), kLinkFd}, {hold_theirs.get(), kHoldFd}},
       .signal_mask = signals_.previous_mask()};
   if (!config_.forensics_dir.empty()) spawn.argv.insert(spawn.argv.end(), {"--control", control_socket(id)});
+  if (protect) {
+    spawn.argv.insert(spawn.argv.end(), {"--write-protect-text", "--alert-fd", std::to_string(kAlertFd)});
+    spawn.fds.push_back({alerts_theirs.get(), kAlertFd});
+  }
   auto process = clones::ChildProcess::spawn(spawn);
   if (!process.ok()) return with_context("clone " + std::to_string(id), process.error());
   auto clone = std::make_unique<Clone>(Clone{.id = id, .profile = profile, .process = std::move(*process),
-                                             .link = std::move(link), .hold = std::move(hold)});
+                                             .link = std::move(link), .hold = std::move(hold),
+                                             .alerts = std::move(alerts)});
   VMHIVE_CHECK(watch(clone->hold.get(), tag(Source::kHold, id)));
+  if (clone->alerts.valid()) VMHIVE_CHECK(watch(clone->alerts.get(), tag(Source::kVmmAlert, id)));
   clones_.emplace(id, std::move(clone));
   return {};
 }
@@ -323,38 +343,51 @@ void Gateway::on_outside() {
       }
     }
     if (clone == nullptr) {
-      const unsigned profile = profile_for_port(config_, parsed.ip.destination_port);
-      clone = take_held(profile);
+      clone = bind_new(address, parsed.ip.destination_port, now, kFromOutside);
       if (clone == nullptr) {
         ++counters_.no_clone_ready;  // dropped, as a busy host's would be; the sender retries
         continue;
       }
-      // Frames queue on its link until it runs: at once if it is ready, else when it says so.
-      if (clone->ready) let_go(*clone);
-      clone->live = true;
-      clone->outside_address = address;
-      if (!watch(clone->link.get(), tag(Source::kLink, clone->id)).ok()) ++counters_.send_failures;
-      if (const auto evicted = table_.bind(address, clone->id, profile, now)) {
-        ++counters_.evicted;
-        end_clone(evicted->clone, "evicted");
-      }
-      ++counters_.bound;
-      emit({{"event", "bound"}, {"address", ipv4_text(address)}, {"clone", clone->id},
-            {"profile", config_.profiles[profile].name}});
-      refill();  // a replacement starts restoring at once
     }
     const ServiceProfile& profile = config_.profiles[clone->profile];
     std::memcpy(clone->peer_mac.data(), parsed.source_mac, 6);
-    clone->note_inbound(FlowKey{parsed.ip.source, parsed.ip.source_port, parsed.ip.destination_port, parsed.ip.protocol});
+    clone->flows.note_inbound(
+        FlowKey{parsed.ip.source, parsed.ip.source_port, parsed.ip.destination_port, parsed.ip.protocol}, kFromOutside);
     packet::set_ethernet_addresses(frame, profile.inside_mac, config_.gateway_mac);
     packet::rewrite_ipv4_destination(frame, parsed, profile.inside_address);
-    std::memset(message.data(), 0, kVnetHeader);
-    if (::send(clone->link.get(), message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-      ++counters_.send_failures;
-    } else {
-      ++counters_.forwarded_in;
-    }
+    send_to_clone(*clone, message);
+    ++counters_.forwarded_in;
   }
+}
+
+Clone* Gateway::bind_new(uint32_t address, uint16_t port, Clock::time_point now, CloneId reflected_from) {
+  const unsigned profile = profile_for_port(config_, port);
+  Clone* clone = take_held(profile);
+  if (clone == nullptr) return nullptr;
+  // Frames queue on its link until it runs: at once if it is ready, else when it says so.
+  if (clone->ready) let_go(*clone);
+  clone->live = true;
+  clone->outside_address = address;
+  const ServiceProfile& served = config_.profiles[profile];
+  clone->rate_limit = RateLimit(served.rate_limit_pps, served.rate_limit_burst, now);
+  if (!watch(clone->link.get(), tag(Source::kLink, clone->id)).ok()) ++counters_.send_failures;
+  if (const auto evicted = table_.bind(address, clone->id, profile, now)) {
+    ++counters_.evicted;
+    end_clone(evicted->clone, "evicted");
+  }
+  ++counters_.bound;
+  nlohmann::ordered_json event{
+      {"event", "bound"}, {"address", ipv4_text(address)}, {"clone", clone->id}, {"profile", served.name}};
+  if (reflected_from != kFromOutside) event["reflected_from"] = reflected_from;
+  emit(event);
+  refill();  // a replacement starts restoring at once
+  return clone;
+}
+
+void Gateway::send_to_clone(Clone& clone, std::span<uint8_t> message) {
+  std::memset(message.data(), 0, kVnetHeader);
+  if (::send(clone.link.get(), message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+    ++counters_.send_failures;
 }
 
 void Gateway::on_link(CloneId id) {
@@ -376,28 +409,149 @@ void Gateway::on_link(CloneId id) {
       (void)::send(clone.link.get(), reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       continue;
     }
-    const FlowKey flow{parsed.ip.destination, parsed.ip.protocol == packet::kProtocolIcmp ? parsed.ip.source_port
-                                                                                           : parsed.ip.destination_port,
-                       parsed.ip.protocol == packet::kProtocolIcmp ? uint16_t{0} : parsed.ip.source_port,
-                       parsed.ip.protocol};
-    if (clone.breached || parsed.ip.source != profile.inside_address || !clone.is_reply(flow)) {
-      // Not an answer to the outside: contained.
-      ++counters_.contained;
-      if (clone.contained++ < 8)
-        emit({{"event", "contained"}, {"address", ipv4_text(clone.outside_address)}, {"clone", clone.id},
-              {"to", ipv4_text(parsed.ip.destination)}, {"protocol", parsed.ip.protocol},
-              {"port", parsed.ip.destination_port}});
-      if (!clone.breached && breach(clone, parsed)) return;
+    const Clock::time_point now = Clock::now();
+    if (!clone.rate_limit.allow(now)) {
+      ++counters_.rate_limited;
       continue;
     }
-    packet::set_ethernet_addresses(frame, clone.peer_mac, config_.gateway_mac);
-    packet::rewrite_ipv4_source(frame, parsed, clone.outside_address);
-    send_outside(message);
-    ++counters_.forwarded_out;
+    if (parsed.ip.source != profile.inside_address) {  // not its own address: spoofed, nothing goes anywhere
+      report_contained(clone);
+      if (!clone.breached && breach(clone, "spoofed source address", flow_of(parsed))) return;
+      continue;
+    }
+    if (config_.dns_sinkhole != 0 && answer_dns(clone)) continue;
+    const bool icmp = parsed.ip.protocol == packet::kProtocolIcmp;
+    const FlowKey flow{parsed.ip.destination, icmp ? parsed.ip.source_port : parsed.ip.destination_port,
+                       icmp ? uint16_t{0} : parsed.ip.source_port, parsed.ip.protocol};
+    if (const auto origin = clone.flows.origin_of_reply(flow)) {
+      if (profile.containment == Containment::kDrop) {
+        report_contained(clone);  // a telescope's clone answers nobody
+        continue;
+      }
+      // A port answering that the profile does not serve: something in the guest started listening.
+      if (parsed.ip.protocol == packet::kProtocolTcp && (parsed.ip.tcp_flags & kTcpSynAck) == kTcpSynAck &&
+          !profile.ports.empty() &&
+          std::find(profile.ports.begin(), profile.ports.end(), parsed.ip.source_port) == profile.ports.end()) {
+        report_contained(clone);
+        if (!clone.breached && breach(clone, "new listening port", flow_of(parsed))) return;
+        continue;
+      }
+      if (*origin != kFromOutside) {
+        reply_inside(clone, *origin, message, frame);
+        continue;
+      }
+      if (clone.breached) {  // a breached clone sends nothing out, not even replies
+        report_contained(clone);
+        continue;
+      }
+      packet::set_ethernet_addresses(frame, clone.peer_mac, config_.gateway_mac);
+      packet::rewrite_ipv4_source(frame, parsed, clone.outside_address);
+      send_outside(message);
+      ++counters_.forwarded_out;
+      continue;
+    }
+    // Not a reply: something the clone started, or the tail of a flow it forgot (a TCP segment
+    // other than a SYN, an ICMP message other than an echo request: neither opens anything).
+    nlohmann::ordered_json details = flow_of(parsed);
+    const bool opens = parsed.ip.protocol == packet::kProtocolUdp ||
+                       (parsed.ip.protocol == packet::kProtocolTcp && (parsed.ip.tcp_flags & kTcpSynAck) == kTcpSyn) ||
+                       (icmp && parsed.ip.icmp_type == kIcmpEchoRequest);
+    if (profile.containment == Containment::kReflect) {
+      reflect(clone, message, frame, now);
+    } else if (opens) {
+      report_contained(clone);
+    } else {
+      ++counters_.stale;  // dropped without a word
+      continue;
+    }
+    if (opens && !clone.breached && breach(clone, "outbound connection", std::move(details))) return;
   }
 }
 
-bool Gateway::breach(Clone& clone, const packet::ParsedFrame& parsed) {
+nlohmann::ordered_json Gateway::flow_of(const packet::ParsedFrame& parsed) const {
+  return {{"to", ipv4_text(parsed.ip.destination)}, {"protocol", parsed.ip.protocol}, {"port", parsed.ip.destination_port}};
+}
+
+void Gateway::report_contained(Clone& clone) {
+  ++counters_.contained;
+  if (clone.contained++ < kEventsPerClone) {
+    nlohmann::ordered_json event{{"event", "contained"}, {"address", ipv4_text(clone.outside_address)}, {"clone", clone.id}};
+    event.update(flow_of(parsed_));
+    emit(event);
+  }
+}
+
+bool Gateway::answer_dns(Clone& clone) {
+  const packet::Ipv4View& ip = parsed_.ip;
+  if (ip.protocol != packet::kProtocolUdp || ip.destination_port != kDnsPort) return false;
+  constexpr size_t kUdpHeader = 8;
+  const auto frame = std::span<const uint8_t>(buffer_.data() + kVnetHeader, buffer_.size() - kVnetHeader);
+  const auto query = frame.subspan(ip.transport_offset() + kUdpHeader, ip.transport_length() - kUdpHeader);
+  const DnsAnswer answer = answer_dns_query(query, config_.dns_sinkhole, dns_answer_);
+  if (answer.length == 0) {
+    report_contained(clone);  // not a query the sinkhole answers: it goes nowhere
+    return true;
+  }
+  ++counters_.dns_answers;
+  if (clone.dns_queries++ < kEventsPerClone)
+    emit({{"event", "dns"}, {"address", ipv4_text(clone.outside_address)}, {"clone", clone.id},
+          {"name", answer.name_text()}, {"type", answer.query_type}, {"answer", ipv4_text(config_.dns_sinkhole)}});
+  std::fill(dns_reply_.begin(), dns_reply_.begin() + kVnetHeader, uint8_t{0});
+  const size_t length = packet::build_udp_reply(parsed_, std::span<const uint8_t>(dns_answer_.data(), answer.length),
+                                                std::span(dns_reply_).subspan(kVnetHeader));
+  if (length != 0)
+    (void)::send(clone.link.get(), dns_reply_.data(), kVnetHeader + length, MSG_DONTWAIT | MSG_NOSIGNAL);
+  return true;
+}
+
+void Gateway::reflect(Clone& from, std::span<uint8_t> message, std::span<uint8_t> frame, Clock::time_point now) {
+  packet::ParsedFrame& parsed = parsed_;
+  const uint32_t destination = parsed.ip.destination;
+  if (destination == from.outside_address || destination == config_.profiles[from.profile].inside_address) return;
+  Clone* target = nullptr;
+  if (const Binding* binding = table_.touch(destination, now)) {
+    const auto bound = clones_.find(binding->clone);
+    if (bound != clones_.end()) target = bound->second.get();
+  }
+  if (target == nullptr) {
+    table_.unbind(destination);
+    target = bind_new(destination, parsed.ip.destination_port, now, from.id);
+    if (target == nullptr) {
+      ++counters_.no_clone_ready;
+      return;
+    }
+  }
+  if (target == &from) return;
+  ++counters_.reflected;
+  if (from.reflected++ < kEventsPerClone) {
+    nlohmann::ordered_json event{{"event", "reflected"}, {"address", ipv4_text(from.outside_address)}, {"clone", from.id}};
+    event.update(flow_of(parsed));
+    event["to_clone"] = target->id;
+    emit(event);
+  }
+  const ServiceProfile& profile = config_.profiles[target->profile];
+  packet::rewrite_ipv4_source(frame, parsed, from.outside_address);
+  target->flows.note_inbound(FlowKey{parsed.ip.source, parsed.ip.source_port, parsed.ip.destination_port, parsed.ip.protocol},
+                             from.id);
+  packet::set_ethernet_addresses(frame, profile.inside_mac, config_.gateway_mac);
+  packet::rewrite_ipv4_destination(frame, parsed, profile.inside_address);
+  send_to_clone(*target, message);
+}
+
+void Gateway::reply_inside(Clone& from, CloneId origin, std::span<uint8_t> message, std::span<uint8_t> frame) {
+  const auto found = clones_.find(origin);
+  if (found == clones_.end()) return;  // the clone that asked is gone
+  Clone& to = *found->second;
+  const ServiceProfile& profile = config_.profiles[to.profile];
+  packet::ParsedFrame& parsed = parsed_;
+  packet::rewrite_ipv4_source(frame, parsed, from.outside_address);
+  packet::set_ethernet_addresses(frame, profile.inside_mac, config_.gateway_mac);
+  packet::rewrite_ipv4_destination(frame, parsed, profile.inside_address);
+  send_to_clone(to, message);
+  ++counters_.reflected;
+}
+
+bool Gateway::breach(Clone& clone, const char* reason, nlohmann::ordered_json details) {
   clone.breached = true;
   ++counters_.breaches;
   if (const Binding* binding = table_.find(clone.outside_address); binding != nullptr && binding->clone == clone.id)
@@ -406,10 +560,8 @@ bool Gateway::breach(Clone& clone, const packet::ParsedFrame& parsed) {
                                {"address", ipv4_text(clone.outside_address)},
                                {"clone", clone.id},
                                {"profile", config_.profiles[clone.profile].name},
-                               {"reason", "outbound connection"},
-                               {"to", ipv4_text(parsed.ip.destination)},
-                               {"protocol", parsed.ip.protocol},
-                               {"port", parsed.ip.destination_port}};
+                               {"reason", reason}};
+  event.update(details);
   if (!config_.forensics_dir.empty()) {
     const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
     clone.forensics_snapshot = config_.forensics_dir + "/" + ipv4_text(clone.outside_address) + "-clone" +
@@ -417,15 +569,44 @@ bool Gateway::breach(Clone& clone, const packet::ParsedFrame& parsed) {
                                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count());
     const nlohmann::json request{{"op", "snapshot"}, {"dir", clone.forensics_snapshot}, {"resume", false}};
     event["snapshot"] = clone.forensics_snapshot;
-    emit(event);
+    events_.alert(event);
     clone.forensics.emplace(control_socket(clone.id), request.dump(), Clock::now() + 30s, false);
     if (auto outcome = clone.forensics->advance()) return finish_forensics(clone, *outcome);  // refused at once
     (void)watch(clone.forensics->fd(), tag(Source::kForensics, clone.id));
     return false;
   }
-  emit(event);
+  events_.alert(event);
   end_clone(clone.id, nullptr);
   return true;
+}
+
+void Gateway::on_vmm_alert(CloneId id) {
+  const auto found = clones_.find(id);
+  if (found == clones_.end()) return;
+  Clone& clone = *found->second;
+  char text[4096];
+  const ssize_t length = ::recv(clone.alerts.get(), text, sizeof text, MSG_DONTWAIT);
+  if (length <= 0) {  // its VMM has gone (reaped as it goes) or has nothing more to say
+    if (length == 0 || (errno != EAGAIN && errno != EINTR)) {
+      unwatch(clone.alerts.get());
+      clone.alerts.reset();
+    }
+    return;
+  }
+  if (clone.breached) return;  // already on its way to a snapshot
+  // Lines of the VMM's (vmm/text_write_watch.h); the first that is a text write decides.
+  const std::string_view lines(text, static_cast<size_t>(length));
+  const size_t end = lines.find('\n');
+  const auto alert = nlohmann::json::parse(lines.substr(0, end), nullptr, false);
+  nlohmann::ordered_json details{{"guest_address", "?"}};
+  if (alert.is_object() && alert.value("alert", "") == "kernel_text_write" && alert.contains("guest_address") &&
+      alert["guest_address"].is_string())
+    details["guest_address"] = alert["guest_address"];
+  if (!clone.live) {
+    end_clone(id, nullptr);  // a held clone has run nothing of anyone's: it goes
+    return;
+  }
+  (void)breach(clone, "kernel text write", std::move(details));
 }
 
 void Gateway::on_forensics(CloneId id) {
@@ -458,6 +639,7 @@ void Gateway::end_clone(CloneId id, const char* event) {
   }
   if (clone.link.valid()) unwatch(clone.link.get());
   if (clone.hold.valid()) unwatch(clone.hold.get());
+  if (clone.alerts.valid()) unwatch(clone.alerts.get());
   if (clone.forensics && clone.forensics->fd() >= 0) unwatch(clone.forensics->fd());
   (void)clone.process.kill(SIGKILL);
   dying_.push_back(std::move(clone.process));  // reaped when it has gone
@@ -469,16 +651,43 @@ void Gateway::reap() {
     const auto status = process.try_wait();
     return !status.ok() || status->has_value();
   });
-  std::vector<CloneId> ended;
+  struct Ended {
+    CloneId id;
+    clones::ExitStatus status;
+  };
+  std::vector<Ended> ended;
   std::vector<CloneId> breached;
   for (auto& [id, clone] : clones_) {
     if (clone->forensics) continue;  // its snapshot's answer comes first
     const auto status = clone->process.try_wait();
-    if (!status.ok() || status->has_value()) (clone->breached ? breached : ended).push_back(id);
+    if (status.ok() && !status->has_value()) continue;
+    if (clone->breached) {
+      breached.push_back(id);
+    } else {
+      ended.push_back({id, status.ok() ? **status : clones::ExitStatus{.code = -1}});
+    }
   }
-  for (CloneId id : ended) {
+  for (const Ended& gone : ended) {
     ++counters_.clone_failures;
-    end_clone(id, "clone_exited");
+    Clone& clone = *clones_.at(gone.id);
+    if (!clone.live) {
+      end_clone(gone.id, nullptr);
+      emit({{"event", "clone_exited"}, {"clone", gone.id}, {"profile", config_.profiles[clone.profile].name},
+            {"exit_code", gone.status.code}, {"signal", gone.status.signal}});
+      continue;
+    }
+    // A serving clone never ends by itself: its guest powered off, reset (a panic with
+    // panic=-1 reboots) or its VMM died. Nothing is left to snapshot.
+    const char* reason = gone.status.signal != 0 ? "clone's VMM died"
+                         : gone.status.code == 3 ? "guest reset (a panic or a reboot)"
+                         : gone.status.code == 0 ? "guest powered off"
+                                                 : "clone's VMM failed";
+    clone.breached = true;
+    ++counters_.breaches;
+    events_.alert({{"event", "breach"}, {"address", ipv4_text(clone.outside_address)}, {"clone", gone.id},
+                   {"profile", config_.profiles[clone.profile].name}, {"reason", reason},
+                   {"exit_code", gone.status.code}, {"signal", gone.status.signal}});
+    end_clone(gone.id, nullptr);
   }
   for (CloneId id : breached) end_clone(id, nullptr);  // it stopped after its forensic snapshot
 }
@@ -516,6 +725,8 @@ nlohmann::ordered_json Gateway::counters() const {
           {"contained", counters_.contained},           {"bound", counters_.bound},
           {"reclaimed", counters_.reclaimed},           {"evicted", counters_.evicted},
           {"clone_failures", counters_.clone_failures}, {"breaches", counters_.breaches},
+          {"reflected", counters_.reflected},           {"dns_answers", counters_.dns_answers},
+          {"rate_limited", counters_.rate_limited},     {"stale", counters_.stale},     {"alerts_undelivered", events_.alerts_undelivered()},
           {"refused", refused}};
 }
 
@@ -540,6 +751,7 @@ Result<void> Gateway::run() {
         case Source::kHold: on_hold(id); break;
         case Source::kTimer: on_timer(); break;
         case Source::kForensics: on_forensics(id); break;
+        case Source::kVmmAlert: on_vmm_alert(id); break;
         case Source::kSignals:
           for (int signal = signals_.take(); signal != 0; signal = signals_.take()) {
             if (signal == SIGCHLD) {

@@ -36,6 +36,38 @@ TEST(FarmConfig, TakesAFarmAndPicksProfilesByPort) {
   EXPECT_EQ(profile_for_port(*config, 22), 0u);
   EXPECT_EQ(profile_for_port(*config, 8080), 1u);
   EXPECT_EQ(profile_for_port(*config, 0), 0u) << "ICMP and unlisted ports: the first profile";
+  EXPECT_EQ(config->profiles[0].containment, Containment::kReplies) << "the default: only replies leave";
+  EXPECT_EQ(config->profiles[0].rate_limit_pps, 0u) << "the default: no limit";
+  EXPECT_EQ(config->dns_sinkhole, 0u);
+  EXPECT_TRUE(config->alert_socket.empty());
+  EXPECT_FALSE(config->alert_webhook.has_value());
+}
+
+TEST(FarmConfig, TakesContainmentRateLimitsSinkholeAndAlerts) {
+  auto config = farm_config_from_json(R"({"outside_tap": "farm0", "range": "10.0.0.0/20",
+      "dns_sinkhole": "10.0.15.254", "alert_socket": "/run/farm/alerts.sock",
+      "alert_webhook": "http://192.0.2.7:8080/hooks/farm?x=1", "profiles": [{"snapshot": "/s",
+      "address": "10.0.0.2", "mac": "02:00:00:00:00:aa", "containment": "reflect",
+      "rate_limit": {"packets_per_s": 500}}, {"snapshot": "/t", "address": "10.0.0.2", "mac": "02:00:00:00:00:aa",
+      "containment": "drop", "rate_limit": {"packets_per_s": 5, "burst": 50}, "write_protect_text": true}]})");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->dns_sinkhole, 0x0a000ffeu);
+  EXPECT_EQ(config->alert_socket, "/run/farm/alerts.sock");
+  ASSERT_TRUE(config->alert_webhook.has_value());
+  EXPECT_EQ(config->alert_webhook->host, "192.0.2.7");
+  EXPECT_EQ(config->alert_webhook->port, 8080);
+  EXPECT_EQ(config->alert_webhook->target, "/hooks/farm?x=1");
+  EXPECT_EQ(config->profiles[0].containment, Containment::kReflect);
+  EXPECT_EQ(config->profiles[0].rate_limit_pps, 500u);
+  EXPECT_EQ(config->profiles[0].rate_limit_burst, 50u) << "the default burst: a tenth of a second's worth";
+  EXPECT_EQ(config->profiles[1].containment, Containment::kDrop);
+  EXPECT_EQ(config->profiles[1].rate_limit_burst, 50u);
+  EXPECT_FALSE(config->profiles[0].write_protect_text);
+  EXPECT_TRUE(config->profiles[1].write_protect_text);
+  auto no_port = http::parse_http_url("http://127.0.0.1");
+  ASSERT_TRUE(no_port.ok());
+  EXPECT_EQ(no_port->port, 80);
+  EXPECT_EQ(no_port->target, "/");
 }
 
 TEST(FarmConfig, EveryMistakeIsOneErrorNamingTheMember) {
@@ -55,6 +87,22 @@ TEST(FarmConfig, EveryMistakeIsOneErrorNamingTheMember) {
            {farm_with(R"(, "gateway_mac": "01:00:00:00:00:01")"), "multicast"},
            {farm_with(R"(, "extra": 1)"), "unknown member \"extra\""},
            {farm_with(R"(, "forensics_dir": "relative/dir")"), "forensics_dir: must be an absolute path"},
+           {farm_with(R"(, "alert_socket": "alerts.sock")"), "alert_socket: must be an absolute path"},
+           {farm_with(R"(, "alert_webhook": "https://192.0.2.1/x")"), "alert_webhook: \"https://192.0.2.1/x\" is not a URL"},
+           {farm_with(R"(, "alert_webhook": "http://alerts.example/x")"), "the host must be an IPv4 address"},
+           {farm_with(R"(, "alert_webhook": "http://192.0.2.1:0/x")"), "the port must be 1-65535"},
+           {farm_with(R"(, "alert_webhook": "http://192.0.2.1:99999/x")"), "the port must be 1-65535"},
+           {farm_with(R"(, "alert_webhook": "http://192.0.2.1/a b")"), "a space or a control character"},
+           {farm_with(R"(, "dns_sinkhole": "0.0.0.0")"), "dns_sinkhole: must be an address other than 0.0.0.0"},
+           {farm_with(R"(, "dns_sinkhole": "sinkhole")"), "dns_sinkhole: 'sinkhole' is not an IPv4 address"},
+           {R"({"outside_tap": "farm0", "range": "10.0.0.0/20", "profiles": [{"snapshot": "/s", "address": "10.0.0.2", "mac": "02:00:00:00:00:aa", "containment": "allow"}]})",
+            "profiles[0].containment: \"allow\" is not a containment policy (drop, replies or reflect)"},
+           {R"({"outside_tap": "farm0", "range": "10.0.0.0/20", "profiles": [{"snapshot": "/s", "address": "10.0.0.2", "mac": "02:00:00:00:00:aa", "rate_limit": {"burst": 5}}]})",
+            "profiles[0].rate_limit: needs \"packets_per_s\""},
+           {R"({"outside_tap": "farm0", "range": "10.0.0.0/20", "profiles": [{"snapshot": "/s", "address": "10.0.0.2", "mac": "02:00:00:00:00:aa", "write_protect_text": 1}]})",
+            "profiles[0].write_protect_text: must be true or false"},
+           {R"({"outside_tap": "farm0", "range": "10.0.0.0/20", "profiles": [{"snapshot": "/s", "address": "10.0.0.2", "mac": "02:00:00:00:00:aa", "rate_limit": {"packets_per_s": 0}}]})",
+            "profiles[0].rate_limit.packets_per_s: 0 is not from 1 to 10000000"},
            {R"({"outside_tap": "a/b", "range": "10.0.0.0/20", "profiles": [)" + kProfile + "]}", "interface name"},
            {R"({"outside_tap": "farm0", "range": "10.0.0.0/8", "profiles": [)" + kProfile + "]}",
             "range: '10.0.0.0/8': at most a /16"},
