@@ -12,24 +12,19 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "clones/child_process.h"
 #include "common/directories.h"
-#include "control/control_client.h"
-#include "clones/hold_protocol.h"
 #include "common/errno_error.h"
 #include "common/signal_fd.h"
 #include "common/unique_fd.h"
 #include "devices/virtio/net/net_backend.h"
 #include "farm/address_table.h"
+#include "farm/clone_fleet.h"
 #include "farm/containment.h"
 #include "farm/dns_sinkhole.h"
 #include "farm/farm_events.h"
@@ -40,11 +35,6 @@
 namespace vmhive::farm {
 namespace {
 
-using namespace std::chrono_literals;
-
-constexpr int kLinkFd = 3;  // a clone's --net fd=3
-constexpr int kHoldFd = 4;  // and its --hold-fd 4
-constexpr int kAlertFd = 5; // and its --alert-fd 5 (writes to its protected kernel text)
 constexpr size_t kVnetHeader = 12;
 constexpr size_t kMessageBuffer = kVnetHeader + 65550;  // the largest frame a tap hands over
 constexpr int kBatch = 64;                               // frames taken from one link before the next
@@ -59,29 +49,40 @@ constexpr uint8_t kIcmpEchoRequest = 8;
 enum class Source : uint32_t { kOutside = 1, kTimer, kSignals, kHold, kLink, kForensics, kVmmAlert };
 uint64_t tag(Source source, CloneId id = 0) { return uint64_t{static_cast<uint32_t>(source)} << 32 | id; }
 
-struct Clone {
-  CloneId id = 0;
-  unsigned profile = 0;
-  clones::ChildProcess process;
-  UniqueFd link;  // our end of its --net socket
-  UniqueFd hold;  // our end of its --hold-fd socket, until it is let go
-  UniqueFd alerts;  // our end of its --alert-fd socket (with write-protected text)
-  bool ready = false;
-  bool live = false;
-  uint32_t outside_address = 0;
-  packet::MacAddress peer_mac{};  // where its replies go on the outside link
-  FlowMemory flows{};             // flows that reached it, and who started each
-  RateLimit rate_limit{};
-  uint64_t contained = 0, reflected = 0, dns_queries = 0;  // events reported so far
-  bool breached = false;  // snapshotted for forensics (or being): no longer bound, nothing sent outside
-  std::optional<control::PendingRequest> forensics{};
-  std::string forensics_snapshot{};
+// The event loop's epoll set: each descriptor tagged with what it is, and whose (tag()).
+class EpollSet final : public CloneSocketWatcher {
+ public:
+  explicit EpollSet(UniqueFd epoll) : epoll_(std::move(epoll)) {}
+
+  int fd() const { return epoll_.get(); }
+  Result<void> watch(int fd, uint64_t what);
+  Result<void> watch(int fd, CloneSocket socket, CloneId clone) override;
+  void unwatch(int fd) override { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
+ private:
+  UniqueFd epoll_;
 };
 
+Result<void> EpollSet::watch(int fd, uint64_t what) {
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = what;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0) return errno_error("epoll_ctl failed");
+  return {};
+}
+
+Result<void> EpollSet::watch(int fd, CloneSocket socket, CloneId clone) {
+  const Source source = socket == CloneSocket::kHold     ? Source::kHold
+                        : socket == CloneSocket::kAlerts ? Source::kVmmAlert
+                                                         : Source::kForensics;
+  return watch(fd, tag(source, clone));
+}
+
+// The fleet counts clone failures and breaches (CloneFleet::Counters).
 struct Counters {
   uint64_t outside_frames = 0, clone_frames = 0, forwarded_in = 0, forwarded_out = 0, arp_replies = 0,
            not_ours = 0, no_clone_ready = 0, send_failures = 0, contained = 0, bound = 0, reclaimed = 0, evicted = 0,
-           clone_failures = 0, breaches = 0, reflected = 0, dns_answers = 0, rate_limited = 0, stale = 0;
+           reflected = 0, dns_answers = 0, rate_limited = 0, stale = 0;
   std::array<uint64_t, 9> refused{};
 };
 
@@ -90,32 +91,21 @@ class Gateway {
   Gateway(const FarmConfig& config, std::string binary, SignalFd signals, virtio::NetBackend outside, UniqueFd epoll,
           UniqueFd timer)
       : config_(config),
-        binary_(std::move(binary)),
         signals_(std::move(signals)),
         outside_(std::move(outside)),
         epoll_(std::move(epoll)),
         timer_(std::move(timer)),
         table_(config.budget),
         events_(AlertTargets{config.alert_socket, config.alert_webhook}),
+        fleet_(config, std::move(binary), signals_.previous_mask(), epoll_, table_, events_),
         buffer_(kMessageBuffer) {}
 
   Result<void> run();
 
  private:
-  Result<void> watch(int fd, uint64_t what);
-  void unwatch(int fd) { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
-  Result<void> spawn_held(unsigned profile);
-  void refill();
-  void on_hold(CloneId id);
   void on_outside();
   void on_link(CloneId id);
   void on_timer();
-  void reap();
-  void end_clone(CloneId id, const char* event);
-  // A held clone of `profile` for a new address: a ready one, else one still
-  // restoring, else one started now. Null only if none can be started.
-  Clone* take_held(unsigned profile);
-  void let_go(Clone& clone);
   void emit(const nlohmann::ordered_json& event) { events_.emit(event); }
   // A new address's clone (of the profile serving `port`), bound to it;
   // `reflected_from` names the clone whose packet made it (0: the outside).
@@ -132,21 +122,14 @@ class Gateway {
   bool answer_dns(Clone& clone);
   void report_contained(Clone& clone);
   // A clone that did what a clean one does not (`reason`): a breach alert,
-  // its address unbound (it gets a new clone), nothing more of it sent
-  // outside, and with a forensics directory snapshotted and stopped,
-  // without one ended at once. True if it was ended (the caller must not
-  // touch it).
+  // and the clone retired (CloneFleet::retire_breached): its address
+  // unbound (it gets a new clone), nothing more of it sent outside, and
+  // with a forensics directory snapshotted and stopped, without one ended
+  // at once. True if it was ended (the caller must not touch it).
   bool breach(Clone& clone, const char* reason, nlohmann::ordered_json details);
   nlohmann::ordered_json flow_of(const packet::ParsedFrame& parsed) const;
-  void on_forensics(CloneId id);
   // What the clone's VMM reports on its alert socket (a write to its protected text).
   void on_vmm_alert(CloneId id);
-  // The forensic snapshot's answer; a clone whose snapshot failed is ended
-  // (true: the caller must not touch it any more).
-  bool finish_forensics(Clone& clone, const Result<std::string>& outcome);
-  std::string control_socket(CloneId id) const {
-    return config_.forensics_dir + "/sockets/clone-" + std::to_string(id) + ".sock";
-  }
   // The frame in a message just read into buffer_ (`length` bytes, virtio
   // header first), parsed; null if it is too short or refused (counted).
   const packet::ParsedFrame* parse_message(ssize_t length, std::span<uint8_t>& message, std::span<uint8_t>& frame);
@@ -155,18 +138,13 @@ class Gateway {
   nlohmann::ordered_json counters() const;
 
   const FarmConfig& config_;
-  std::string binary_;
   SignalFd signals_;
   virtio::NetBackend outside_;
-  UniqueFd epoll_;
+  EpollSet epoll_;
   UniqueFd timer_;
   AddressTable table_;
   FarmEvents events_;
-  std::unordered_map<CloneId, std::unique_ptr<Clone>> clones_;
-  std::vector<clones::ChildProcess> dying_;  // killed, reaped as they go
-  CloneId next_id_ = 1;
-  Clock::time_point last_failure_{};
-  bool announced_ready_ = false;
+  CloneFleet fleet_;  // after what it refers to: the epoll set, the table and the events
   Counters counters_;
   std::vector<uint8_t> buffer_;
   packet::ParsedFrame parsed_;
@@ -174,120 +152,6 @@ class Gateway {
   std::array<uint8_t, kMaxDnsAnswer> dns_answer_{};
   std::array<uint8_t, kVnetHeader + packet::kUdpReplyHeaders + kMaxDnsAnswer> dns_reply_{};
 };
-
-Result<void> Gateway::watch(int fd, uint64_t what) {
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.u64 = what;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0) return errno_error("epoll_ctl failed");
-  return {};
-}
-
-Result<void> Gateway::spawn_held(unsigned profile) {
-  int link_pair[2], hold_pair[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, link_pair) != 0)
-    return errno_error("cannot make a clone's link");
-  UniqueFd link(link_pair[0]), link_theirs(link_pair[1]);
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, hold_pair) != 0)
-    return errno_error("cannot make a clone's hold socket");
-  UniqueFd hold(hold_pair[0]), hold_theirs(hold_pair[1]);
-  UniqueFd alerts, alerts_theirs;
-  const bool protect = config_.profiles[profile].write_protect_text;
-  if (protect) {
-    int alert_pair[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, alert_pair) != 0)
-      return errno_error("cannot make a clone's alert socket");
-    alerts = UniqueFd(alert_pair[0]);
-    alerts_theirs = UniqueFd(alert_pair[1]);
-  }
-  const CloneId id = next_id_++;
-  clones::SpawnOptions spawn{
-      .argv = {binary_, "restore", config_.profiles[profile].snapshot, "--net", "fd=" + std::to_string(kLinkFd),
-               "--hold-fd", std::to_string(kHoldFd)},
-      .fds = {{link_theirs.get(), kLinkFd}, {hold_theirs.get(), kHoldFd}},
-      .signal_mask = signals_.previous_mask()};
-  if (!config_.forensics_dir.empty()) spawn.argv.insert(spawn.argv.end(), {"--control", control_socket(id)});
-  if (protect) {
-    spawn.argv.insert(spawn.argv.end(), {"--write-protect-text", "--alert-fd", std::to_string(kAlertFd)});
-    spawn.fds.push_back({alerts_theirs.get(), kAlertFd});
-  }
-  auto process = clones::ChildProcess::spawn(spawn);
-  if (!process.ok()) return with_context("clone " + std::to_string(id), process.error());
-  auto clone = std::make_unique<Clone>(Clone{.id = id, .profile = profile, .process = std::move(*process),
-                                             .link = std::move(link), .hold = std::move(hold),
-                                             .alerts = std::move(alerts)});
-  VMHIVE_CHECK(watch(clone->hold.get(), tag(Source::kHold, id)));
-  if (clone->alerts.valid()) VMHIVE_CHECK(watch(clone->alerts.get(), tag(Source::kVmmAlert, id)));
-  clones_.emplace(id, std::move(clone));
-  return {};
-}
-
-void Gateway::refill() {
-  if (Clock::now() - last_failure_ < 1s) return;  // a snapshot that fails to restore is retried once a second
-  std::vector<unsigned> held(config_.profiles.size(), 0);
-  for (const auto& [id, clone] : clones_)
-    if (!clone->live) ++held[clone->profile];
-  for (unsigned profile = 0; profile < config_.profiles.size(); ++profile) {
-    for (unsigned n = held[profile]; n < config_.profiles[profile].ready; ++n) {
-      if (auto spawned = spawn_held(profile); !spawned.ok()) {
-        emit({{"event", "clone_failed"}, {"profile", config_.profiles[profile].name}, {"error", spawned.error().message}});
-        last_failure_ = Clock::now();
-        return;
-      }
-    }
-  }
-}
-
-void Gateway::on_hold(CloneId id) {
-  const auto found = clones_.find(id);
-  if (found == clones_.end()) return;
-  Clone& clone = *found->second;
-  unwatch(clone.hold.get());
-  // A restore that failed closes its end; its own line, on our stderr, says why.
-  if (auto ready = clones::wait_for_ready(clone.hold.get(), Clock::now() + 1s); !ready.ok()) {
-    ++counters_.clone_failures;
-    last_failure_ = Clock::now();
-    emit({{"event", "clone_failed"}, {"profile", config_.profiles[clone.profile].name}, {"error", ready.error().message}});
-    end_clone(id, nullptr);
-    return;
-  }
-  clone.ready = true;
-  if (clone.live) {
-    let_go(clone);  // bound while it was restoring: its first frames wait on its link
-    return;
-  }
-  if (announced_ready_) return;
-  std::vector<unsigned> ready(config_.profiles.size(), 0);
-  for (const auto& [other_id, other] : clones_)
-    if (other->ready && !other->live) ++ready[other->profile];
-  for (unsigned profile = 0; profile < config_.profiles.size(); ++profile)
-    if (ready[profile] < config_.profiles[profile].ready) return;
-  announced_ready_ = true;
-  emit({{"event", "ready"}, {"range", ipv4_text(config_.range.base) + "/" + std::to_string(config_.range.prefix_length)},
-        {"outside", config_.outside_tap}});
-}
-
-Clone* Gateway::take_held(unsigned profile) {
-  Clone* chosen = nullptr;
-  for (auto& [id, clone] : clones_) {
-    if (clone->live || clone->profile != profile) continue;
-    const bool better = chosen == nullptr || (clone->ready && !chosen->ready) ||
-                        (clone->ready == chosen->ready && clone->id < chosen->id);
-    if (better) chosen = clone.get();
-  }
-  if (chosen != nullptr) return chosen;
-  if (auto spawned = spawn_held(profile); !spawned.ok()) {
-    emit({{"event", "clone_failed"}, {"profile", config_.profiles[profile].name}, {"error", spawned.error().message}});
-    return nullptr;
-  }
-  return clones_.at(next_id_ - 1).get();
-}
-
-// "go": its vCPUs start and its device serves the frames already waiting on its link.
-void Gateway::let_go(Clone& clone) {
-  (void)clones::send_go(clone.hold.get());
-  clone.hold.reset();
-}
 
 void Gateway::send_outside(std::span<uint8_t> message) {
   std::memset(message.data(), 0, kVnetHeader);  // no offloads on either side
@@ -335,12 +199,8 @@ void Gateway::on_outside() {
     const Clock::time_point now = Clock::now();
     Clone* clone = nullptr;
     if (const Binding* binding = table_.touch(address, now)) {
-      const auto bound = clones_.find(binding->clone);
-      if (bound != clones_.end()) {
-        clone = bound->second.get();
-      } else {
-        table_.unbind(address);  // its clone is gone: the address is free again
-      }
+      clone = fleet_.find(binding->clone);
+      if (clone == nullptr) table_.unbind(address);  // its clone is gone: the address is free again
     }
     if (clone == nullptr) {
       clone = bind_new(address, parsed.ip.destination_port, now, kFromOutside);
@@ -362,25 +222,25 @@ void Gateway::on_outside() {
 
 Clone* Gateway::bind_new(uint32_t address, uint16_t port, Clock::time_point now, CloneId reflected_from) {
   const unsigned profile = profile_for_port(config_, port);
-  Clone* clone = take_held(profile);
+  Clone* clone = fleet_.take_held(profile);
   if (clone == nullptr) return nullptr;
   // Frames queue on its link until it runs: at once if it is ready, else when it says so.
-  if (clone->ready) let_go(*clone);
+  if (clone->ready) fleet_.let_go(*clone);
   clone->live = true;
   clone->outside_address = address;
   const ServiceProfile& served = config_.profiles[profile];
   clone->rate_limit = RateLimit(served.rate_limit_pps, served.rate_limit_burst, now);
-  if (!watch(clone->link.get(), tag(Source::kLink, clone->id)).ok()) ++counters_.send_failures;
+  if (!epoll_.watch(clone->link.get(), tag(Source::kLink, clone->id)).ok()) ++counters_.send_failures;
   if (const auto evicted = table_.bind(address, clone->id, profile, now)) {
     ++counters_.evicted;
-    end_clone(evicted->clone, "evicted");
+    fleet_.end(evicted->clone, "evicted");
   }
   ++counters_.bound;
   nlohmann::ordered_json event{
       {"event", "bound"}, {"address", ipv4_text(address)}, {"clone", clone->id}, {"profile", served.name}};
   if (reflected_from != kFromOutside) event["reflected_from"] = reflected_from;
   emit(event);
-  refill();  // a replacement starts restoring at once
+  fleet_.refill();  // a replacement starts restoring at once
   return clone;
 }
 
@@ -391,9 +251,9 @@ void Gateway::send_to_clone(Clone& clone, std::span<uint8_t> message) {
 }
 
 void Gateway::on_link(CloneId id) {
-  const auto found = clones_.find(id);
-  if (found == clones_.end()) return;
-  Clone& clone = *found->second;
+  Clone* found = fleet_.find(id);
+  if (found == nullptr) return;
+  Clone& clone = *found;
   const ServiceProfile& profile = config_.profiles[clone.profile];
   for (int n = 0; n < kBatch; ++n) {
     const ssize_t length = ::recv(clone.link.get(), buffer_.data(), buffer_.size(), MSG_DONTWAIT);
@@ -509,10 +369,7 @@ void Gateway::reflect(Clone& from, std::span<uint8_t> message, std::span<uint8_t
   const uint32_t destination = parsed.ip.destination;
   if (destination == from.outside_address || destination == config_.profiles[from.profile].inside_address) return;
   Clone* target = nullptr;
-  if (const Binding* binding = table_.touch(destination, now)) {
-    const auto bound = clones_.find(binding->clone);
-    if (bound != clones_.end()) target = bound->second.get();
-  }
+  if (const Binding* binding = table_.touch(destination, now)) target = fleet_.find(binding->clone);
   if (target == nullptr) {
     table_.unbind(destination);
     target = bind_new(destination, parsed.ip.destination_port, now, from.id);
@@ -539,9 +396,9 @@ void Gateway::reflect(Clone& from, std::span<uint8_t> message, std::span<uint8_t
 }
 
 void Gateway::reply_inside(Clone& from, CloneId origin, std::span<uint8_t> message, std::span<uint8_t> frame) {
-  const auto found = clones_.find(origin);
-  if (found == clones_.end()) return;  // the clone that asked is gone
-  Clone& to = *found->second;
+  Clone* found = fleet_.find(origin);
+  if (found == nullptr) return;  // the clone that asked is gone
+  Clone& to = *found;
   const ServiceProfile& profile = config_.profiles[to.profile];
   packet::ParsedFrame& parsed = parsed_;
   packet::rewrite_ipv4_source(frame, parsed, from.outside_address);
@@ -552,43 +409,24 @@ void Gateway::reply_inside(Clone& from, CloneId origin, std::span<uint8_t> messa
 }
 
 bool Gateway::breach(Clone& clone, const char* reason, nlohmann::ordered_json details) {
-  clone.breached = true;
-  ++counters_.breaches;
-  if (const Binding* binding = table_.find(clone.outside_address); binding != nullptr && binding->clone == clone.id)
-    table_.unbind(clone.outside_address);
-  nlohmann::ordered_json event{{"event", "breach"},
+  nlohmann::ordered_json alert{{"event", "breach"},
                                {"address", ipv4_text(clone.outside_address)},
                                {"clone", clone.id},
                                {"profile", config_.profiles[clone.profile].name},
                                {"reason", reason}};
-  event.update(details);
-  if (!config_.forensics_dir.empty()) {
-    const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
-    clone.forensics_snapshot = config_.forensics_dir + "/" + ipv4_text(clone.outside_address) + "-clone" +
-                               std::to_string(clone.id) + "-" +
-                               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count());
-    const nlohmann::json request{{"op", "snapshot"}, {"dir", clone.forensics_snapshot}, {"resume", false}};
-    event["snapshot"] = clone.forensics_snapshot;
-    events_.alert(event);
-    clone.forensics.emplace(control_socket(clone.id), request.dump(), Clock::now() + 30s, false);
-    if (auto outcome = clone.forensics->advance()) return finish_forensics(clone, *outcome);  // refused at once
-    (void)watch(clone.forensics->fd(), tag(Source::kForensics, clone.id));
-    return false;
-  }
-  events_.alert(event);
-  end_clone(clone.id, nullptr);
-  return true;
+  alert.update(details);
+  return fleet_.retire_breached(clone, std::move(alert));
 }
 
 void Gateway::on_vmm_alert(CloneId id) {
-  const auto found = clones_.find(id);
-  if (found == clones_.end()) return;
-  Clone& clone = *found->second;
+  Clone* found = fleet_.find(id);
+  if (found == nullptr) return;
+  Clone& clone = *found;
   char text[4096];
   const ssize_t length = ::recv(clone.alerts.get(), text, sizeof text, MSG_DONTWAIT);
   if (length <= 0) {  // its VMM has gone (reaped as it goes) or has nothing more to say
     if (length == 0 || (errno != EAGAIN && errno != EINTR)) {
-      unwatch(clone.alerts.get());
+      epoll_.unwatch(clone.alerts.get());
       clone.alerts.reset();
     }
     return;
@@ -603,93 +441,10 @@ void Gateway::on_vmm_alert(CloneId id) {
       alert["guest_address"].is_string())
     details["guest_address"] = alert["guest_address"];
   if (!clone.live) {
-    end_clone(id, nullptr);  // a held clone has run nothing of anyone's: it goes
+    fleet_.end(id);  // a held clone has run nothing of anyone's: it goes
     return;
   }
   (void)breach(clone, "kernel text write", std::move(details));
-}
-
-void Gateway::on_forensics(CloneId id) {
-  const auto found = clones_.find(id);
-  if (found == clones_.end() || !found->second->forensics) return;
-  if (auto outcome = found->second->forensics->advance()) (void)finish_forensics(*found->second, *outcome);
-}
-
-bool Gateway::finish_forensics(Clone& clone, const Result<std::string>& outcome) {
-  if (clone.forensics->fd() >= 0) unwatch(clone.forensics->fd());
-  clone.forensics.reset();
-  nlohmann::ordered_json event{{"event", "forensics"}, {"clone", clone.id}, {"snapshot", clone.forensics_snapshot}};
-  const bool saved = outcome.ok() && outcome.value().find("\"ok\":true") != std::string::npos;
-  event["ok"] = saved;  // saved: the clone stops by itself and is reaped when it has
-  if (!saved) event["error"] = outcome.ok() ? outcome.value() : outcome.error().message;
-  emit(event);
-  if (saved) return false;
-  end_clone(clone.id, nullptr);  // not saved: it goes anyway
-  return true;
-}
-
-void Gateway::end_clone(CloneId id, const char* event) {
-  const auto found = clones_.find(id);
-  if (found == clones_.end()) return;
-  Clone& clone = *found->second;
-  if (clone.live) {
-    if (const Binding* binding = table_.find(clone.outside_address); binding != nullptr && binding->clone == id)
-      table_.unbind(clone.outside_address);
-    if (event != nullptr) emit({{"event", event}, {"address", ipv4_text(clone.outside_address)}, {"clone", id}});
-  }
-  if (clone.link.valid()) unwatch(clone.link.get());
-  if (clone.hold.valid()) unwatch(clone.hold.get());
-  if (clone.alerts.valid()) unwatch(clone.alerts.get());
-  if (clone.forensics && clone.forensics->fd() >= 0) unwatch(clone.forensics->fd());
-  (void)clone.process.kill(SIGKILL);
-  dying_.push_back(std::move(clone.process));  // reaped when it has gone
-  clones_.erase(found);
-}
-
-void Gateway::reap() {
-  std::erase_if(dying_, [](clones::ChildProcess& process) {
-    const auto status = process.try_wait();
-    return !status.ok() || status->has_value();
-  });
-  struct Ended {
-    CloneId id;
-    clones::ExitStatus status;
-  };
-  std::vector<Ended> ended;
-  std::vector<CloneId> breached;
-  for (auto& [id, clone] : clones_) {
-    if (clone->forensics) continue;  // its snapshot's answer comes first
-    const auto status = clone->process.try_wait();
-    if (status.ok() && !status->has_value()) continue;
-    if (clone->breached) {
-      breached.push_back(id);
-    } else {
-      ended.push_back({id, status.ok() ? **status : clones::ExitStatus{.code = -1}});
-    }
-  }
-  for (const Ended& gone : ended) {
-    ++counters_.clone_failures;
-    Clone& clone = *clones_.at(gone.id);
-    if (!clone.live) {
-      end_clone(gone.id, nullptr);
-      emit({{"event", "clone_exited"}, {"clone", gone.id}, {"profile", config_.profiles[clone.profile].name},
-            {"exit_code", gone.status.code}, {"signal", gone.status.signal}});
-      continue;
-    }
-    // A serving clone never ends by itself: its guest powered off, reset (a panic with
-    // panic=-1 reboots) or its VMM died. Nothing is left to snapshot.
-    const char* reason = gone.status.signal != 0 ? "clone's VMM died"
-                         : gone.status.code == 3 ? "guest reset (a panic or a reboot)"
-                         : gone.status.code == 0 ? "guest powered off"
-                                                 : "clone's VMM failed";
-    clone.breached = true;
-    ++counters_.breaches;
-    events_.alert({{"event", "breach"}, {"address", ipv4_text(clone.outside_address)}, {"clone", gone.id},
-                   {"profile", config_.profiles[clone.profile].name}, {"reason", reason},
-                   {"exit_code", gone.status.code}, {"signal", gone.status.signal}});
-    end_clone(gone.id, nullptr);
-  }
-  for (CloneId id : breached) end_clone(id, nullptr);  // it stopped after its forensic snapshot
 }
 
 void Gateway::on_timer() {
@@ -700,18 +455,13 @@ void Gateway::on_timer() {
   });
   for (const Binding& binding : reclaimed) {
     ++counters_.reclaimed;
-    const auto found = clones_.find(binding.clone);
-    if (found == clones_.end()) continue;
+    if (fleet_.find(binding.clone) == nullptr) continue;
     emit({{"event", "reclaimed"}, {"address", ipv4_text(binding.address)}, {"clone", binding.clone}});
-    end_clone(binding.clone, nullptr);
+    fleet_.end(binding.clone);
   }
-  // A forensic snapshot whose answer never comes ends at its deadline.
-  std::vector<CloneId> waiting;
-  for (const auto& [id, clone] : clones_)
-    if (clone->forensics) waiting.push_back(id);
-  for (CloneId id : waiting) on_forensics(id);
-  reap();
-  refill();
+  fleet_.advance_forensics();  // one whose answer never comes ends at its deadline
+  fleet_.reap();
+  fleet_.refill();
 }
 
 nlohmann::ordered_json Gateway::counters() const {
@@ -724,20 +474,20 @@ nlohmann::ordered_json Gateway::counters() const {
           {"no_clone_ready", counters_.no_clone_ready}, {"send_failures", counters_.send_failures},
           {"contained", counters_.contained},           {"bound", counters_.bound},
           {"reclaimed", counters_.reclaimed},           {"evicted", counters_.evicted},
-          {"clone_failures", counters_.clone_failures}, {"breaches", counters_.breaches},
+          {"clone_failures", fleet_.counters().clone_failures}, {"breaches", fleet_.counters().breaches},
           {"reflected", counters_.reflected},           {"dns_answers", counters_.dns_answers},
           {"rate_limited", counters_.rate_limited},     {"stale", counters_.stale},     {"alerts_undelivered", events_.alerts_undelivered()},
           {"refused", refused}};
 }
 
 Result<void> Gateway::run() {
-  VMHIVE_CHECK(watch(outside_.fd(), tag(Source::kOutside)));
-  VMHIVE_CHECK(watch(timer_.get(), tag(Source::kTimer)));
-  VMHIVE_CHECK(watch(signals_.fd(), tag(Source::kSignals)));
-  refill();
+  VMHIVE_CHECK(epoll_.watch(outside_.fd(), tag(Source::kOutside)));
+  VMHIVE_CHECK(epoll_.watch(timer_.get(), tag(Source::kTimer)));
+  VMHIVE_CHECK(epoll_.watch(signals_.fd(), tag(Source::kSignals)));
+  fleet_.refill();
   epoll_event events[kMaxEvents];
   for (;;) {
-    const int count = ::epoll_wait(epoll_.get(), events, kMaxEvents, -1);
+    const int count = ::epoll_wait(epoll_.fd(), events, kMaxEvents, -1);
     if (count < 0) {
       if (errno == EINTR) continue;
       return errno_error("epoll_wait failed");
@@ -748,21 +498,17 @@ Result<void> Gateway::run() {
       switch (source) {
         case Source::kOutside: on_outside(); break;
         case Source::kLink: on_link(id); break;
-        case Source::kHold: on_hold(id); break;
+        case Source::kHold: fleet_.on_hold(id); break;
         case Source::kTimer: on_timer(); break;
-        case Source::kForensics: on_forensics(id); break;
+        case Source::kForensics: fleet_.on_forensics(id); break;
         case Source::kVmmAlert: on_vmm_alert(id); break;
         case Source::kSignals:
           for (int signal = signals_.take(); signal != 0; signal = signals_.take()) {
             if (signal == SIGCHLD) {
-              reap();
+              fleet_.reap();
               continue;
             }
-            std::vector<CloneId> all;
-            for (const auto& [clone_id, clone] : clones_) all.push_back(clone_id);
-            for (CloneId clone_id : all) end_clone(clone_id, nullptr);
-            for (clones::ChildProcess& process : dying_) (void)process.wait();
-            dying_.clear();
+            fleet_.end_all();
             emit({{"event", "stopped"}, {"signal", signal}, {"counters", counters()}});
             return {};
           }
