@@ -91,7 +91,12 @@ Result<ChildProcess> ChildProcess::spawn(const SpawnOptions& options) {
   } else {
     check(::posix_spawn_file_actions_addopen(actions.get(), STDIN_FILENO, "/dev/null", O_RDONLY, 0));
   }
-  check(::posix_spawn_file_actions_addopen(actions.get(), STDOUT_FILENO, "/dev/null", O_WRONLY, 0));
+  if (options.stdout_fd >= 0) {
+    const int source = VMHIVE_TRY(movable_source(options.stdout_fd));
+    check(::posix_spawn_file_actions_adddup2(actions.get(), source, STDOUT_FILENO));
+  } else {
+    check(::posix_spawn_file_actions_addopen(actions.get(), STDOUT_FILENO, "/dev/null", O_WRONLY, 0));
+  }
   for (const PlacedFd& placed : options.fds) {
     const int source = VMHIVE_TRY(movable_source(placed.fd));
     check(::posix_spawn_file_actions_adddup2(actions.get(), source, placed.child_fd));

@@ -6,7 +6,7 @@
 // it by accident. release() gives that duty to the caller.
 //
 // The child starts clean: stdin from /dev/null or a given descriptor, stdout
-// on /dev/null, our stderr (its errors are one line there), the descriptors
+// on /dev/null or a given descriptor, our stderr (its errors are one line there), the descriptors
 // it is given at the numbers it is given, and every other descriptor closed
 // (posix_spawn_file_actions_addclosefrom_np), whether or not it was
 // close-on-exec: a VM process never inherits a stray socket, pipe or disk.
@@ -36,6 +36,7 @@ sigset_t no_signals();
 struct SpawnOptions {
   std::vector<std::string> argv{};  // argv[0] is the program's path (no PATH search)
   int stdin_fd = -1;              // -1: /dev/null
+  int stdout_fd = -1;             // -1: /dev/null
   std::vector<PlacedFd> fds{};
   // The mask the child starts with (a parent that takes signals through a
   // signalfd blocks them; its children should not inherit that).

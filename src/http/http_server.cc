@@ -1,5 +1,7 @@
 #include "http/http_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <nlohmann/json.hpp>
@@ -8,7 +10,10 @@
 #include <cerrno>
 #include <exception>
 #include <map>
+#include <optional>
 
+#include "common/errno_error.h"
+#include "common/unique_fd.h"
 #include "control/unix_listener.h"
 #include "http/http_request_reader.h"
 #include "http/http_response_writer.h"
@@ -78,6 +83,9 @@ Response call_handler(const Handler& handler, const Request& request, Connection
 struct HttpServer::State {
   State(control::UnixListener listener_in, ServerOptions options_in)
       : listener(std::move(listener_in)), options(std::move(options_in)) {}
+  State(UniqueFd tcp_in, std::string where, ServerOptions options_in)
+      : tcp(std::move(tcp_in)), tcp_address(std::move(where)), options(std::move(options_in)) {}
+  int listening_fd() const { return listener ? listener->fd() : tcp.get(); }
 
   void accept_waiting();
   // false when the connection is finished (done, dropped, gone or too slow).
@@ -89,7 +97,9 @@ struct HttpServer::State {
   static bool still_there(Connection& connection);
   Clock::time_point deadline() const { return Clock::now() + options.timeout; }
 
-  control::UnixListener listener;
+  std::optional<control::UnixListener> listener;  // a Unix socket, or
+  UniqueFd tcp;                                   // a TCP one
+  std::string tcp_address;
   ServerOptions options;
   std::map<ConnectionId, Connection> connections;
   ConnectionId next_id = 1;
@@ -102,15 +112,32 @@ Result<HttpServer> HttpServer::listen(const std::string& path, ServerOptions opt
   return HttpServer(std::make_unique<State>(std::move(*listener), std::move(options)));
 }
 
+Result<HttpServer> HttpServer::listen_tcp(const std::string& address, uint16_t port, ServerOptions options) {
+  const std::string where = address + ":" + std::to_string(port);
+  sockaddr_in bound{};
+  bound.sin_family = AF_INET;
+  bound.sin_port = htons(port);
+  if (::inet_pton(AF_INET, address.c_str(), &bound.sin_addr) != 1)
+    return make_error("'" + address + "' is not an IPv4 address");
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return errno_error("socket failed");
+  const int on = 1;
+  (void)::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&bound), sizeof bound) != 0)
+    return errno_error("cannot listen on", where);
+  if (::listen(fd.get(), options.backlog) != 0) return errno_error("listen failed on", where);
+  return HttpServer(std::make_unique<State>(std::move(fd), where, std::move(options)));
+}
+
 HttpServer::HttpServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
 HttpServer::HttpServer(HttpServer&&) noexcept = default;
 HttpServer::~HttpServer() = default;
 
 size_t HttpServer::connection_count() const { return state_->connections.size(); }
-const std::string& HttpServer::path() const { return state_->listener.path(); }
+const std::string& HttpServer::path() const { return state_->listener ? state_->listener->path() : state_->tcp_address; }
 
 void HttpServer::add_poll_fds(std::vector<pollfd>& fds) const {
-  fds.push_back({state_->listener.fd(), POLLIN, 0});
+  fds.push_back({state_->listening_fd(), POLLIN, 0});
   for (const auto& [id, connection] : state_->connections) {
     // A deferred request is not polled at all (its close would make poll
     // return at once until the answer): a client that went away is found
@@ -201,7 +228,8 @@ void HttpServer::respond(ConnectionId id, const Response& response) {
 
 void HttpServer::State::accept_waiting() {
   for (;;) {
-    UniqueFd client = listener.accept();
+    UniqueFd client = listener ? listener->accept()
+                               : UniqueFd(::accept4(tcp.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!client.valid()) return;  // EAGAIN: nobody else is waiting (or a transient error)
     if (connections.size() >= options.max_connections) {
       // Best effort, never waiting: the client reads why if it is listening.
@@ -214,7 +242,7 @@ void HttpServer::State::accept_waiting() {
                           .deadline = deadline()};
     // A peer that may not use the socket is heard out like any other (so it
     // reads why, not a reset connection) and answered with a 403.
-    auto peer = control::check_peer(connection.fd.get(), options.allowed_uids);
+    auto peer = listener ? control::check_peer(connection.fd.get(), options.allowed_uids) : Result<uid_t>(kTcpPeer);
     if (peer.ok()) {
       connection.peer_uid = *peer;
     } else {

@@ -75,6 +75,11 @@ class HttpServer {
   // Binds `path` (a stale socket there is replaced; any other file is an
   // error, never removed) and listens.
   static Result<HttpServer> listen(const std::string& path, ServerOptions options);
+  // Listens on TCP, IPv4 `address`:`port` (a read-only view such as the
+  // daemon's dashboard: TCP has no peer credentials, so every client is
+  // served, with peer_uid kTcpPeer; allowed_uids and socket_owner do not apply).
+  static Result<HttpServer> listen_tcp(const std::string& address, uint16_t port, ServerOptions options);
+  static constexpr uid_t kTcpPeer = static_cast<uid_t>(-1);
   HttpServer(HttpServer&&) noexcept;
   HttpServer& operator=(HttpServer&&) = delete;
   ~HttpServer();  // removes the socket file
