@@ -1,6 +1,7 @@
 #include "farm/clone_fleet.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -43,6 +44,8 @@ Result<void> CloneFleet::spawn_held(unsigned profile) {
       .fds = {{link_theirs.get(), kLinkFd}, {hold_theirs.get(), kHoldFd}},
       .signal_mask = signal_mask_};
   if (!config_.forensics_dir.empty()) spawn.argv.insert(spawn.argv.end(), {"--control", control_socket(id)});
+  if (!config_.console_dir.empty())
+    spawn.argv.insert(spawn.argv.end(), {"--console", console_file(id), "--console-limit", "1M"});
   if (protect) {
     spawn.argv.insert(spawn.argv.end(), {"--write-protect-text", "--alert-fd", std::to_string(kAlertFd)});
     spawn.fds.push_back({alerts_theirs.get(), kAlertFd});
@@ -101,9 +104,12 @@ void CloneFleet::on_hold(CloneId id) {
   for (unsigned profile = 0; profile < config_.profiles.size(); ++profile)
     if (ready[profile] < config_.profiles[profile].ready) return;
   announced_ready_ = true;
-  events_.emit({{"event", "ready"},
-                {"range", ipv4_text(config_.range.base) + "/" + std::to_string(config_.range.prefix_length)},
-                {"outside", config_.outside_tap}});
+  nlohmann::ordered_json announcement{
+      {"event", "ready"},
+      {"range", ipv4_text(config_.range.base) + "/" + std::to_string(config_.range.prefix_length)},
+      {"outside", config_.outside_tap}};
+  if (!config_.console_dir.empty()) announcement["consoles"] = config_.console_dir;  // this run's
+  events_.emit(announcement);
 }
 
 Clone* CloneFleet::take_held(unsigned profile) {
@@ -196,6 +202,7 @@ void CloneFleet::end(CloneId id, const char* event) {
   if (clone.forensics && clone.forensics->fd() >= 0) watcher_.unwatch(clone.forensics->fd());
   (void)clone.process.kill(SIGKILL);
   dying_.push_back(std::move(clone.process));  // reaped when it has gone
+  if (!config_.console_dir.empty() && !clone.breached) (void)::unlink(console_file(id).c_str());  // a breached one's is kept
   clones_.erase(found);
 }
 

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -127,6 +128,12 @@ class CloneFleet {
   void end_all();
 
   const Counters& counters() const { return counters_; }
+  // Clones serving an address, and clones held ready (or restoring).
+  std::pair<size_t, size_t> live_and_held() const {
+    size_t live = 0;
+    for (const auto& [id, clone] : clones_) live += clone->live ? 1 : 0;
+    return {live, clones_.size() - live};
+  }
 
  private:
   Result<void> spawn_held(unsigned profile);
@@ -134,6 +141,7 @@ class CloneFleet {
   // The forensic snapshot's answer; a clone whose snapshot failed is ended
   // (true: the caller must not touch it any more).
   bool finish_forensics(Clone& clone, const Result<std::string>& outcome);
+  std::string console_file(CloneId id) const { return config_.console_dir + "/clone-" + std::to_string(id) + ".log"; }
   std::string control_socket(CloneId id) const {
     return config_.forensics_dir + "/sockets/clone-" + std::to_string(id) + ".sock";
   }

@@ -51,16 +51,18 @@ class FlowMemory {
  public:
   static constexpr size_t kFlows = 256;
 
-  void note_inbound(const FlowKey& flow, FlowOrigin origin) {
+  // Notes a flow that reached the clone; true if it was not known.
+  bool note_inbound(const FlowKey& flow, FlowOrigin origin) {
     for (size_t i = 0; i < count_; ++i) {
       if (flows_[i].key == flow) {
         flows_[i].origin = origin;
-        return;
+        return false;
       }
     }
     flows_[next_] = {flow, origin};
     next_ = (next_ + 1) % kFlows;
     count_ = std::min(count_ + 1, kFlows);
+    return true;
   }
   // Who started the flow `flow` is a reply to; nothing if it is not a reply.
   std::optional<FlowOrigin> origin_of_reply(const FlowKey& flow) const {

@@ -99,7 +99,7 @@ Result<FarmConfig> farm_config_from_json(std::string_view text) {
   bool has_range = false;
   VMHIVE_CHECK(config::members_of(
       document, "", {"outside_tap", "range", "gateway_mac", "budget", "profiles", "forensics_dir", "dns_sinkhole", "alert_socket",
-                 "alert_webhook"},
+                 "alert_webhook", "console_dir", "stats_interval_s"},
       [&](const std::string& key, const json& member, const std::string& path) -> Result<void> {
         if (key == "outside_tap") {
           farm.outside_tap = VMHIVE_TRY(config::string_of(member, path));
@@ -118,6 +118,12 @@ Result<FarmConfig> farm_config_from_json(std::string_view text) {
           if (farm.forensics_dir.empty() || farm.forensics_dir.front() != '/')
             return config::bad(path, "must be an absolute path");
         }
+        if (key == "console_dir") {
+          farm.console_dir = VMHIVE_TRY(config::string_of(member, path));
+          if (farm.console_dir.empty() || farm.console_dir.front() != '/')
+            return config::bad(path, "must be an absolute path");
+        }
+        if (key == "stats_interval_s") farm.stats_interval_s = VMHIVE_TRY(config::uint_of(member, path, 0, 3600));
         if (key == "dns_sinkhole") {
           farm.dns_sinkhole = VMHIVE_TRY(address_of(member, path));
           if (farm.dns_sinkhole == 0) return config::bad(path, "must be an address other than 0.0.0.0");

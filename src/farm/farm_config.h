@@ -44,6 +44,11 @@ struct FarmConfig {
   // Where breached clones are snapshotted (and their control sockets live);
   // empty: a breached clone is only contained, as every clone is.
   std::string forensics_dir;
+  // Where each clone's console goes (clone-<N>.log, at most 1 MiB each;
+  // kept for breached clones, removed with the others); empty: discarded.
+  std::string console_dir;
+  // A "stats" event (live and held clones, the counters) this often; 0: never.
+  uint32_t stats_interval_s = 1;
   // DNS queries from clones are answered by the gateway with this address
   // for every name (host order; 0: none, a query is traffic like any other).
   uint32_t dns_sinkhole = 0;

@@ -82,7 +82,7 @@ Result<void> EpollSet::watch(int fd, CloneSocket socket, CloneId clone) {
 struct Counters {
   uint64_t outside_frames = 0, clone_frames = 0, forwarded_in = 0, forwarded_out = 0, arp_replies = 0,
            not_ours = 0, no_clone_ready = 0, send_failures = 0, contained = 0, bound = 0, reclaimed = 0, evicted = 0,
-           reflected = 0, dns_answers = 0, rate_limited = 0, stale = 0;
+           reflected = 0, dns_answers = 0, rate_limited = 0, stale = 0, flows = 0;
   std::array<uint64_t, 9> refused{};
 };
 
@@ -146,6 +146,7 @@ class Gateway {
   FarmEvents events_;
   CloneFleet fleet_;  // after what it refers to: the epoll set, the table and the events
   Counters counters_;
+  uint32_t seconds_since_stats_ = 0;
   std::vector<uint8_t> buffer_;
   packet::ParsedFrame parsed_;
   std::array<uint8_t, kVnetHeader + packet::kArpReplyLength> arp_reply_{};
@@ -211,8 +212,9 @@ void Gateway::on_outside() {
     }
     const ServiceProfile& profile = config_.profiles[clone->profile];
     std::memcpy(clone->peer_mac.data(), parsed.source_mac, 6);
-    clone->flows.note_inbound(
-        FlowKey{parsed.ip.source, parsed.ip.source_port, parsed.ip.destination_port, parsed.ip.protocol}, kFromOutside);
+    if (clone->flows.note_inbound(
+            FlowKey{parsed.ip.source, parsed.ip.source_port, parsed.ip.destination_port, parsed.ip.protocol}, kFromOutside))
+      ++counters_.flows;
     packet::set_ethernet_addresses(frame, profile.inside_mac, config_.gateway_mac);
     packet::rewrite_ipv4_destination(frame, parsed, profile.inside_address);
     send_to_clone(*clone, message);
@@ -388,8 +390,9 @@ void Gateway::reflect(Clone& from, std::span<uint8_t> message, std::span<uint8_t
   }
   const ServiceProfile& profile = config_.profiles[target->profile];
   packet::rewrite_ipv4_source(frame, parsed, from.outside_address);
-  target->flows.note_inbound(FlowKey{parsed.ip.source, parsed.ip.source_port, parsed.ip.destination_port, parsed.ip.protocol},
-                             from.id);
+  if (target->flows.note_inbound(
+          FlowKey{parsed.ip.source, parsed.ip.source_port, parsed.ip.destination_port, parsed.ip.protocol}, from.id))
+    ++counters_.flows;
   packet::set_ethernet_addresses(frame, profile.inside_mac, config_.gateway_mac);
   packet::rewrite_ipv4_destination(frame, parsed, profile.inside_address);
   send_to_clone(*target, message);
@@ -462,6 +465,11 @@ void Gateway::on_timer() {
   fleet_.advance_forensics();  // one whose answer never comes ends at its deadline
   fleet_.reap();
   fleet_.refill();
+  if (config_.stats_interval_s != 0 && ++seconds_since_stats_ >= config_.stats_interval_s) {
+    seconds_since_stats_ = 0;
+    const auto [live, held] = fleet_.live_and_held();
+    emit({{"event", "stats"}, {"live", live}, {"held", held}, {"counters", counters()}});
+  }
 }
 
 nlohmann::ordered_json Gateway::counters() const {
@@ -469,6 +477,7 @@ nlohmann::ordered_json Gateway::counters() const {
   for (size_t i = 1; i < counters_.refused.size(); ++i)
     if (counters_.refused[i] != 0) refused[packet::refusal_name(static_cast<packet::Refusal>(i))] = counters_.refused[i];
   return {{"outside_frames", counters_.outside_frames}, {"clone_frames", counters_.clone_frames},
+          {"flows", counters_.flows},
           {"forwarded_in", counters_.forwarded_in},     {"forwarded_out", counters_.forwarded_out},
           {"arp_replies", counters_.arp_replies},       {"not_ours", counters_.not_ours},
           {"no_clone_ready", counters_.no_clone_ready}, {"send_failures", counters_.send_failures},
@@ -523,6 +532,17 @@ Result<void> Gateway::run() {
 Result<void> run_gateway(const FarmConfig& config, const std::string& vmhive_binary) {
   auto signals = SignalFd::block({SIGINT, SIGTERM, SIGCHLD});
   if (!signals.ok()) return signals.error();
+  // Consoles go to a directory of this run's own (its start time): clone ids start again at 1
+  // each run, and a breached clone's console from an earlier run is kept.
+  FarmConfig effective = config;
+  if (!config.console_dir.empty()) {
+    if (auto made = ensure_private_directory(config.console_dir); !made.ok()) return with_context("console_dir", made.error());
+    const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+    effective.console_dir = config.console_dir + "/" +
+                            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count());
+    if (auto made = ensure_private_directory(effective.console_dir); !made.ok())
+      return with_context("console_dir", made.error());
+  }
   if (!config.forensics_dir.empty()) {
     if (auto made = ensure_private_directory(config.forensics_dir); !made.ok()) return with_context("forensics_dir", made.error());
     if (auto made = ensure_private_directory(config.forensics_dir + "/sockets"); !made.ok())
@@ -536,7 +556,7 @@ Result<void> run_gateway(const FarmConfig& config, const std::string& vmhive_bin
   if (!timer.valid()) return errno_error("timerfd_create failed");
   const itimerspec every_second{{1, 0}, {1, 0}};
   if (::timerfd_settime(timer.get(), 0, &every_second, nullptr) != 0) return errno_error("timerfd_settime failed");
-  Gateway gateway(config, vmhive_binary, std::move(*signals), std::move(*outside), std::move(epoll), std::move(timer));
+  Gateway gateway(effective, vmhive_binary, std::move(*signals), std::move(*outside), std::move(epoll), std::move(timer));
   return gateway.run();
 }
 

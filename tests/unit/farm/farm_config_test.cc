@@ -45,7 +45,8 @@ TEST(FarmConfig, TakesAFarmAndPicksProfilesByPort) {
 
 TEST(FarmConfig, TakesContainmentRateLimitsSinkholeAndAlerts) {
   auto config = farm_config_from_json(R"({"outside_tap": "farm0", "range": "10.0.0.0/20",
-      "dns_sinkhole": "10.0.15.254", "alert_socket": "/run/farm/alerts.sock",
+      "dns_sinkhole": "10.0.15.254", "alert_socket": "/run/farm/alerts.sock", "console_dir": "/var/log/farm",
+      "stats_interval_s": 0,
       "alert_webhook": "http://192.0.2.7:8080/hooks/farm?x=1", "profiles": [{"snapshot": "/s",
       "address": "10.0.0.2", "mac": "02:00:00:00:00:aa", "containment": "reflect",
       "rate_limit": {"packets_per_s": 500}}, {"snapshot": "/t", "address": "10.0.0.2", "mac": "02:00:00:00:00:aa",
@@ -53,6 +54,8 @@ TEST(FarmConfig, TakesContainmentRateLimitsSinkholeAndAlerts) {
   ASSERT_TRUE(config.ok()) << config.error().message;
   EXPECT_EQ(config->dns_sinkhole, 0x0a000ffeu);
   EXPECT_EQ(config->alert_socket, "/run/farm/alerts.sock");
+  EXPECT_EQ(config->console_dir, "/var/log/farm");
+  EXPECT_EQ(config->stats_interval_s, 0u);
   ASSERT_TRUE(config->alert_webhook.has_value());
   EXPECT_EQ(config->alert_webhook->host, "192.0.2.7");
   EXPECT_EQ(config->alert_webhook->port, 8080);
@@ -88,6 +91,8 @@ TEST(FarmConfig, EveryMistakeIsOneErrorNamingTheMember) {
            {farm_with(R"(, "extra": 1)"), "unknown member \"extra\""},
            {farm_with(R"(, "forensics_dir": "relative/dir")"), "forensics_dir: must be an absolute path"},
            {farm_with(R"(, "alert_socket": "alerts.sock")"), "alert_socket: must be an absolute path"},
+           {farm_with(R"(, "console_dir": "consoles")"), "console_dir: must be an absolute path"},
+           {farm_with(R"(, "stats_interval_s": 7200)"), "stats_interval_s: 7200 is not from 0 to 3600"},
            {farm_with(R"(, "alert_webhook": "https://192.0.2.1/x")"), "alert_webhook: \"https://192.0.2.1/x\" is not a URL"},
            {farm_with(R"(, "alert_webhook": "http://alerts.example/x")"), "the host must be an IPv4 address"},
            {farm_with(R"(, "alert_webhook": "http://192.0.2.1:0/x")"), "the port must be 1-65535"},
