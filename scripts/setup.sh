@@ -19,6 +19,7 @@ packages=(
   iproute2                                # network tests: namespaces, bridges, taps
   curl                                    # the Firecracker API tests drive the VMM as its guide does: curl --unix-socket
   iputils-ping nmap hping3                # honeyfarm tests: real scanners against the farm, inside a namespace
+  chromium                                # the farm dashboard's test: a real browser, headless
 )
 
 missing=()

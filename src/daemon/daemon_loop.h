@@ -22,6 +22,9 @@ struct DaemonOptions {
   std::vector<uid_t> allowed_uids;
   RegistryOptions registry;
   size_t max_connections = 1024;
+  std::string farm_config;        // empty: no farm
+  std::string dashboard_address;  // empty: no dashboard over TCP
+  uint16_t dashboard_port = 0;
 };
 
 // Runs until SIGTERM or SIGINT; an error before serving (a bad state

@@ -54,6 +54,12 @@ int main(int argc, char** argv) {
   app.add_option("--max-connections", options.max_connections, "API connections at once")
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
+  app.add_option("--farm", options.farm_config,
+                 "run the honeyfarm of this configuration (docs/farm.md) as part of the daemon");
+  std::string dashboard;
+  app.add_option("--dashboard", dashboard,
+                 "serve the farm's dashboard and read-only farm API over HTTP on ADDRESS:PORT (an IPv4 address; "
+                 "anyone who can reach it can read it: keep it on loopback or a management network)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -78,6 +84,22 @@ int main(int argc, char** argv) {
     }
   }
   options.allowed_uids = allowed;
+  if (!dashboard.empty()) {
+    const size_t colon = dashboard.rfind(':');
+    unsigned long port = 0;
+    try {
+      if (colon != std::string::npos) port = std::stoul(dashboard.substr(colon + 1));
+    } catch (const std::exception&) {
+      port = 0;
+    }
+    if (colon == std::string::npos || port == 0 || port > 65535 ||
+        dashboard.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
+      std::fprintf(stderr, "vmhived: --dashboard %s: give ADDRESS:PORT, like 127.0.0.1:8080\n", dashboard.c_str());
+      return 2;
+    }
+    options.dashboard_address = dashboard.substr(0, colon);
+    options.dashboard_port = static_cast<uint16_t>(port);
+  }
   if (!socket_owner.empty()) {
     auto owner = vmhive::confinement::parse_jail_user(socket_owner);
     if (!owner.ok()) {

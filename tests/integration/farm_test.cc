@@ -547,6 +547,138 @@ print('sent', 100 * len(frames), 'frames')
   EXPECT_EQ(count_of(events, R"("event":"breach")"), 0u) << events;
 }
 
+// Reads the farm's server-sent events from the dashboard's address
+// (argv[1]) until it has seen a "bound" event for argv[2] and a "stats"
+// event, then prints them and exits (bounded: 60 s).
+constexpr char kEventReader[] = R"(
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
+s.settimeout(60)
+s.sendall(b"GET /farm/events HTTP/1.1\r\nHost: x\r\n\r\n")
+data = b""
+bound = stats = False
+while not (bound and stats):
+    piece = s.recv(65536)
+    if not piece:
+        break
+    data += piece
+    for line in data.split(b"\n"):
+        if line.startswith(b"data: ") and b'"event":"bound","address":"' + sys.argv[2].encode() + b'"' in line:
+            bound = True
+        if line.startswith(b"data: ") and b'"event":"stats"' in line:
+            stats = True
+print("content-type text/event-stream" if b"text/event-stream" in data else "other content type")
+print("bound %s stats %s" % (bound, stats), flush=True)
+)";
+
+// The farm as part of the daemon: vmhived --farm runs it and keeps what its
+// events say; the dashboard's address serves the page, the farm's state,
+// its event stream and a clone's console over HTTP; a real browser
+// (headless Chromium) runs the page: its live clone table and its alert
+// list show what happened. The screenshot is kept beside the test's files
+// (and copied to $VMHIVE_DASHBOARD_SCREENSHOT when that is set).
+TEST_F(Farm, TheDaemonRunsTheFarmAndItsDashboardShowsItInABrowser) {
+  const std::string chromium = output_of("sh -c 'command -v chromium || command -v chromium-browser'");
+  if (chromium.empty() || !shell("command -v curl") || !shell("command -v python3")) {
+    std::fprintf(stderr, "\n*** SKIPPED: needs chromium and curl (scripts/setup.sh) ***\n\n");
+    GTEST_SKIP() << "needs chromium and curl";
+  }
+  const std::string browser = chromium.substr(0, chromium.find('\n'));
+  const std::string snapshot = temp_.file("visible-snapshot");
+  make_snapshot("ip=10.0.0.2 ports=22,80 smash_port=99", snapshot);
+  const std::string config = temp_.file("farm.json");
+  std::ofstream(config) << R"({"outside_tap": "farm0", "range": "10.0.0.0/24", "budget": 50, "console_dir": ")"
+                        << temp_.file("consoles") << R"(", "profiles": [{"name": "responder", "snapshot": ")" << snapshot
+                        << R"(", "address": "10.0.0.2", "mac": "02:00:00:00:00:aa", "ports": [22], "ready": 2}]})";
+  const std::string socket = temp_.file("vmhived.sock");
+  farm_ = std::make_unique<VmProcess>(VmProcess::start_program(
+      vmhived_binary(), {"--socket", socket, "--state-dir", temp_.file("state"), "--farm", config, "--dashboard",
+                         "127.0.0.1:8088"},
+      netns_));
+  const auto farm_state = [&] {
+    return output_of(in_netns("curl -s --max-time 10 http://127.0.0.1:8088/farm"));
+  };
+  // The farm is ready when the daemon's view of it says so.
+  std::string state;
+  for (int tries = 0; tries < 600 && state.find(R"("state":"running")") == std::string::npos; ++tries) {
+    state = farm_state();
+    if (state.find(R"("state":"running")") == std::string::npos)
+      (void)farm_->wait_for_output("\x01 (not printed: waits a little)", 100ms);
+  }
+  ASSERT_NE(state.find(R"("state":"running")"), std::string::npos) << state << farm_->errors();
+  ASSERT_TRUE(shell(in_netns("ip link set farm0 up")));
+  ASSERT_TRUE(shell(in_netns("ip addr add 10.9.0.1/16 dev farm0")));
+  ASSERT_TRUE(shell(in_netns("ip route add 10.0.0.0/24 dev farm0")));
+  for (const char* address : {"10.0.0.5", "10.0.0.6", "10.0.0.7"}) ASSERT_TRUE(ping(address)) << address;
+  // Something for its console, and a breach for the alert list: port 80 answers, the profile serves 22.
+  ASSERT_TRUE(shell(in_netns("python3 -c \"import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
+                             ".sendto(b'x', ('10.0.0.5', 99))\"")));
+  (void)output_of(in_netns("python3 -c \"import socket\ntry:\n socket.create_connection(('10.0.0.8', 80), 2)\n"
+                           "except OSError:\n pass\""));
+  // The farm's state: the three addresses bound, the breach kept.
+  for (int tries = 0; tries < 600; ++tries) {
+    state = farm_state();
+    if (state.find(R"("reason":"new listening port")") != std::string::npos && state.find(R"("outside_frames")") != std::string::npos)
+      break;
+    (void)farm_->wait_for_output("\x01 (not printed: waits a little)", 100ms);
+  }
+  for (const char* address : {"10.0.0.5", "10.0.0.6", "10.0.0.7"})
+    EXPECT_NE(state.find(std::string(R"({"address":")") + address + R"(","clone":)"), std::string::npos) << state;
+  EXPECT_NE(state.find(R"("reason":"new listening port")"), std::string::npos) << state;
+  EXPECT_NE(state.find(R"("profiles":[{"name":"responder","ports":[22],"containment":"replies"}])"), std::string::npos)
+      << state;
+  // The same over the daemon's own socket; the dashboard's address refuses everything else.
+  EXPECT_NE(output_of("curl -s --max-time 10 --unix-socket " + socket + " http://x/farm").find(R"("state":"running")"),
+            std::string::npos);
+  EXPECT_NE(output_of(in_netns("curl -s --max-time 10 http://127.0.0.1:8088/vms")).find("serves only /dashboard"),
+            std::string::npos);
+  EXPECT_NE(output_of(in_netns("curl -s --max-time 10 -X POST http://127.0.0.1:8088/farm")).find("only read"),
+            std::string::npos);
+  // A clone's console, by its address.
+  const std::string console = output_of(in_netns("curl -s --max-time 10 http://127.0.0.1:8088/farm/clones/10.0.0.5/console"));
+  EXPECT_NE(console.find("responder: text write landed"), std::string::npos) << console;
+  EXPECT_NE(output_of(in_netns("curl -s --max-time 10 http://127.0.0.1:8088/farm/clones/10.0.0.99/console"))
+                .find("no clone is bound to 10.0.0.99"),
+            std::string::npos);
+  EXPECT_NE(output_of(in_netns("curl -s --max-time 10 'http://127.0.0.1:8088/farm/clones/..%2f..%2fetc/console'"))
+                .find("not an IPv4 address"),
+            std::string::npos);
+  // The event stream: server-sent events, the bound addresses replayed, stats as they come.
+  const std::string reader = temp_.file("event_reader.py");
+  std::ofstream(reader) << kEventReader;
+  const std::string stream = output_of(in_netns("python3 " + reader + " 8088 10.0.0.6"));
+  EXPECT_NE(stream.find("content-type text/event-stream"), std::string::npos) << stream;
+  EXPECT_NE(stream.find("bound True stats True"), std::string::npos) << stream;
+  // A real browser runs the page (headless Chromium, driven through its DevTools protocol):
+  // its table lists the clones and its alert list the breach; an address pinged while the
+  // page is open appears in the table as it happens; a clone's console shows when its row is
+  // clicked.
+  const std::string screenshot = temp_.file("dashboard.png");
+  VmProcess page = VmProcess::start_program(
+      "/usr/bin/env", {"ip", "netns", "exec", netns_, "python3", std::string(VMHIVE_SOURCE_DIR) + "/tests/integration/dashboard_browser.py",
+                       browser, "http://127.0.0.1:8088/dashboard", screenshot, "10.0.0.5"});
+  ASSERT_TRUE(page.wait_for_output("page: ready\n", 60s)) << page.output() << page.errors();
+  EXPECT_NE(page.output().find("page: state running\n"), std::string::npos) << page.output();
+  for (const char* address : {"10.0.0.5", "10.0.0.6", "10.0.0.7"})
+    EXPECT_NE(page.output().find(std::string("page: row ") + address + "\n"), std::string::npos) << page.output();
+  EXPECT_NE(page.output().find("page: alert new listening port\n"), std::string::npos) << page.output();
+  ASSERT_TRUE(ping("10.0.0.9"));
+  page.write_input("10.0.0.9\n");
+  EXPECT_TRUE(page.wait_for_output("page: saw 10.0.0.9\n", 60s)) << page.output() << page.errors();
+  page.close_input();
+  EXPECT_TRUE(page.wait_for_output("page: screenshot", 60s)) << page.output() << page.errors();
+  EXPECT_NE(page.output().find("page: console responder: text write landed"), std::string::npos) << page.output();
+  EXPECT_EQ(page.wait(60s), 0) << page.errors();
+  EXPECT_EQ(::access(screenshot.c_str(), R_OK), 0) << "no screenshot";
+  if (const char* copy = std::getenv("VMHIVE_DASHBOARD_SCREENSHOT")) shell("cp " + screenshot + " " + std::string(copy));
+  farm_->send_signal(SIGTERM);
+  EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
+  // The daemon's event log has the farm's life and its breach.
+  const std::string log = output_of("cat " + temp_.file("state") + "/events.jsonl");
+  for (const char* type : {"\"farm_started\"", "\"farm_ready\"", "\"farm_breach\"", "\"farm_stopped\""})
+    EXPECT_NE(log.find(type), std::string::npos) << type << "\n" << log;
+}
+
 TEST(FarmCommand, ABadConfigurationIsOneClearLine) {
   TempDir temp;
   const std::string config = temp.file("farm.json");
