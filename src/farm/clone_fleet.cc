@@ -94,7 +94,10 @@ void CloneFleet::on_hold(CloneId id) {
   }
   clone.ready = true;
   if (clone.live) {
-    let_go(clone);  // bound while it was restoring: its first frames wait on its link
+    // Bound while it was restoring: its first frames wait on its link. Its idle time counts
+    // from now, not from that first packet: a slow restore must not make it idle before it ran.
+    (void)table_.touch(clone.outside_address, Clock::now());
+    let_go(clone);
     return;
   }
   if (announced_ready_) return;

@@ -42,6 +42,9 @@ constexpr int kMaxEvents = 64;
 
 constexpr uint64_t kEventsPerClone = 8;                  // contained, reflected and dns events of one clone
 constexpr uint16_t kDnsPort = 53;
+// The timer's ticks: idle clones are reclaimed at each, so a scan's clones go a few at a time
+// rather than a second's worth at once (each one's teardown costs the host CPU).
+constexpr uint32_t kTicksPerSecond = 10;
 constexpr uint8_t kTcpSyn = 0x02;
 constexpr uint8_t kTcpSynAck = 0x12;
 constexpr uint8_t kIcmpEchoRequest = 8;
@@ -146,7 +149,7 @@ class Gateway {
   FarmEvents events_;
   CloneFleet fleet_;  // after what it refers to: the epoll set, the table and the events
   Counters counters_;
-  uint32_t seconds_since_stats_ = 0;
+  uint32_t ticks_since_stats_ = 0;
   std::vector<uint8_t> buffer_;
   packet::ParsedFrame parsed_;
   std::array<uint8_t, kVnetHeader + packet::kArpReplyLength> arp_reply_{};
@@ -465,8 +468,8 @@ void Gateway::on_timer() {
   fleet_.advance_forensics();  // one whose answer never comes ends at its deadline
   fleet_.reap();
   fleet_.refill();
-  if (config_.stats_interval_s != 0 && ++seconds_since_stats_ >= config_.stats_interval_s) {
-    seconds_since_stats_ = 0;
+  if (config_.stats_interval_s != 0 && ++ticks_since_stats_ >= config_.stats_interval_s * kTicksPerSecond) {
+    ticks_since_stats_ = 0;
     const auto [live, held] = fleet_.live_and_held();
     emit({{"event", "stats"}, {"live", live}, {"held", held}, {"counters", counters()}});
   }
@@ -554,8 +557,9 @@ Result<void> run_gateway(const FarmConfig& config, const std::string& vmhive_bin
   if (!epoll.valid()) return errno_error("epoll_create1 failed");
   UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!timer.valid()) return errno_error("timerfd_create failed");
-  const itimerspec every_second{{1, 0}, {1, 0}};
-  if (::timerfd_settime(timer.get(), 0, &every_second, nullptr) != 0) return errno_error("timerfd_settime failed");
+  constexpr long kTick = 1'000'000'000 / kTicksPerSecond;
+  const itimerspec every_tick{{0, kTick}, {0, kTick}};
+  if (::timerfd_settime(timer.get(), 0, &every_tick, nullptr) != 0) return errno_error("timerfd_settime failed");
   Gateway gateway(effective, vmhive_binary, std::move(*signals), std::move(*outside), std::move(epoll), std::move(timer));
   return gateway.run();
 }

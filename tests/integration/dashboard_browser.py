@@ -11,7 +11,7 @@ reads addresses on stdin, one a line: for each it waits until the page's
 live table has that address's row (the page follows the farm's server-sent
 events: nothing reloads) and prints "page: saw ADDRESS". On end of input it
 clicks CONSOLE_ADDRESS's row, if given, waits for its console to show and
-prints its first line ("page: console LINE"), saves a screenshot (PNG) and
+prints it, lines joined by " | " ("page: console TEXT"), saves a screenshot (PNG) and
 exits. Every wait is bounded (30 s).
 """
 import base64, json, os, subprocess, sys, tempfile, time
@@ -112,7 +112,7 @@ try:
     if console_address:
         evaluate(session, "document.querySelector('tr.clone[data-address=\"%s\"]').click()" % console_address)
         shown = wait_for(session, "document.getElementById('console').textContent || null", "the console")
-        print("page: console " + shown.strip().split("\n")[0], flush=True)
+        print("page: console " + " | ".join(shown.strip().split("\n")), flush=True)
     shot = call("Page.captureScreenshot", {"format": "png"}, session)
     with open(screenshot, "wb") as out:
         out.write(base64.b64decode(shot["data"]))
