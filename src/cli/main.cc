@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,6 +168,15 @@ int run_command(const config::VmSpec& options, const Confinement& confine, bool 
   report_outcome(outcome);
   if (placing) report_cgroup_move(*placing);
   return exit_status_for(outcome);
+}
+
+// `--exit-with-parent`: this process is killed when the one that started it
+// ends (a farm's clones, a daemon's farm), so nothing outlives a farm that
+// was killed outright. False if the parent is already gone.
+bool exit_with_parent() {
+  const pid_t parent = ::getppid();
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return false;
+  return parent != 1 && ::getppid() == parent;  // not reparented before the signal was armed
 }
 
 // `farm CONFIG`: the honeyfarm's gateway, until SIGINT or SIGTERM.
@@ -455,6 +465,9 @@ int main(int argc, char** argv) {
   restore->add_option("--alert-fd", restore_config.alert_fd,
                       "report writes to the protected text as JSON lines on this inherited descriptor")
       ->check(CLI::Range(3, INT_MAX));
+  bool restore_exit_with_parent = false;
+  restore->add_flag("--exit-with-parent", restore_exit_with_parent,
+                    "end the VM (SIGKILL) when the process that started it ends (a farm's clones)");
   int restore_hold_fd = -1;
   bool restore_own_cgroup = false;
   restore->add_flag("--own-cgroup", restore_own_cgroup,
@@ -517,6 +530,9 @@ int main(int argc, char** argv) {
   CLI::App* farm = app.add_subcommand(
       "farm", "a honeyfarm: answer an address range on a tap with clones of snapshots (docs/farm.md)");
   farm->add_option("config", farm_config_path, "the farm's JSON configuration")->required();
+  bool farm_exit_with_parent = false;
+  farm->add_flag("--exit-with-parent", farm_exit_with_parent,
+                 "end (and so end every clone) when the process that started the farm ends (vmhived --farm)");
 
   std::string info_kvm = "/dev/kvm";
   CLI::App* info = app.add_subcommand("info", "what this host's KVM offers");
@@ -580,6 +596,7 @@ int main(int argc, char** argv) {
     }
     auto confine = confinement_of(!no_seccomp, false, restore_jail, restore_jail_user);
     if (!confine.ok()) return fail(confine.error().message);
+    if (restore_exit_with_parent && !exit_with_parent()) return fail("restore: the process that started it has ended");
     return restore_command(restore_config, restore_hold_fd, *confine, restore_own_cgroup, restore_counters_file);
   }
   if (*clone && !daemon_clone.name_prefix.empty()) {
@@ -596,6 +613,7 @@ int main(int argc, char** argv) {
     char self[4096] = {};
     const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
     const std::string binary = length > 0 ? std::string(self, static_cast<size_t>(length)) : std::string(argv[0]);
+    if (*farm && farm_exit_with_parent && !exit_with_parent()) return fail("farm: the process that started it has ended");
     if (*farm) return farm_command(farm_config_path, binary);
     auto status = *clone ? clones::run_clones(clone_options, clone_count, binary)
                           : clones::run_clone_server(server_options, binary);

@@ -37,7 +37,7 @@ Result<FarmSupervisor> FarmSupervisor::start(const std::string& config_path, con
   VMHIVE_CHECK(write_fully(input_write.get(), json));  // a pipe holds 64 KiB: it fits before the farm reads
   input_write.reset();
   auto process = clones::ChildProcess::spawn(clones::SpawnOptions{
-      .argv = {vmhive_binary, "farm", "/dev/stdin"}, .stdin_fd = input_read.get(), .stdout_fd = output_write.get()});
+      .argv = {vmhive_binary, "farm", "/dev/stdin", "--exit-with-parent"}, .stdin_fd = input_read.get(), .stdout_fd = output_write.get()});
   if (!process.ok()) return with_context("--farm", process.error());
   output_write.reset();
   const int flags = ::fcntl(output_read.get(), F_GETFL);

@@ -40,7 +40,7 @@ Result<void> CloneFleet::spawn_held(unsigned profile) {
   const CloneId id = next_id_++;
   clones::SpawnOptions spawn{
       .argv = {binary_, "restore", config_.profiles[profile].snapshot, "--net", "fd=" + std::to_string(kLinkFd),
-               "--hold-fd", std::to_string(kHoldFd)},
+               "--hold-fd", std::to_string(kHoldFd), "--exit-with-parent"},
       .fds = {{link_theirs.get(), kLinkFd}, {hold_theirs.get(), kHoldFd}},
       .signal_mask = signal_mask_};
   if (!config_.forensics_dir.empty()) spawn.argv.insert(spawn.argv.end(), {"--control", control_socket(id)});

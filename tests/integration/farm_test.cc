@@ -15,6 +15,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -548,6 +549,35 @@ print('sent', 100 * len(frames), 'frames')
   ASSERT_NE(at, std::string::npos) << events;
   EXPECT_GT(std::stoull(events.substr(at + 15)), 0u) << events;
   EXPECT_EQ(count_of(events, R"("event":"breach")"), 0u) << events;
+}
+
+// The clones of a farm that is killed outright (SIGKILL: no chance to end
+// them) end with it, and so does a farm whose daemon is killed: nothing is
+// left running that no one contains.
+TEST_F(Farm, AKilledFarmTakesItsClonesWithIt) {
+  start_farm(R"("budget": 50, )");
+  ASSERT_TRUE(ping("10.0.0.5"));
+  ASSERT_TRUE(ping("10.0.0.6"));
+  // The farm runs under `ip netns exec`, which execs it: the process is the farm itself.
+  std::vector<std::string> clones;
+  const std::string children = output_of("pgrep -P " + std::to_string(farm_->pid()));
+  for (size_t at = 0, end; (end = children.find('\n', at)) != std::string::npos; at = end + 1)
+    clones.push_back(children.substr(at, end - at));
+  ASSERT_GE(clones.size(), 4u) << "two live clones and two held: " << children;
+  farm_->send_signal(SIGKILL);
+  EXPECT_EQ(farm_->wait(30s), 128 + SIGKILL);
+  const auto clones_running = [&] {
+    for (const std::string& pid : clones)
+      if (::access(("/proc/" + pid).c_str(), F_OK) == 0) return true;
+    return false;
+  };
+  // Their parent-death signal is sent as the farm dies; they are reaped by whoever inherits them.
+  bool gone = false;
+  for (int tries = 0; tries < 300 && !gone; ++tries) {
+    gone = !clones_running();
+    if (!gone) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(gone) << "clones outlived their farm";
 }
 
 // Reads the farm's server-sent events from the dashboard's address
