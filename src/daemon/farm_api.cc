@@ -45,6 +45,10 @@ FarmApi::FarmApi(FarmSupervisor* farm) : farm_(farm) {
   });
 }
 
+FarmApi::~FarmApi() {
+  if (farm_ != nullptr) farm_->set_subscriber({});
+}
+
 bool FarmApi::serves(const std::string& path) {
   return path == "/dashboard" || path == "/farm" || path.rfind("/farm/", 0) == 0;
 }

@@ -27,6 +27,7 @@ class FarmApi {
 
   // `farm` may be null (the daemon runs no farm): every farm route is a 404 saying so.
   explicit FarmApi(FarmSupervisor* farm);
+  ~FarmApi();  // the farm's lines no longer come here (the farm may outlive this)
   FarmApi(const FarmApi&) = delete;
   FarmApi& operator=(const FarmApi&) = delete;
 

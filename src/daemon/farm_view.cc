@@ -37,7 +37,7 @@ std::optional<std::string> FarmView::apply(std::string_view line) {
     if (bindings_.size() < kMaxBindings || bindings_.count(address) != 0) {
       const auto time = event.find("time_ms");
       bindings_[address] = FarmBinding{number_member(event, "clone"), string_member(event, "profile"),
-                                       time != event.end() && time->is_number() ? time->get<int64_t>() : 0,
+                                       time != event.end() && time->is_number_integer() ? time->get<int64_t>() : 0,
                                        number_member(event, "reflected_from")};
     }
   } else if (type == "reclaimed" || type == "evicted" || type == "breach") {

@@ -234,8 +234,9 @@ void CloneFleet::reap() {
     ++counters_.clone_failures;
     Clone& clone = *clones_.at(gone.id);
     if (!clone.live) {
+      const std::string profile = config_.profiles[clone.profile].name;  // `clone` goes with end()
       end(gone.id);
-      events_.emit({{"event", "clone_exited"}, {"clone", gone.id}, {"profile", config_.profiles[clone.profile].name},
+      events_.emit({{"event", "clone_exited"}, {"clone", gone.id}, {"profile", profile},
                     {"exit_code", gone.status.code}, {"signal", gone.status.signal}});
       continue;
     }

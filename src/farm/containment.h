@@ -43,10 +43,12 @@ using FlowOrigin = CloneId;
 inline constexpr FlowOrigin kFromOutside = 0;
 
 // The most recent flows that reached one clone, with who started each. A
-// packet of the clone's is a reply if it belongs to one of them, or if it
-// goes to an address that reached the clone, from the port it reached (a
-// server answering its client on a flow already forgotten: a flood from
-// many ports pushes flows out faster than a clone answers them).
+// packet of the clone's is a reply if it belongs to one of them; a TCP
+// segment without SYN also if it goes to an address that reached the clone,
+// from the port it reached (a server's data on a connection a flood pushed
+// out of memory: such a segment cannot open anything). Nothing else: a SYN,
+// a datagram or an echo request to anywhere else is something the clone
+// started.
 class FlowMemory {
  public:
   static constexpr size_t kFlows = 256;
@@ -65,12 +67,13 @@ class FlowMemory {
     return true;
   }
   // Who started the flow `flow` is a reply to; nothing if it is not a reply.
-  std::optional<FlowOrigin> origin_of_reply(const FlowKey& flow) const {
+  // `tcp_without_syn`: the packet is a TCP segment without SYN.
+  std::optional<FlowOrigin> origin_of_reply(const FlowKey& flow, bool tcp_without_syn = false) const {
     std::optional<FlowOrigin> same_client;
     for (size_t i = 0; i < count_; ++i) {
       const FlowKey& known = flows_[i].key;
       if (known == flow) return flows_[i].origin;
-      if (!same_client && known.remote == flow.remote && known.local_port == flow.local_port &&
+      if (tcp_without_syn && !same_client && known.remote == flow.remote && known.local_port == flow.local_port &&
           known.protocol == flow.protocol)
         same_client = flows_[i].origin;
     }
@@ -98,7 +101,9 @@ class RateLimit {
   // Whether one more packet may go at `now` (taking its token if so).
   bool allow(Clock::time_point now) {
     if (rate_ == 0) return true;
-    const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_).count();
+    // At most a full bucket's worth of time counts (and elapsed * rate cannot overflow).
+    const auto elapsed = std::min<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_).count(),
+                                           int64_t{burst_} * 1'000'000'000 / rate_ + 1'000'000'000);
     if (elapsed > 0) {
       // Whole tokens earned since the last refill; the remainder of time is kept.
       const uint64_t earned = static_cast<uint64_t>(elapsed) * rate_ / 1'000'000'000u;

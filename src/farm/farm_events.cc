@@ -41,14 +41,14 @@ void FarmEvents::emit(const nlohmann::ordered_json& event) {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   nlohmann::ordered_json line{{"time_ms", std::chrono::duration_cast<std::chrono::milliseconds>(now).count()}};
   line.update(event);
-  write_line(line.dump() + "\n");
+  write_line(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");  // a clone's bytes may be any
 }
 
 void FarmEvents::alert(const nlohmann::ordered_json& event) {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   nlohmann::ordered_json line{{"time_ms", std::chrono::duration_cast<std::chrono::milliseconds>(now).count()}};
   line.update(event);
-  std::string text = line.dump() + "\n";
+  std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   write_line(text);
   if (!thread_.joinable()) return;
   {
@@ -94,9 +94,15 @@ void FarmEvents::deliver(std::stop_token stop) {
     std::string line;
     {
       std::unique_lock lock(queue_mutex_);
-      // Stopping still delivers what is queued: the last alerts matter most.
       queued_.wait(lock, [&] { return !queue_.empty() || stop.stop_requested(); });
       if (queue_.empty()) return;
+      // Stopping: what is queued is counted as undelivered, so a dead receiver cannot hold the
+      // farm's exit for a timeout per alert (each alert is on stdout all the same).
+      if (stop.stop_requested()) {
+        undelivered_ += queue_.size();
+        queue_.clear();
+        return;
+      }
       line = std::move(queue_.front());
       queue_.pop_front();
     }

@@ -118,7 +118,10 @@ class Gateway {
   void send_to_clone(Clone& clone, std::span<uint8_t> message);
   // A clone's frame (parsed_, in buffer_) that is not a reply, reflected
   // into the farm: to the destination's clone, bound now if it has none.
-  void reflect(Clone& from, std::span<uint8_t> message, std::span<uint8_t> frame, Clock::time_point now);
+  // `opens`: the packet starts something (only such a packet binds a new clone). False if the
+  // sender is gone (a binding made for it evicted it): the caller must not touch it.
+  bool reflect(CloneId from_id, bool opens, std::span<uint8_t> message, std::span<uint8_t> frame,
+               Clock::time_point now);
   // A reply to a flow another clone started (`origin`), taken back to it.
   void reply_inside(Clone& from, CloneId origin, std::span<uint8_t> message, std::span<uint8_t> frame);
   // A DNS query from a clone answered by the sinkhole; true if it was one.
@@ -284,11 +287,13 @@ void Gateway::on_link(CloneId id) {
       if (!clone.breached && breach(clone, "spoofed source address", flow_of(parsed))) return;
       continue;
     }
-    if (config_.dns_sinkhole != 0 && answer_dns(clone)) continue;
     const bool icmp = parsed.ip.protocol == packet::kProtocolIcmp;
     const FlowKey flow{parsed.ip.destination, icmp ? parsed.ip.source_port : parsed.ip.destination_port,
                        icmp ? uint16_t{0} : parsed.ip.source_port, parsed.ip.protocol};
-    if (const auto origin = clone.flows.origin_of_reply(flow)) {
+    const auto origin = clone.flows.origin_of_reply(flow, parsed.ip.protocol == packet::kProtocolTcp &&
+                                                              (parsed.ip.tcp_flags & kTcpSyn) == 0);
+    if (!origin && config_.dns_sinkhole != 0 && answer_dns(clone)) continue;  // a DNS server clone's answers pass
+    if (origin) {
       if (profile.containment == Containment::kDrop) {
         report_contained(clone);  // a telescope's clone answers nobody
         continue;
@@ -322,7 +327,8 @@ void Gateway::on_link(CloneId id) {
                        (parsed.ip.protocol == packet::kProtocolTcp && (parsed.ip.tcp_flags & kTcpSynAck) == kTcpSyn) ||
                        (icmp && parsed.ip.icmp_type == kIcmpEchoRequest);
     if (profile.containment == Containment::kReflect) {
-      reflect(clone, message, frame, now);
+      // Binding the destination may evict the least recently active clone: this one, perhaps.
+      if (!reflect(id, opens, message, frame, now)) return;
     } else if (opens) {
       report_contained(clone);
     } else {
@@ -369,21 +375,32 @@ bool Gateway::answer_dns(Clone& clone) {
   return true;
 }
 
-void Gateway::reflect(Clone& from, std::span<uint8_t> message, std::span<uint8_t> frame, Clock::time_point now) {
+bool Gateway::reflect(CloneId from_id, bool opens, std::span<uint8_t> message, std::span<uint8_t> frame,
+                      Clock::time_point now) {
   packet::ParsedFrame& parsed = parsed_;
   const uint32_t destination = parsed.ip.destination;
-  if (destination == from.outside_address || destination == config_.profiles[from.profile].inside_address) return;
+  const Clone* sender = fleet_.find(from_id);
+  if (sender == nullptr) return false;
+  if (destination == sender->outside_address || destination == config_.profiles[sender->profile].inside_address)
+    return true;
   Clone* target = nullptr;
   if (const Binding* binding = table_.touch(destination, now)) target = fleet_.find(binding->clone);
   if (target == nullptr) {
+    if (!opens) {  // the tail of a flow to an address with no clone: it binds nothing
+      ++counters_.stale;
+      return true;
+    }
     table_.unbind(destination);
-    target = bind_new(destination, parsed.ip.destination_port, now, from.id);
+    target = bind_new(destination, parsed.ip.destination_port, now, from_id);
     if (target == nullptr) {
       ++counters_.no_clone_ready;
-      return;
+      return fleet_.find(from_id) != nullptr;
     }
   }
-  if (target == &from) return;
+  Clone* found = fleet_.find(from_id);  // the binding may have evicted it
+  if (found == nullptr) return false;
+  Clone& from = *found;
+  if (target == &from) return true;
   ++counters_.reflected;
   if (from.reflected++ < kEventsPerClone) {
     nlohmann::ordered_json event{{"event", "reflected"}, {"address", ipv4_text(from.outside_address)}, {"clone", from.id}};
@@ -399,6 +416,7 @@ void Gateway::reflect(Clone& from, std::span<uint8_t> message, std::span<uint8_t
   packet::set_ethernet_addresses(frame, profile.inside_mac, config_.gateway_mac);
   packet::rewrite_ipv4_destination(frame, parsed, profile.inside_address);
   send_to_clone(*target, message);
+  return true;
 }
 
 void Gateway::reply_inside(Clone& from, CloneId origin, std::span<uint8_t> message, std::span<uint8_t> frame) {
@@ -443,7 +461,8 @@ void Gateway::on_vmm_alert(CloneId id) {
   const size_t end = lines.find('\n');
   const auto alert = nlohmann::json::parse(lines.substr(0, end), nullptr, false);
   nlohmann::ordered_json details{{"guest_address", "?"}};
-  if (alert.is_object() && alert.value("alert", "") == "kernel_text_write" && alert.contains("guest_address") &&
+  if (alert.is_object() && alert.contains("alert") && alert["alert"].is_string() &&
+      alert["alert"].get<std::string>() == "kernel_text_write" && alert.contains("guest_address") &&
       alert["guest_address"].is_string())
     details["guest_address"] = alert["guest_address"];
   if (!clone.live) {

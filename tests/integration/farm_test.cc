@@ -508,7 +508,7 @@ TEST_F(Farm, FloodsAndMalformedFramesLeaveTheGatewayServing) {
     EXPECT_NE(printed.find(sent + " packets transmitted"), std::string::npos) << arguments << "\n" << printed;
   };
   // 3,000 datagrams to the echo port as fast as hping3 sends them (bounded: -c).
-  hping("--udp -p 7 -d 32 -c 3000 --faster 10.0.0.40", "3000");
+  hping("--udp -p 7 -d 32 -c 3000 --faster -k -s 40000 10.0.0.40", "3000");  // one flow (-k: its port kept)
   hping("--udp -p 7 -d 64 -c 20 -i u1000 -f 10.0.0.41", "20");  // fragments
   hping("-S -p 22 -c 20 -i u1000 -b 10.0.0.42", "20");          // bad TCP checksums
   hping("--udp -p 7 -c 20 -i u1000 -b 10.0.0.42", "20");        // bad UDP checksums
@@ -549,6 +549,29 @@ print('sent', 100 * len(frames), 'frames')
   ASSERT_NE(at, std::string::npos) << events;
   EXPECT_GT(std::stoull(events.substr(at + 15)), 0u) << events;
   EXPECT_EQ(count_of(events, R"("event":"breach")"), 0u) << events;
+}
+
+// A worm reflected into a farm whose budget is one: binding its first target
+// evicts the worm itself, in the middle of reading its frames; the gateway
+// lets it go and runs on (and a held clone killed from outside is reported,
+// not mistaken for a serving one).
+TEST_F(Farm, AReflectionThatEvictsItsSenderLeavesTheGatewayServing) {
+  const std::string worm = temp_.file("worm-snapshot");
+  make_snapshot("ip=10.0.0.2 ports=22 worm=3", worm);
+  start_farm(R"("budget": 1, )", worm, R"(, "ports": [22], "containment": "reflect")");
+  (void)output_of(in_netns("python3 -c \"import socket\ntry:\n s = socket.create_connection(('10.0.0.101', 22), 5); s.recv(100)\n"
+                           "except OSError:\n pass\""));
+  ASSERT_TRUE(farm_->wait_for_output(R"("event":"evicted","address":"10.0.0.101")", 30s)) << farm_->output();
+  // Every clone it has, held and serving, killed from outside: each reported (a held one as
+  // clone_exited, a serving one as a breach), and replaced.
+  ASSERT_TRUE(shell("pkill -9 -P " + std::to_string(farm_->pid())));
+  // A held clone killed but not yet reaped may still be taken for the next address (its death
+  // is then that clone's breach): the ping may need a second echo, answered by a fresh clone.
+  EXPECT_TRUE(shell(in_netns("ping -c 3 -i 0.5 -W 10 10.0.0.102"))) << farm_->output() << farm_->errors();
+  farm_->send_signal(SIGTERM);
+  EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
+  EXPECT_NE(farm_->output().find(R"("event":"stopped")"), std::string::npos) << farm_->output();
+  EXPECT_NE(farm_->output().find(R"("signal":9})"), std::string::npos) << "the killed clones reported\n" << farm_->output();
 }
 
 // The clones of a farm that is killed outright (SIGKILL: no chance to end

@@ -19,12 +19,14 @@ TEST(FlowMemory, RemembersWhoStartedEachFlowAndForgetsTheOldest) {
   EXPECT_EQ(flows.origin_of_reply(from_clone), 7u);
   EXPECT_FALSE(flows.origin_of_reply(FlowKey{0x0a090001, 40000, 80, 6}).has_value()) << "another port: not a reply";
   EXPECT_FALSE(flows.origin_of_reply(FlowKey{0x0a090002, 40000, 22, 6}).has_value()) << "another address";
-  EXPECT_EQ(flows.origin_of_reply(FlowKey{0x0a090001, 40999, 22, 6}), kFromOutside)
-      << "from the port its client reached, to the client: a server's answer";
+  EXPECT_EQ(flows.origin_of_reply(FlowKey{0x0a090001, 40999, 22, 6}, true), kFromOutside)
+      << "a TCP segment without SYN from the port its client reached, to the client: a server's answer";
+  EXPECT_FALSE(flows.origin_of_reply(FlowKey{0x0a090001, 445, 22, 6}).has_value())
+      << "a SYN (or a datagram) to another port of the client is something the clone started";
   EXPECT_FALSE(flows.origin_of_reply(FlowKey{0x0a090001, 40000, 22, 17}).has_value()) << "another protocol";
   for (uint16_t port = 1; port <= FlowMemory::kFlows - 1; ++port) flows.note_inbound(FlowKey{1, port, 22, 6}, 0);
   EXPECT_FALSE(flows.origin_of_reply(from_outside).has_value()) << "the oldest went to make room";
-  EXPECT_FALSE(flows.origin_of_reply(FlowKey{0x0a090001, 40999, 22, 6}).has_value());
+  EXPECT_FALSE(flows.origin_of_reply(FlowKey{0x0a090001, 40999, 22, 6}, true).has_value());
   EXPECT_EQ(flows.origin_of_reply(from_clone), 7u);
 }
 
