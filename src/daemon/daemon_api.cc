@@ -17,24 +17,10 @@ constexpr int kConsolePollMs = 100;
 constexpr size_t kDefaultLogBytes = 64 * 1024;
 constexpr size_t kMaxConsoleChunk = 64 * 1024;
 
-http::Response json_response(int status, const nlohmann::ordered_json& body) {
-  http::Response response;
-  response.status = status;
-  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  return response;
-}
-
 // Answered later through the responder (DaemonApi::set_responder).
 http::Response deferred() {
   http::Response response;
   response.deferred = true;
-  return response;
-}
-
-http::Response error_response(int status, std::string_view message) {
-  http::Response response;
-  response.status = status;
-  response.body = error_body(message);
   return response;
 }
 
@@ -92,6 +78,20 @@ bool query_true(const http::Request& request, const char* name) {
 }
 
 }  // namespace
+
+http::Response json_response(int status, const nlohmann::ordered_json& body) {
+  http::Response response;
+  response.status = status;
+  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return response;
+}
+
+http::Response error_response(int status, std::string_view message) {
+  http::Response response;
+  response.status = status;
+  response.body = error_body(message);
+  return response;
+}
 
 std::string error_body(std::string_view message) {
   return nlohmann::json{{"error", std::string(message)}}.dump(-1, ' ', false,

@@ -74,7 +74,9 @@ class DaemonApi {
   std::map<http::ConnectionId, ConsoleFollower> consoles_;
 };
 
-// The JSON error body the daemon answers with.
+// The JSON error body the daemon answers with, and responses made of it or of a JSON body.
 std::string error_body(std::string_view message);
+http::Response error_response(int status, std::string_view message);
+http::Response json_response(int status, const nlohmann::ordered_json& body);
 
 }  // namespace vmhive::daemon

@@ -17,20 +17,6 @@ namespace {
 
 constexpr size_t kConsoleTail = 16 * 1024;
 
-http::Response json_reply(int status, const nlohmann::ordered_json& body) {
-  http::Response response;
-  response.status = status;
-  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  return response;
-}
-
-http::Response error_reply(int status, std::string_view message) {
-  http::Response response;
-  response.status = status;
-  response.body = error_body(message);
-  return response;
-}
-
 std::string server_sent(const std::string& event_line) { return "data: " + event_line + "\n\n"; }
 
 }  // namespace
@@ -54,7 +40,7 @@ bool FarmApi::serves(const std::string& path) {
 }
 
 http::Response FarmApi::handle(const http::Request& request, http::ConnectionId connection) {
-  if (request.method != "GET") return error_reply(405, "the farm's routes only read: GET");
+  if (request.method != "GET") return error_response(405, "the farm's routes only read: GET");
   const std::string& path = request.path;
   if (path == "/dashboard") {
     http::Response page;
@@ -63,7 +49,7 @@ http::Response FarmApi::handle(const http::Request& request, http::ConnectionId 
     page.headers.push_back({"Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"});
     return page;
   }
-  if (farm_ == nullptr) return error_reply(404, "no farm: start vmhived with --farm CONFIG");
+  if (farm_ == nullptr) return error_response(404, "no farm: start vmhived with --farm CONFIG");
   if (path == "/farm") {
     nlohmann::ordered_json body = farm_->view().to_json();
     nlohmann::ordered_json profiles = nlohmann::ordered_json::array();
@@ -72,7 +58,7 @@ http::Response FarmApi::handle(const http::Request& request, http::ConnectionId 
                           {"containment", farm::containment_name(profile.containment)}});
     body["profiles"] = profiles;
     body["budget"] = farm_->config().budget;
-    return json_reply(200, body);
+    return json_response(200, body);
   }
   if (path == "/farm/events") {
     streams_.insert(connection);
@@ -89,24 +75,24 @@ http::Response FarmApi::handle(const http::Request& request, http::ConnectionId 
   if (path.size() > kClones.size() + kConsole.size() && path.rfind(kClones, 0) == 0 &&
       path.compare(path.size() - kConsole.size(), kConsole.size(), kConsole) == 0)
     return console(path.substr(kClones.size(), path.size() - kClones.size() - kConsole.size()));
-  return error_reply(404, "no such farm route: " + path.substr(0, 200));
+  return error_response(404, "no such farm route: " + path.substr(0, 200));
 }
 
 http::Response FarmApi::console(const std::string& address) const {
-  if (!farm::parse_ipv4(address).ok()) return error_reply(400, "not an IPv4 address: " + address.substr(0, 64));
+  if (!farm::parse_ipv4(address).ok()) return error_response(400, "not an IPv4 address: " + address.substr(0, 64));
   const auto clone = farm_->view().clone_at(address);
-  if (!clone) return error_reply(404, "no clone is bound to " + address);
+  if (!clone) return error_response(404, "no clone is bound to " + address);
   // This run's directory, as the farm said; it must lie inside the configured one.
   const std::string& consoles = farm_->view().consoles();
   const std::string& configured = farm_->config().console_dir;
   if (configured.empty() || consoles.rfind(configured + "/", 0) != 0 ||
       consoles.find("/..", configured.size()) != std::string::npos)
-    return error_reply(404, "the farm keeps no consoles (console_dir in its configuration)");
+    return error_response(404, "the farm keeps no consoles (console_dir in its configuration)");
   const std::string file = consoles + "/clone-" + std::to_string(*clone) + ".log";
   UniqueFd fd(::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   struct stat info {};
   if (!fd.valid() || ::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode))
-    return error_reply(404, "clone " + std::to_string(*clone) + " has no console file");
+    return error_response(404, "clone " + std::to_string(*clone) + " has no console file");
   const off_t size = info.st_size;
   const off_t from = std::max<off_t>(0, size - static_cast<off_t>(kConsoleTail));
   std::string text(static_cast<size_t>(size - from), '\0');

@@ -106,6 +106,27 @@ class Farm : public ::testing::Test {
 
   bool ping(const std::string& address) { return shell(in_netns("ping -c 1 -W 10 " + address)); }
 
+  // The sniffer (kSniffer) stops at its marker address: not one SYN escaped by then.
+  void expect_nothing_escaped(VmProcess& sniffer) {
+    EXPECT_TRUE(ping("10.0.0.200"));  // the sniffer's marker
+    ASSERT_EQ(sniffer.wait(60s), 0) << sniffer.output() << sniffer.errors();
+    EXPECT_NE(sniffer.output().find("sniffer: escaped 0\n"), std::string::npos) << sniffer.output();
+  }
+
+  // A kept forensic snapshot restores and runs (its net needs a link: a socket pair's end).
+  static void expect_restorable(const std::string& snapshot, const std::vector<std::string>& extra = {}) {
+    int ends[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends), 0);
+    std::vector<std::string> args{"restore", snapshot, "--net", "fd=3"};
+    for (const std::string& arg : extra) args.push_back(arg);
+    VmProcess kept = VmProcess::start_with_fds(args, {ends[1]});
+    ::close(ends[1]);
+    EXPECT_FALSE(kept.wait(1s).has_value()) << "the kept clone runs again: " << kept.errors();
+    kept.send_signal(SIGTERM);
+    EXPECT_EQ(kept.wait(30s), 128 + SIGTERM) << kept.errors();
+    ::close(ends[0]);
+  }
+
   TempDir temp_;
   std::string netns_;
   std::unique_ptr<VmProcess> farm_;
@@ -201,9 +222,7 @@ TEST_F(Farm, AWormIsContainedNothingEscapesAndItIsKeptForForensics) {
   ASSERT_TRUE(farm_->wait_for_output(R"("event":"forensics")", 60s)) << farm_->output();
   EXPECT_NE(farm_->output().find(R"("ok":true)"), std::string::npos) << farm_->output();
   EXPECT_TRUE(ping("10.0.0.9")) << "the breached clone's address answers again, from a new clone";
-  EXPECT_TRUE(ping("10.0.0.200"));  // the sniffer's marker
-  ASSERT_EQ(sniffer.wait(60s), 0) << sniffer.output() << sniffer.errors();
-  EXPECT_NE(sniffer.output().find("sniffer: escaped 0\n"), std::string::npos) << sniffer.output();
+  expect_nothing_escaped(sniffer);
   farm_->send_signal(SIGTERM);
   EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
   const std::string& events = farm_->output();
@@ -229,14 +248,7 @@ TEST_F(Farm, AWormIsContainedNothingEscapesAndItIsKeptForForensics) {
   const std::string snapshot = events.substr(start, events.find('"', start) - start);
   EXPECT_EQ(snapshot.rfind(forensics + "/10.0.0.9-clone", 0), 0u) << snapshot;
   EXPECT_EQ(::access((snapshot + "/state").c_str(), R_OK), 0) << snapshot;
-  int ends[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends), 0);
-  VmProcess kept = VmProcess::start_with_fds({"restore", snapshot, "--net", "fd=3"}, {ends[1]});
-  ::close(ends[1]);
-  EXPECT_FALSE(kept.wait(1s).has_value()) << "the kept clone runs again: " << kept.errors();
-  kept.send_signal(SIGTERM);
-  EXPECT_EQ(kept.wait(30s), 128 + SIGTERM) << kept.errors();
-  ::close(ends[0]);
+  expect_restorable(snapshot);
 }
 
 // Receives the farm's alerts the two ways a user would: a Unix stream
@@ -360,9 +372,7 @@ TEST_F(FarmAlerts, AWormIsReflectedIntoTheFarmAndItsAlertArrivesWithin100Ms) {
   EXPECT_NE(banner.find("SSH-2.0-"), std::string::npos) << banner << farm_->output();
   ASSERT_TRUE(farm_->wait_for_output(R"("event":"forensics")", 60s)) << farm_->output();
   ASSERT_TRUE(farm_->wait_for_output(R"("event":"reflected")", 60s)) << farm_->output();
-  EXPECT_TRUE(ping("10.0.0.200"));  // the sniffer's marker
-  ASSERT_EQ(sniffer.wait(60s), 0) << sniffer.output() << sniffer.errors();
-  EXPECT_NE(sniffer.output().find("sniffer: escaped 0\n"), std::string::npos) << sniffer.output();
+  expect_nothing_escaped(sniffer);
   expect_alerts_delivered("outbound connection", 1);
   farm_->send_signal(SIGTERM);
   EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
@@ -480,14 +490,7 @@ TEST_F(FarmAlerts, AKernelTextWriteIsAnAlertAndTheCloneIsKeptForForensics) {
   const size_t start = events.find(R"("snapshot":")", at) + 12;
   const std::string snapshot = events.substr(start, events.find('"', start) - start);
   EXPECT_EQ(::access((snapshot + "/state").c_str(), R_OK), 0) << snapshot;
-  int ends[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends), 0);
-  VmProcess kept = VmProcess::start_with_fds({"restore", snapshot, "--net", "fd=3", "--write-protect-text"}, {ends[1]});
-  ::close(ends[1]);
-  EXPECT_FALSE(kept.wait(1s).has_value()) << "the kept clone runs again, its text protected: " << kept.errors();
-  kept.send_signal(SIGTERM);
-  EXPECT_EQ(kept.wait(30s), 128 + SIGTERM) << kept.errors();
-  ::close(ends[0]);
+  expect_restorable(snapshot, {"--write-protect-text"});
 }
 
 // Floods and malformed frames from real tools leave the gateway serving:
