@@ -106,6 +106,12 @@ class Farm : public ::testing::Test {
 
   bool ping(const std::string& address) { return shell(in_netns("ping -c 1 -W 10 " + address)); }
 
+  // SIGTERM: the farm ends its clones and prints its counters ("stopped"), then exits 0.
+  void stop_farm() {
+    farm_->send_signal(SIGTERM);
+    EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
+  }
+
   // The sniffer (kSniffer) stops at its marker address: not one SYN escaped by then.
   void expect_nothing_escaped(VmProcess& sniffer) {
     EXPECT_TRUE(ping("10.0.0.200"));  // the sniffer's marker
@@ -151,8 +157,7 @@ TEST_F(Farm, EveryAddressAnswersFromAClonesOwnAndKeepsIt) {
   EXPECT_EQ(count_of(scan, "80/tcp  open"), 8u) << scan;
   EXPECT_EQ(count_of(scan, "443/tcp closed"), 8u) << scan;
 
-  farm_->send_signal(SIGTERM);
-  EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
+  stop_farm();
   const std::string& events = farm_->output();
   EXPECT_EQ(count_of(events, R"("event":"bound","address":"10.0.0.5")"), 1u) << "the same address kept its clone\n"
                                                                              << events;
@@ -170,8 +175,7 @@ TEST_F(Farm, IdleClonesAreReclaimedAndTheBudgetEvicts) {
   // Idle for the profile's 2 s: reclaimed; the address answers again from a new clone.
   ASSERT_TRUE(farm_->wait_for_output(R"("event":"reclaimed","address":"10.0.0.7")", 30s)) << farm_->output();
   ASSERT_TRUE(ping("10.0.0.7"));
-  farm_->send_signal(SIGTERM);
-  EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
+  stop_farm();
   EXPECT_EQ(count_of(farm_->output(), R"("event":"bound","address":"10.0.0.7")"), 2u) << farm_->output();
 }
 
@@ -203,6 +207,10 @@ while True:
 print("sniffer: escaped %d" % escaped, flush=True)
 )";
 
+// Where the worm (the responder with worm=5, contacted at 10.0.0.9) sends its SYNs: the five
+// farm addresses after its snapshot's own, and one beyond the farm.
+constexpr const char* kWormTargets[] = {"10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7", "192.0.2.1"};
+
 // The worm: a clone that, once contacted, opens connections of its own to
 // the farm's other addresses and beyond. Not one of its SYNs leaves the
 // farm's link (a sniffer there counts them), each is a contained event, the
@@ -223,14 +231,13 @@ TEST_F(Farm, AWormIsContainedNothingEscapesAndItIsKeptForForensics) {
   EXPECT_NE(farm_->output().find(R"("ok":true)"), std::string::npos) << farm_->output();
   EXPECT_TRUE(ping("10.0.0.9")) << "the breached clone's address answers again, from a new clone";
   expect_nothing_escaped(sniffer);
-  farm_->send_signal(SIGTERM);
-  EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
+  stop_farm();
   const std::string& events = farm_->output();
   // The worm's SYNs, each contained: the first at least (the breach pauses the guest for its
   // snapshot, perhaps before it sent the rest), at most the six, each once. Once breached, the
   // clone's replies to its own visitor are held back too: a breached clone sends nothing out.
   size_t probes = 0;
-  for (const char* target : {"10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7", "192.0.2.1"}) {
+  for (const char* target : kWormTargets) {
     const size_t seen = count_of(events, std::string(R"("event":"contained","address":"10.0.0.9","clone":1,"to":")") +
                                              target + R"(","protocol":6,"port":22})");
     EXPECT_LE(seen, 1u) << target << "\n" << events;
@@ -374,13 +381,12 @@ TEST_F(FarmAlerts, AWormIsReflectedIntoTheFarmAndItsAlertArrivesWithin100Ms) {
   ASSERT_TRUE(farm_->wait_for_output(R"("event":"reflected")", 60s)) << farm_->output();
   expect_nothing_escaped(sniffer);
   expect_alerts_delivered("outbound connection", 1);
-  farm_->send_signal(SIGTERM);
-  EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
+  stop_farm();
   const std::string& events = farm_->output();
   // Every SYN it got out before its snapshot paused it was reflected, each to a clone bound to its
   // target (whose SYN-ACK came back to it: the stateless worm answers that too, reflected as well).
   size_t reflected = 0;
-  for (const char* target : {"10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7", "192.0.2.1"}) {
+  for (const char* target : kWormTargets) {
     const size_t seen = count_of(events, std::string(R"("event":"reflected","address":"10.0.0.9","clone":1,"to":")") +
                                              target + R"(","protocol":6,"port":22,"to_clone":)");
     if (seen >= 1) {
@@ -410,8 +416,7 @@ TEST_F(Farm, ACloneCallingHomeGetsTheSinkholeAndMeetsAClone) {
       "python3 -c \"import socket; s = socket.create_connection(('10.0.0.30', 22), 10); print(s.recv(100))\""));
   EXPECT_NE(banner.find("SSH-2.0-"), std::string::npos) << banner << farm_->output();
   ASSERT_TRUE(farm_->wait_for_output(R"("event":"bound","address":"10.0.0.250")", 60s)) << farm_->output();
-  farm_->send_signal(SIGTERM);
-  EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
+  stop_farm();
   const std::string& events = farm_->output();
   EXPECT_NE(events.find(R"("event":"dns","address":"10.0.0.30","clone":1,"name":"c2.evil.example","type":1,"answer":"10.0.0.250"})"),
             std::string::npos)
@@ -449,8 +454,7 @@ TEST_F(FarmAlerts, ANewListeningPortAndACrashAreAlerts) {
   EXPECT_TRUE(ping("10.0.0.22")) << "the farm runs on";
   expect_alerts_delivered("new listening port", 1);
   expect_alerts_delivered("guest reset (a panic or a reboot)", 1);
-  farm_->send_signal(SIGTERM);
-  EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
+  stop_farm();
   const std::string& events = farm_->output();
   EXPECT_NE(events.find(R"("event":"breach","address":"10.0.0.20","clone":1,"profile":"responder","reason":"new listening port","to":"10.9.0.1","protocol":6)"),
             std::string::npos)
@@ -479,8 +483,7 @@ TEST_F(FarmAlerts, AKernelTextWriteIsAnAlertAndTheCloneIsKeptForForensics) {
   EXPECT_TRUE(ping("10.0.0.50")) << "its address answers again, from a new clone";
   EXPECT_TRUE(ping("10.0.0.51")) << "the farm runs on";
   expect_alerts_delivered("kernel text write", 1);
-  farm_->send_signal(SIGTERM);
-  EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
+  stop_farm();
   const std::string& events = farm_->output();
   EXPECT_NE(events.find(R"("event":"breach","address":"10.0.0.50","clone":1,"profile":"responder","reason":"kernel text write","guest_address":"0x10)"),
             std::string::npos)
@@ -541,8 +544,7 @@ print('sent', 100 * len(frames), 'frames')
 ")"));
   EXPECT_NE(raw.find("sent 1000 frames"), std::string::npos) << raw;
   EXPECT_TRUE(ping("10.0.0.43")) << farm_->output() << farm_->errors();
-  farm_->send_signal(SIGTERM);
-  EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
+  stop_farm();
   const std::string& events = farm_->output();
   for (const char* refused : {"\"runt\":", "\"bad_ip_header\":", "\"bad_ip_checksum\":", "\"fragment\":",
                               "\"unknown_ethertype\":", "\"bad_transport_header\":", "\"bad_arp\":"})
@@ -571,8 +573,7 @@ TEST_F(Farm, AReflectionThatEvictsItsSenderLeavesTheGatewayServing) {
   // A held clone killed but not yet reaped may still be taken for the next address (its death
   // is then that clone's breach): the ping may need a second echo, answered by a fresh clone.
   EXPECT_TRUE(shell(in_netns("ping -c 3 -i 0.5 -W 10 10.0.0.102"))) << farm_->output() << farm_->errors();
-  farm_->send_signal(SIGTERM);
-  EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
+  stop_farm();
   EXPECT_NE(farm_->output().find(R"("event":"stopped")"), std::string::npos) << farm_->output();
   EXPECT_NE(farm_->output().find(R"("signal":9})"), std::string::npos) << "the killed clones reported\n" << farm_->output();
 }
@@ -730,8 +731,7 @@ TEST_F(Farm, TheDaemonRunsTheFarmAndItsDashboardShowsItInABrowser) {
   EXPECT_EQ(page.wait(60s), 0) << page.errors();
   EXPECT_EQ(::access(screenshot.c_str(), R_OK), 0) << "no screenshot";
   if (const char* copy = std::getenv("VMHIVE_DASHBOARD_SCREENSHOT")) shell("cp " + screenshot + " " + std::string(copy));
-  farm_->send_signal(SIGTERM);
-  EXPECT_EQ(farm_->wait(60s), 0) << farm_->errors();
+  stop_farm();
   // The daemon's event log has the farm's life and its breach.
   const std::string log = output_of("cat " + temp_.file("state") + "/events.jsonl");
   for (const char* type : {"\"farm_started\"", "\"farm_ready\"", "\"farm_breach\"", "\"farm_stopped\""})
