@@ -9,7 +9,7 @@ set -Eeuo pipefail
 
 readonly me=prepare-linux-guest
 readonly meta_package=linux-image-cloud-amd64
-readonly tools=(busybox-static e2fsprogs lz4 kmod cpio binutils)
+readonly tools=(busybox-static e2fsprogs dropbear-bin lz4 kmod cpio binutils)
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly script_dir
 readonly helper_dir=$script_dir/linux-guest
@@ -80,8 +80,9 @@ stamp_inputs() {
   scripts=$(cd "$script_dir" && sha256sum prepare-linux-guest.sh linux-guest/* | sha256sum)
   busybox=$(dpkg-query -W -f='${Version}' busybox-static)
   e2fsprogs=$(dpkg-query -W -f='${Version}' e2fsprogs)
-  printf 'package=%s\nversion=%s\nbusybox=%s\ne2fsprogs=%s\nscripts=%s\n' \
-    "$package" "$version" "$busybox" "$e2fsprogs" "${scripts%% *}"
+  dropbear=$(dpkg-query -W -f='${Version}' dropbear-bin)
+  printf 'package=%s\nversion=%s\nbusybox=%s\ne2fsprogs=%s\ndropbear=%s\nscripts=%s\n' \
+    "$package" "$version" "$busybox" "$e2fsprogs" "$dropbear" "${scripts%% *}"
 }
 
 outputs_exist() {
@@ -211,19 +212,40 @@ install_module() {
   chmod 0644 "$target"
 }
 
-# mke2fs from the host's e2fsprogs with the shared libraries it links (busybox's makes only ext2).
-install_mke2fs() {
-  local staging=$1 mke2fs library
-  mke2fs=$(command -v mke2fs || echo /sbin/mke2fs)
-  [[ -x $mke2fs ]] || die "no mke2fs on the host (package e2fsprogs)"
-  rm -f "$staging/sbin/mke2fs" "$staging/sbin/mkfs.ext4"  # busybox applet links (ext2 only)
-  install -D -m 0755 "$mke2fs" "$staging/sbin/mke2fs"
-  ln -sf mke2fs "$staging/sbin/mkfs.ext4"
-  [[ ! -f /etc/mke2fs.conf ]] || install -D -m 0644 /etc/mke2fs.conf "$staging/etc/mke2fs.conf"
+# A dynamically linked host program at the same path in the initramfs, with the shared libraries
+# it links (and the dynamic loader).
+install_host_program() {
+  local staging=$1 program=$2 library
+  [[ -x $program ]] || die "no $program on the host"
+  install -D -m 0755 "$program" "$staging$program"
   while read -r library; do
     install -D -m 0755 "$library" "$staging$library"
-  done < <(ldd "$mke2fs" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
-  [[ -n $(find "$staging" -name 'ld-linux*' -print -quit) ]] || die "ldd $mke2fs named no dynamic loader"
+  done < <(ldd "$program" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+  [[ -n $(find "$staging" -name 'ld-linux*' -print -quit) ]] || die "ldd $program named no dynamic loader"
+}
+
+# mke2fs from the host's e2fsprogs (busybox's makes only ext2).
+install_mke2fs() {
+  local staging=$1 mke2fs
+  mke2fs=$(command -v mke2fs || echo /sbin/mke2fs)
+  rm -f "$staging/sbin/mke2fs" "$staging/sbin/mkfs.ext4"  # busybox applet links (ext2 only)
+  install_host_program "$staging" "$mke2fs"
+  [[ $mke2fs == /sbin/mke2fs ]] || ln -sf "$mke2fs" "$staging/sbin/mke2fs"
+  ln -sf mke2fs "$staging/sbin/mkfs.ext4"
+  [[ ! -f /etc/mke2fs.conf ]] || install -D -m 0644 /etc/mke2fs.conf "$staging/etc/mke2fs.conf"
+}
+
+# The honeypot's services (vmhive.services= in /init): Debian's dropbear for SSH (host keys made
+# on the first connection, so every clone of a snapshot gets keys of its own), busybox's httpd
+# serving /var/www and its telnetd.
+install_services() {
+  local staging=$1
+  install_host_program "$staging" /usr/sbin/dropbear
+  mkdir -p "$staging/etc/dropbear" "$staging/var/www" "$staging/var/log"
+  printf '/bin/sh\n/bin/ash\n' >"$staging/etc/shells"
+  printf '%s\n' '<!DOCTYPE html>' '<html><head><title>Welcome</title></head>' \
+    '<body><h1>It works!</h1><p>This is the default web page for this server.</p></body></html>' \
+    >"$staging/var/www/index.html"
 }
 
 build_initramfs() {
@@ -245,7 +267,10 @@ build_initramfs() {
   done < <("$busybox" --list-full)
   install -m 0755 "$helper_dir/init" "$staging/init"
   install_mke2fs "$staging"
+  install_services "$staging"
   printf 'root:x:0:0:root:/root:/bin/sh\n' >"$staging/etc/passwd"
+  printf 'root:*:0:0:99999:7:::\n' >"$staging/etc/shadow"
+  chmod 0600 "$staging/etc/shadow"
   printf 'root:x:0:\n' >"$staging/etc/group"
   # Mounted by /init with one `mount -a`.
   printf '%s\n' 'proc /proc proc defaults 0 0' 'sysfs /sys sysfs defaults 0 0' \

@@ -16,9 +16,11 @@ packages=(
   zlib1g-dev                              # CRC-32 checksums of snapshot state files
   libseccomp-dev libcap-dev               # confinement: per-thread system-call filters, dropping capabilities
   busybox-static lz4 kmod cpio            # the default Linux guest's initramfs
+  dropbear-bin                            # ... and its SSH server (the Linux honeypot's, copied in)
   iproute2                                # network tests: namespaces, bridges, taps
   curl                                    # the Firecracker API tests drive the VMM as its guide does: curl --unix-socket
   iputils-ping nmap hping3                # honeyfarm tests: real scanners against the farm, inside a namespace
+  openssh-client                          # ... and a real SSH login to a Linux clone in the farm (bench/farm)
   chromium                                # the farm dashboard's test: a real browser, headless
 )
 

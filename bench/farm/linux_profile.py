@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Linux clones in the farm: the stock Debian guest booted once (virtio-net on
-a socket pair: no tap), its network configured at its shell (its address, a
-default route through the gateway, which answers ARP for everything), then
-snapshotted; `vmhive farm` serves a range with clones of that snapshot, and
-the bench pings unused addresses once each: first packet -> reply for Linux
-clones, beside the low-interaction responder's (bench/farm/farm_bench.py).
+a socket pair: no tap) with its network and services set up by /init
+(vmhive.ip=, vmhive.services=ssh,http,telnet, a test key for root), then
+snapshotted at its idle shell; `vmhive farm` serves a range with clones of that
+snapshot, and the bench pings unused addresses once each (first packet ->
+reply for Linux clones, beside the low-interaction responder's:
+bench/farm/farm_bench.py), then logs in over SSH and fetches the web page.
 
     python3 bench/farm/linux_profile.py [--build build] [--addresses 10] [--keep DIR]
 
@@ -20,7 +21,10 @@ from farm_common import Netns, percentile, sh, start_farm, stop_farm, farm_child
 GUEST_ADDRESS = "10.0.0.2"
 GUEST_MAC = "02:00:00:00:00:bb"
 CMDLINE = ("console=ttyS0 panic=-1 reboot=k mitigations=off init_on_alloc=0 nokaslr audit=0 "
-           "vmhive.modules=virtio_pci,virtio_net")
+           "vmhive.modules=virtio_pci,virtio_net vmhive.ip=%s/16 vmhive.services=ssh,http,telnet" % GUEST_ADDRESS)
+PROMPT = "vmhive:/# "
+SSH_OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+               "-o", "ConnectTimeout=120", "-o", "LogLevel=ERROR"]
 
 
 def read_until(vm, marker, timeout_s, seen):
@@ -39,14 +43,22 @@ def read_until(vm, marker, timeout_s, seen):
     return True
 
 
-def make_linux_snapshot(build, work, boot_timeout_s):
+def make_key(work):
+    """A test key pair for root (the private key file, the public key as vmhive.ssh_key= wants it)."""
+    key = os.path.join(work, "id_ed25519")
+    sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key)
+    kind, blob = open(key + ".pub").read().split()[:2]
+    return key, "%s:%s" % (kind, blob)
+
+
+def make_linux_snapshot(build, work, boot_timeout_s, ssh_key):
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     control = os.path.join(work, "linux.sock")
     guest = os.path.join(build, "linux-guest")
     vm = subprocess.Popen([os.path.join(build, "vmhive"), "run", "--kernel", os.path.join(guest, "vmlinux"),
                            "--initrd", os.path.join(guest, "initramfs.cpio"), "--mem", "256M", "--cpus", "1",
                            "--net", "fd=%d,mac=%s" % (b.fileno(), GUEST_MAC), "--control", control,
-                           "--cmdline", CMDLINE],
+                           "--cmdline", CMDLINE + " vmhive.ssh_key=" + ssh_key],
                           pass_fds=[b.fileno()], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     b.close()
     seen = [""]
@@ -55,12 +67,10 @@ def make_linux_snapshot(build, work, boot_timeout_s):
         if not read_until(vm, "VMHIVE-READY", boot_timeout_s, seen):
             sys.exit("linux_profile: the guest did not reach its shell:\n" + seen[0][-3000:])
         ready_s = time.monotonic() - started
-        # At its shell: the address, the link up, every other address through the gateway.
-        vm.stdin.write(("ip addr add %s/16 dev eth0 && ip link set eth0 up && "
-                        "ip route add default dev eth0 && echo NET-CONFIGURED\n" % GUEST_ADDRESS).encode())
-        vm.stdin.flush()
-        if not read_until(vm, "NET-CONFIGURED\r\n", 600, seen) and not read_until(vm, "NET-CONFIGURED\n", 60, seen):
-            sys.exit("linux_profile: the network was not configured:\n" + seen[0][-2000:])
+        # The snapshot is taken at the idle shell, not while the guest still works: every clone
+        # would redo what was left (seconds of emulated ring 0 on KVM-PVM) before it answers.
+        if not read_until(vm, PROMPT, 600, seen) or "vmhive: serving ssh,http,telnet" not in seen[0]:
+            sys.exit("linux_profile: no shell with its services:\n" + seen[0][-3000:])
         configured_s = time.monotonic() - started
         snapshot = os.path.join(work, "linux-snapshot")
         sh(os.path.join(build, "vmhive"), "snapshot", "--control", control, "--stop", snapshot)
@@ -83,8 +93,9 @@ def main():
     build = os.path.abspath(args.build)
     work = tempfile.mkdtemp(prefix="vmhive-linux-farm-")
     try:
-        snapshot, ready_s, configured_s = make_linux_snapshot(build, work, args.boot_timeout)
-        print("linux_profile: shell after %.0f s, network configured after %.0f s, snapshot %s" %
+        key, public_key = make_key(work)
+        snapshot, ready_s, configured_s = make_linux_snapshot(build, work, args.boot_timeout, public_key)
+        print("linux_profile: ready after %.0f s, at its shell after %.0f s, snapshot %s" %
               (ready_s, configured_s, snapshot), flush=True)
         config = {"outside_tap": "farm0", "range": "10.0.0.0/20", "budget": 64,
                   "profiles": [{"name": "linux", "snapshot": snapshot, "address": GUEST_ADDRESS, "mac": GUEST_MAC,
@@ -106,6 +117,17 @@ def main():
                         match = re.search(r"time=([0-9.]+) ms", result.stdout)
                         times.append(float(match.group(1)) if match else None)
                     print("  %s: first packet -> reply %s ms, again %s ms" % (address, first[-1], again[-1]), flush=True)
+                address = "10.0.0.%d" % (10 + args.addresses)
+                started = time.monotonic()
+                login = ns.run("ssh", "-i", key, *SSH_OPTIONS, "root@" + address, "uname -r; echo SSH-$((6*7))",
+                               check=False)
+                ssh_s = time.monotonic() - started
+                print("  ssh root@%s: %s in %.1f s %s" % (address, "logged in" if "SSH-42" in login.stdout else "FAILED",
+                                                          ssh_s, (login.stdout + login.stderr).strip()), flush=True)
+                started = time.monotonic()
+                page = ns.run("curl", "-s", "-m", "120", "http://%s/" % address, check=False)
+                print("  http://%s/: %s in %.1f s" % (address, "page" if "It works!" in page.stdout else "FAILED",
+                                                     time.monotonic() - started), flush=True)
                 clones = farm_children(farm.pid)
                 pss = [read_pss_kib(pid) for pid in clones]
                 pss = [p for p in pss if p]
